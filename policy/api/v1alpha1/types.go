@@ -1,0 +1,270 @@
+package v1alpha1
+
+import (
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// EnforcementAction says what happens to an object that breaks the policy.
+// +kubebuilder:validation:Enum=Deny;Warn;Audit
+type EnforcementAction string
+
+const (
+	// Deny rejects the object at admission and makes `stowage check` exit 1.
+	Deny EnforcementAction = "Deny"
+	// Warn admits the object and returns admission warnings, which kubectl prints.
+	Warn EnforcementAction = "Warn"
+	// Audit admits the object silently; violations only appear in reports.
+	Audit EnforcementAction = "Audit"
+)
+
+// StorageMode says how the policy treats a claim's storage class.
+// +kubebuilder:validation:Enum=FillIfUnset;Enforce
+type StorageMode string
+
+const (
+	// FillIfUnset fills the class only where the claim names none, and keeps any explicit class.
+	FillIfUnset StorageMode = "FillIfUnset"
+	// Enforce also fills unset classes, and reports any explicit class outside AllowedClassNames.
+	Enforce StorageMode = "Enforce"
+)
+
+// AntiAffinityMode is the strength of the pod anti-affinity the policy adds.
+// +kubebuilder:validation:Enum=Required;Preferred;Off
+type AntiAffinityMode string
+
+const (
+	// Required adds requiredDuringSchedulingIgnoredDuringExecution: two replicas never share a node.
+	Required AntiAffinityMode = "Required"
+	// Preferred adds a preferred term only; the scheduler may still co-locate replicas.
+	Preferred AntiAffinityMode = "Preferred"
+	// Off adds nothing. The co-location checks still run.
+	Off AntiAffinityMode = "Off"
+)
+
+// FeatureMode switches an additive feature (topology spread, disruption budgets) on or off.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type FeatureMode string
+
+const (
+	// Enabled turns the feature on.
+	Enabled FeatureMode = "Enabled"
+	// Disabled turns the feature off.
+	Disabled FeatureMode = "Disabled"
+)
+
+// HostnameTopologyKey is the only topology key the policy's anti-affinity uses. A wider key
+// (zone, region) under required anti-affinity can leave replicas unschedulable for good, which is
+// why the in-tree LimitPodHardAntiAffinityTopology admission plugin exists.
+const HostnameTopologyKey = "kubernetes.io/hostname"
+
+// ZoneTopologyKey is the well-known zone label, the default key for topology spread.
+const ZoneTopologyKey = "topology.kubernetes.io/zone"
+
+// OptOutAnnotation, set to "true" on a StatefulSet or PersistentVolumeClaim, exempts it from the
+// policy, but only in a namespace that the policy's spec.optOut.namespaces lists.
+const OptOutAnnotation = "stowage.dev/opt-out"
+
+// DefaultStorageClassName is the class the default policy fills in.
+const DefaultStorageClassName = "openebs-hostpath"
+
+// PlacementPolicy says how Stowage places the replicas and volumes of the StatefulSets and
+// PersistentVolumeClaims it selects: the storage class to fill in, the anti-affinity and topology
+// spread to add, the PodDisruptionBudget to keep, and what to do about a spec that would put two
+// replicas on one node.
+//
+// +genclient
+// +genclient:nonNamespaced
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=pp,categories=stowage
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.enforcementAction`
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PlacementPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired placement behaviour.
+	Spec PlacementPolicySpec `json:"spec,omitempty"`
+	// Status reports whether the webhook accepted the spec.
+	// +optional
+	Status PlacementPolicyStatus `json:"status,omitempty"`
+}
+
+// PlacementPolicySpec is the body of a PlacementPolicy.
+type PlacementPolicySpec struct {
+	// Priority orders policies that select the same object: the highest wins, and the
+	// lexically smallest name breaks ties.
+	// +optional
+	Priority int32 `json:"priority,omitempty"`
+
+	// NamespaceSelector selects the namespaces whose objects the policy covers, by namespace label.
+	// Every namespace carries kubernetes.io/metadata.name. Nil selects every namespace.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// ObjectSelector selects StatefulSets and PersistentVolumeClaims by their own labels.
+	// Nil selects every object.
+	// +optional
+	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+
+	// EnforcementAction is Deny (the default), Warn or Audit.
+	// +optional
+	// +kubebuilder:default=Deny
+	EnforcementAction EnforcementAction `json:"enforcementAction,omitempty"`
+
+	// Storage is the storage-class behaviour for volumeClaimTemplates and standalone claims.
+	// +optional
+	Storage StorageSpec `json:"storage,omitempty"`
+
+	// AntiAffinity is the pod anti-affinity added to each StatefulSet's pod template.
+	// +optional
+	AntiAffinity AntiAffinitySpec `json:"antiAffinity,omitempty"`
+
+	// TopologySpread is the set of topology spread constraints added to each pod template.
+	// +optional
+	TopologySpread TopologySpreadSpec `json:"topologySpread,omitempty"`
+
+	// DisruptionBudget is the PodDisruptionBudget kept for each replicated StatefulSet.
+	// +optional
+	DisruptionBudget DisruptionBudgetSpec `json:"disruptionBudget,omitempty"`
+
+	// OptOut controls the stowage.dev/opt-out annotation.
+	// +optional
+	OptOut OptOutSpec `json:"optOut,omitempty"`
+}
+
+// StorageSpec is the storage-class part of a policy.
+type StorageSpec struct {
+	// ClassName is filled into every claim that names no class. Defaults to openebs-hostpath.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ClassName string `json:"className,omitempty"`
+
+	// Mode is FillIfUnset (the default) or Enforce.
+	// +optional
+	Mode StorageMode `json:"mode,omitempty"`
+
+	// AllowedClassNames lists the classes an explicit storageClassName may name in Enforce mode.
+	// ClassName is always allowed, and so is "" (static binding to a pre-provisioned volume).
+	// +optional
+	// +listType=set
+	AllowedClassNames []string `json:"allowedClassNames,omitempty"`
+
+	// TreatDefaultClassAsUnset makes a standalone claim that names the cluster's default
+	// StorageClass count as naming none. The API server's DefaultStorageClass admission plugin
+	// writes that class into a claim before any webhook sees it, so without this option a
+	// standalone claim never gets ClassName. It does not apply to volumeClaimTemplates, which
+	// that plugin never touches. Defaults to false.
+	// +optional
+	TreatDefaultClassAsUnset bool `json:"treatDefaultClassAsUnset,omitempty"`
+}
+
+// AntiAffinitySpec is the pod anti-affinity part of a policy. The topology key is always
+// kubernetes.io/hostname.
+type AntiAffinitySpec struct {
+	// Mode is Required (the default), Preferred or Off.
+	// +optional
+	Mode AntiAffinityMode `json:"mode,omitempty"`
+
+	// UpgradePreferred moves a chart's preferred anti-affinity term over exactly the
+	// StatefulSet's pods on kubernetes.io/hostname to the required list, instead of adding a
+	// second, equivalent term. Only used in Required mode. Defaults to true.
+	// +optional
+	UpgradePreferred *bool `json:"upgradePreferred,omitempty"`
+
+	// PreferredWeight is the weight of the term added in Preferred mode. Defaults to 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	PreferredWeight int32 `json:"preferredWeight,omitempty"`
+}
+
+// TopologySpreadSpec is the topology spread part of a policy.
+type TopologySpreadSpec struct {
+	// Mode is Enabled (the default) or Disabled.
+	// +optional
+	Mode FeatureMode `json:"mode,omitempty"`
+
+	// Constraints are added to each pod template unless it already has a constraint on the same
+	// topology key. Defaults to one constraint: topology.kubernetes.io/zone, maxSkew 1,
+	// ScheduleAnyway, which also works on a single-zone cluster.
+	// +optional
+	// +listType=map
+	// +listMapKey=topologyKey
+	Constraints []SpreadConstraint `json:"constraints,omitempty"`
+}
+
+// SpreadConstraint is one topology spread constraint to add. Its label selector is always the
+// StatefulSet's own pod selector.
+type SpreadConstraint struct {
+	// TopologyKey is the node label that defines the domains.
+	// +kubebuilder:validation:MinLength=1
+	TopologyKey string `json:"topologyKey"`
+	// MaxSkew is the largest allowed difference between domains. Defaults to 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MaxSkew int32 `json:"maxSkew,omitempty"`
+	// WhenUnsatisfiable is ScheduleAnyway (the default) or DoNotSchedule.
+	// +optional
+	// +kubebuilder:validation:Enum=ScheduleAnyway;DoNotSchedule
+	WhenUnsatisfiable string `json:"whenUnsatisfiable,omitempty"`
+}
+
+// DisruptionBudgetSpec is the PodDisruptionBudget part of a policy.
+type DisruptionBudgetSpec struct {
+	// Mode is Enabled (the default) or Disabled.
+	// +optional
+	Mode FeatureMode `json:"mode,omitempty"`
+
+	// MaxUnavailable of the budget. Defaults to 1. Zero, which blocks every drain, is invalid.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+
+	// MinReplicas is the smallest replica count that gets a budget. Defaults to 2.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MinReplicas int32 `json:"minReplicas,omitempty"`
+
+	// UnhealthyPodEvictionPolicy of the budget. Defaults to AlwaysAllow, so a crash-looping
+	// replica never blocks a drain.
+	// +optional
+	// +kubebuilder:validation:Enum=IfHealthyBudget;AlwaysAllow
+	UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy,omitempty"`
+}
+
+// OptOutSpec controls the stowage.dev/opt-out annotation.
+type OptOutSpec struct {
+	// Namespaces lists the namespaces in which the annotation is honoured. Elsewhere it is
+	// ignored and reported, so that a tenant cannot exempt itself.
+	// +optional
+	// +listType=set
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// PlacementPolicyStatus reports what the webhook made of the policy.
+type PlacementPolicyStatus struct {
+	// ObservedGeneration is the generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready is True when the policy is valid and in use; False with reason Invalid
+	// and the validation errors otherwise.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// PlacementPolicyList is a list of PlacementPolicies.
+// +kubebuilder:object:root=true
+type PlacementPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the policies.
+	Items []PlacementPolicy `json:"items"`
+}

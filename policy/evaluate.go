@@ -1,0 +1,255 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+// Evaluate applies a defaulted, validated policy to one StatefulSet or PersistentVolumeClaim.
+//
+// On Create it mutates a deep copy (storage class, anti-affinity, topology spread), computes the
+// patch, and validates the mutated copy. On Update it never mutates: it validates the new object
+// and reports as warnings the problems that the old object already had. On Background it
+// validates the object as it is. It never modifies req, p or facts.
+//
+// It returns an error only for input it cannot evaluate at all: an unsupported type, or an
+// Update without an old object of the same type.
+func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, error) {
+	if p == nil {
+		return nil, fmt.Errorf("no policy given")
+	}
+	switch req.Operation {
+	case Create, Update, Background:
+	default:
+		return nil, fmt.Errorf("unsupported operation %q: want %s, %s or %s", req.Operation, Create, Update, Background)
+	}
+	res := &Result{Policy: p.Name, Action: p.Spec.EnforcementAction}
+	switch obj := req.Object.(type) {
+	case *appsv1.StatefulSet:
+		var old *appsv1.StatefulSet
+		if req.Operation == Update {
+			o, ok := req.OldObject.(*appsv1.StatefulSet)
+			if !ok || o == nil {
+				return nil, fmt.Errorf("update of a StatefulSet needs the old StatefulSet, got %T", req.OldObject)
+			}
+			old = o
+		}
+		if obj == nil {
+			return nil, fmt.Errorf("nil StatefulSet")
+		}
+		evaluateStatefulSet(res, req.Operation, obj, old, p, &facts)
+	case *corev1.PersistentVolumeClaim:
+		var old *corev1.PersistentVolumeClaim
+		if req.Operation == Update {
+			o, ok := req.OldObject.(*corev1.PersistentVolumeClaim)
+			if !ok || o == nil {
+				return nil, fmt.Errorf("update of a PersistentVolumeClaim needs the old claim, got %T", req.OldObject)
+			}
+			old = o
+		}
+		if obj == nil {
+			return nil, fmt.Errorf("nil PersistentVolumeClaim")
+		}
+		evaluateClaim(res, req.Operation, obj, old, p, &facts)
+	default:
+		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
+	}
+	return res, nil
+}
+
+// context carries what the rules of one evaluation read, and collects what they find.
+type context struct {
+	op     Operation
+	policy *v1alpha1.PlacementPolicySpec
+	facts  *Facts
+
+	// For StatefulSets.
+	sts      *appsv1.StatefulSet
+	replicas int32
+	// pods is spec.selector; nil when it is missing, empty or malformed.
+	pods *metav1.LabelSelector
+
+	// For PersistentVolumeClaims.
+	pvc *corev1.PersistentVolumeClaim
+
+	found []Violation
+}
+
+func (c *context) report(rule RuleID, sev Severity, path *field.Path, format string, args ...any) {
+	c.found = append(c.found, Violation{Rule: rule, Field: path, Message: fmt.Sprintf(format, args...), Severity: sev})
+}
+
+// replicated reports whether co-location is possible at all.
+func (c *context) replicated() bool { return c.replicas >= 2 }
+
+// podSpec returns the pod template's spec.
+func (c *context) podSpec() *corev1.PodSpec { return &c.sts.Spec.Template.Spec }
+
+var (
+	pathSpec        = field.NewPath("spec")
+	pathReplicas    = pathSpec.Child("replicas")
+	pathSelector    = pathSpec.Child("selector")
+	pathPodSpec     = pathSpec.Child("template", "spec")
+	pathAffinity    = pathPodSpec.Child("affinity")
+	pathVCTs        = pathSpec.Child("volumeClaimTemplates")
+	pathAnnotations = field.NewPath("metadata", "annotations")
+)
+
+// statefulSetRules run, in order, on every StatefulSet. Mutators run first, on Create only.
+var (
+	statefulSetMutators = []func(*context){
+		mutateStorageClass,
+		mutateAntiAffinity,
+		mutateTopologySpread,
+	}
+	statefulSetChecks = []func(*context){
+		checkPodSelector,
+		checkStorageClass,
+		checkNodeName,
+		checkHostnameNodeSelector,
+		checkNodeAffinity,
+		checkPodAffinity,
+		checkAntiAffinity,
+		checkEligibleNodes,
+		checkTopologySpread,
+		checkDisruptionBudgets,
+	}
+	claimMutators = []func(*context){mutateClaimStorageClass}
+	claimChecks   = []func(*context){checkClaimStorageClass}
+)
+
+func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) *context {
+	c := &context{op: op, policy: &p.Spec, facts: facts, sts: sts, replicas: 1}
+	if sts.Spec.Replicas != nil {
+		c.replicas = *sts.Spec.Replicas
+	}
+	if validPodSelector(sts.Spec.Selector) {
+		c.pods = sts.Spec.Selector
+	}
+	return c
+}
+
+func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) {
+	if exempt, v := optOut(in.ObjectMeta, p); exempt {
+		res.Exempt = true
+		res.Object = in.DeepCopy()
+		return
+	} else if v != nil {
+		res.Violations = append(res.Violations, *v)
+	}
+
+	out := in.DeepCopy()
+	c := newStatefulSetContext(op, out, p, facts)
+	if op == Create {
+		for _, m := range statefulSetMutators {
+			m(c)
+		}
+		res.Patch = statefulSetPatch(in, out)
+	}
+	for _, check := range statefulSetChecks {
+		check(c)
+	}
+	found := c.found
+	if op == Update {
+		oc := newStatefulSetContext(Background, old, p, facts)
+		for _, check := range statefulSetChecks {
+			check(oc)
+		}
+		found = ratchet(found, oc.found)
+	}
+	res.Object = out
+	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
+	res.PDB = desiredBudget(out, c.replicas, p, facts)
+}
+
+func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeClaim, p *v1alpha1.PlacementPolicy, facts *Facts) {
+	if exempt, v := optOut(in.ObjectMeta, p); exempt {
+		res.Exempt = true
+		res.Object = in.DeepCopy()
+		return
+	} else if v != nil {
+		res.Violations = append(res.Violations, *v)
+	}
+	out := in.DeepCopy()
+	c := &context{op: op, policy: &p.Spec, facts: facts, pvc: out}
+	if op == Create {
+		for _, m := range claimMutators {
+			m(c)
+		}
+		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
+	}
+	for _, check := range claimChecks {
+		check(c)
+	}
+	found := c.found
+	if op == Update {
+		oc := &context{op: Background, policy: &p.Spec, facts: facts, pvc: old}
+		for _, check := range claimChecks {
+			check(oc)
+		}
+		found = ratchet(found, oc.found)
+	}
+	res.Object = out
+	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
+}
+
+// statefulSetPatch diffs the parts of a StatefulSet that the mutators may touch: the claim
+// templates' specs and the pod template's affinity and topology spread. The tests check that
+// nothing outside them ever changes.
+func statefulSetPatch(in, out *appsv1.StatefulSet) []jsonpatch.Operation {
+	var ops []jsonpatch.Operation
+	for i := range out.Spec.VolumeClaimTemplates {
+		ops = diffTyped(ops, "/spec/volumeClaimTemplates/"+strconv.Itoa(i)+"/spec", &in.Spec.VolumeClaimTemplates[i].Spec, &out.Spec.VolumeClaimTemplates[i].Spec)
+	}
+	a, b := podSurface{in.Spec.Template.Spec.Affinity, in.Spec.Template.Spec.TopologySpreadConstraints},
+		podSurface{out.Spec.Template.Spec.Affinity, out.Spec.Template.Spec.TopologySpreadConstraints}
+	return diffTyped(ops, "/spec/template/spec", &a, &b)
+}
+
+// podSurface is the part of a PodSpec that the mutators may touch, with the same JSON tags.
+type podSurface struct {
+	Affinity                  *corev1.Affinity                  `json:"affinity,omitempty"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+}
+
+// ratchet downgrades to warnings the violations that the old object already had, so an update
+// is only rejected for what it makes worse.
+func ratchet(found, before []Violation) []Violation {
+	for i := range found {
+		if found[i].Severity != SeverityError {
+			continue
+		}
+		for _, b := range before {
+			if b.Rule == found[i].Rule && b.Message == found[i].Message && b.Field.String() == found[i].Field.String() {
+				found[i].Severity = SeverityWarning
+				found[i].Message += " (already present before this update, so not rejected)"
+				break
+			}
+		}
+	}
+	return found
+}
+
+// finish applies the enforcement action and sorts the violations.
+func finish(vs []Violation, action v1alpha1.EnforcementAction) []Violation {
+	if action != v1alpha1.Deny {
+		for i := range vs {
+			vs[i].Severity = SeverityWarning
+		}
+	}
+	slices.SortStableFunc(vs, func(a, b Violation) int {
+		return cmp.Or(cmp.Compare(a.Field.String(), b.Field.String()), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message))
+	})
+	return vs
+}

@@ -1,0 +1,147 @@
+package policy
+
+// Rules DisruptionBudgetBlocksEviction and DisruptionBudgetConflict, and the desired budget.
+//
+// Reads: metadata (name, namespace, uid), spec.replicas, spec.selector and
+// spec.template.metadata.labels; the PodDisruptionBudgets among the facts; the policy's
+// spec.disruptionBudget.
+//
+// A drain must never take down more than one replica. A PodDisruptionBudget with maxUnavailable
+// 1 makes the eviction API enforce that. Stowage wants one for every replicated StatefulSet,
+// unless a budget that already selects the pods (a chart's own) does the job: two budgets over
+// one pod make the eviction API refuse to evict it at all, so drains fail. A budget that allows
+// no disruption (minAvailable at or above the replica count, or maxUnavailable 0) also blocks
+// every drain; both are reported as warnings, because the fix is on the budget, not on this object.
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+const (
+	// RuleDisruptionBudgetBlocksEviction reports a budget over the pods that allows no eviction.
+	RuleDisruptionBudgetBlocksEviction RuleID = "DisruptionBudgetBlocksEviction"
+	// RuleDisruptionBudgetConflict reports two or more budgets over the same pods.
+	RuleDisruptionBudgetConflict RuleID = "DisruptionBudgetConflict"
+)
+
+const (
+	// ManagedByLabel and ManagedByValue mark the PodDisruptionBudgets Stowage owns.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of ManagedByLabel on Stowage's budgets.
+	ManagedByValue = "stowage"
+	// StatefulSetLabel names the StatefulSet a Stowage budget protects.
+	StatefulSetLabel = "stowage.dev/statefulset"
+	// PolicyAnnotation names the policy that asked for a Stowage budget.
+	PolicyAnnotation = "stowage.dev/policy"
+	// budgetSuffix is appended to the StatefulSet's name to name its budget.
+	budgetSuffix = "-stowage"
+)
+
+// BudgetName is the name of the PodDisruptionBudget Stowage keeps for a StatefulSet.
+func BudgetName(statefulSet string) string {
+	name := statefulSet + budgetSuffix
+	if len(name) > validation.DNS1123SubdomainMaxLength {
+		name = statefulSet[:validation.DNS1123SubdomainMaxLength-len(budgetSuffix)] + budgetSuffix
+	}
+	return name
+}
+
+// IsOwnBudget reports whether a budget is the one Stowage keeps for the named StatefulSet.
+func IsOwnBudget(pdb *policyv1.PodDisruptionBudget, statefulSet string) bool {
+	return pdb.Labels[ManagedByLabel] == ManagedByValue && pdb.Name == BudgetName(statefulSet)
+}
+
+// BudgetsSelecting returns the budgets among pdbs, in the StatefulSet's namespace, that select
+// its pods.
+func BudgetsSelecting(sts *appsv1.StatefulSet, pdbs []*policyv1.PodDisruptionBudget) []*policyv1.PodDisruptionBudget {
+	var out []*policyv1.PodDisruptionBudget
+	for _, pdb := range pdbs {
+		if pdb.Namespace == sts.Namespace && selectsPods(pdb.Spec.Selector, sts.Spec.Template.Labels) {
+			out = append(out, pdb)
+		}
+	}
+	return out
+}
+
+// BlocksEviction reports whether a budget over n healthy pods allows no voluntary disruption.
+func BlocksEviction(pdb *policyv1.PodDisruptionBudget, replicas int32) bool {
+	if mu := pdb.Spec.MaxUnavailable; mu != nil {
+		v, err := intstr.GetScaledValueFromIntOrPercent(mu, int(replicas), true)
+		return err == nil && v <= 0
+	}
+	if ma := pdb.Spec.MinAvailable; ma != nil {
+		v, err := intstr.GetScaledValueFromIntOrPercent(ma, int(replicas), true)
+		return err == nil && int32(v) >= replicas
+	}
+	return false
+}
+
+func checkDisruptionBudgets(c *context) {
+	if !c.replicated() || c.pods == nil {
+		return
+	}
+	over := BudgetsSelecting(c.sts, c.facts.PDBs)
+	if len(over) > 1 {
+		c.report(RuleDisruptionBudgetConflict, SeverityWarning, pathSelector,
+			"%d PodDisruptionBudgets select these pods, and the eviction API refuses to evict a pod that more than one "+
+				"budget selects, so every drain fails; keep exactly one budget with maxUnavailable: 1", len(over))
+	}
+	for _, pdb := range over {
+		if BlocksEviction(pdb, c.replicas) {
+			c.report(RuleDisruptionBudgetBlocksEviction, SeverityWarning, pathReplicas,
+				"a PodDisruptionBudget that selects these pods allows no voluntary disruption at %d replicas "+
+					"(minAvailable at or above the replica count, or maxUnavailable 0), so every drain blocks; "+
+					"set maxUnavailable: 1 on that budget instead", c.replicas)
+			break
+		}
+	}
+}
+
+// desiredBudget returns the PodDisruptionBudget Stowage wants for the StatefulSet, or nil.
+func desiredBudget(sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.PlacementPolicy, facts *Facts) *policyv1.PodDisruptionBudget {
+	b := &p.Spec.DisruptionBudget
+	if b.Mode != v1alpha1.Enabled || replicas < b.MinReplicas || !validPodSelector(sts.Spec.Selector) {
+		return nil
+	}
+	for _, pdb := range BudgetsSelecting(sts, facts.PDBs) {
+		if !IsOwnBudget(pdb, sts.Name) {
+			return nil // someone else's budget already protects the pods
+		}
+	}
+	pdb := &policyv1.PodDisruptionBudget{
+		TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        BudgetName(sts.Name),
+			Namespace:   sts.Namespace,
+			Labels:      map[string]string{ManagedByLabel: ManagedByValue},
+			Annotations: map[string]string{PolicyAnnotation: p.Name},
+		},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			Selector:                   sts.Spec.Selector.DeepCopy(),
+			MaxUnavailable:             ptrTo(*b.MaxUnavailable),
+			UnhealthyPodEvictionPolicy: ptrTo(*b.UnhealthyPodEvictionPolicy),
+		},
+	}
+	if len(validation.IsValidLabelValue(sts.Name)) == 0 {
+		pdb.Labels[StatefulSetLabel] = sts.Name
+	}
+	if sts.UID != "" {
+		pdb.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion:         "apps/v1",
+			Kind:               "StatefulSet",
+			Name:               sts.Name,
+			UID:                sts.UID,
+			Controller:         ptrTo(true),
+			BlockOwnerDeletion: ptrTo(true),
+		}}
+	}
+	return pdb
+}
+
+func ptrTo[T any](v T) *T { return &v }

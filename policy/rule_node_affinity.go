@@ -1,0 +1,73 @@
+package policy
+
+// Rule NodeAffinityTooFewHosts.
+//
+// Reads: spec.replicas and
+// spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.
+//
+// Required node affinity that names hosts (kubernetes.io/hostname In [...], or matchFields on
+// metadata.name) admits a fixed set of nodes. When every term is limited that way and the union
+// of the hosts is smaller than the replica count, two replicas must share a node. This needs no
+// cluster facts; with nodes known, InsufficientEligibleNodes also catches every other way the
+// eligible set can be too small.
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// RuleNodeAffinityTooFewHosts reports required node affinity that admits fewer hosts than replicas.
+const RuleNodeAffinityTooFewHosts RuleID = "NodeAffinityTooFewHosts"
+
+var pathRequiredNodeAffinity = pathAffinity.Child("nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+
+func checkNodeAffinity(c *context) {
+	if !c.replicated() {
+		return
+	}
+	a := c.podSpec().Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return
+	}
+	hosts, bounded := admittedHosts(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms)
+	if !bounded || int32(hosts.Len()) >= c.replicas {
+		return
+	}
+	c.report(RuleNodeAffinityTooFewHosts, SeverityError, pathRequiredNodeAffinity.Child("nodeSelectorTerms"),
+		"required node affinity admits at most %d node(s) for %d replicas, so replicas must share a node; "+
+			"name at least %d hostnames, or restrict by a label that many nodes carry", hosts.Len(), c.replicas, c.replicas)
+}
+
+// admittedHosts returns the hosts that a set of ORed node selector terms can admit, and whether
+// that set is bounded at all.
+func admittedHosts(terms []corev1.NodeSelectorTerm) (sets.Set[string], bool) {
+	all := sets.New[string]()
+	for _, t := range terms {
+		if len(t.MatchExpressions) == 0 && len(t.MatchFields) == 0 {
+			continue // an empty term matches no node
+		}
+		var term sets.Set[string]
+		limit := func(values []string) {
+			if term == nil {
+				term = sets.New(values...)
+			} else {
+				term = term.Intersection(sets.New(values...))
+			}
+		}
+		for _, r := range t.MatchExpressions {
+			if r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpIn {
+				limit(r.Values)
+			}
+		}
+		for _, r := range t.MatchFields {
+			if r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpIn {
+				limit(r.Values)
+			}
+		}
+		if term == nil {
+			return nil, false
+		}
+		all = all.Union(term)
+	}
+	return all, true
+}

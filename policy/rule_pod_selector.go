@@ -1,0 +1,25 @@
+package policy
+
+// Rule PodSelectorInvalid.
+//
+// Reads: spec.selector.
+//
+// Every term Stowage adds selects the StatefulSet's pods with its spec.selector. Without a
+// usable selector it cannot add them, and the API server would reject the StatefulSet anyway;
+// this rule says so with the field, instead of silently skipping the placement rules.
+
+
+// RulePodSelectorInvalid reports a StatefulSet whose spec.selector is missing, empty or invalid.
+const RulePodSelectorInvalid RuleID = "PodSelectorInvalid"
+
+func checkPodSelector(c *context) {
+	if c.pods != nil {
+		return
+	}
+	msg := "spec.selector must select the pods by at least one label; set matchLabels to labels of spec.template.metadata.labels"
+	if sel := c.sts.Spec.Selector; sel != nil && (len(sel.MatchLabels) > 0 || len(sel.MatchExpressions) > 0) {
+		msg = "spec.selector is not a valid label selector (each matchExpressions operator must be In or NotIn with values, " +
+			"or Exists or DoesNotExist without); fix it so it selects the pods by their template labels"
+	}
+	c.report(RulePodSelectorInvalid, SeverityError, pathSelector, "%s", msg)
+}

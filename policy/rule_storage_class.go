@@ -1,0 +1,120 @@
+package policy
+
+// Rules StorageClassNotAllowed and StorageClassUnset.
+//
+// Reads: spec.volumeClaimTemplates[*].spec.storageClassName and the legacy
+// volume.beta.kubernetes.io/storage-class annotation of each template (StatefulSets);
+// spec.storageClassName, spec.volumeName and spec.selector (PersistentVolumeClaims); the policy's
+// spec.storage; the cluster's default StorageClass from the facts.
+// Writes (Create only): the same storageClassName fields.
+//
+// Node-local volumes only protect data if every claim really lands on the node-local class.
+// Like the in-tree DefaultStorageClass plugin, the mutation fills a class only where none is
+// named: an explicit class, including "" (static binding to a pre-provisioned volume), is the
+// user's choice and is kept. Claims bound to a named volume or a volume selector are left alone,
+// because a class that differs from the volume's would stop them binding. In Enforce mode an
+// explicit class outside the allowed list is reported. Claim templates and claim specs are
+// immutable, so an existing object without a class is only reported.
+
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+const (
+	// RuleStorageClassNotAllowed reports an explicit class that an Enforce policy does not allow.
+	RuleStorageClassNotAllowed RuleID = "StorageClassNotAllowed"
+	// RuleStorageClassUnset reports an existing claim (template) that names no class.
+	RuleStorageClassUnset RuleID = "StorageClassUnset"
+)
+
+// betaStorageClassAnnotation is the pre-1.6 way to name a class; the API server still honours it.
+const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
+
+// claimClass returns the class a claim names, and whether it names one.
+func claimClass(meta map[string]string, spec *corev1.PersistentVolumeClaimSpec) (string, bool) {
+	if spec.StorageClassName != nil {
+		return *spec.StorageClassName, true
+	}
+	if c, ok := meta[betaStorageClassAnnotation]; ok {
+		return c, true
+	}
+	return "", false
+}
+
+// staticallyBound reports whether a claim asks for a particular pre-provisioned volume.
+func staticallyBound(spec *corev1.PersistentVolumeClaimSpec) bool {
+	return spec.VolumeName != "" || spec.Selector != nil
+}
+
+func mutateStorageClass(c *context) {
+	for i := range c.sts.Spec.VolumeClaimTemplates {
+		t := &c.sts.Spec.VolumeClaimTemplates[i]
+		if _, named := claimClass(t.Annotations, &t.Spec); named || staticallyBound(&t.Spec) {
+			continue
+		}
+		class := c.policy.Storage.ClassName
+		t.Spec.StorageClassName = &class
+	}
+}
+
+func checkStorageClass(c *context) {
+	for i := range c.sts.Spec.VolumeClaimTemplates {
+		t := &c.sts.Spec.VolumeClaimTemplates[i]
+		p := pathVCTs.Index(i).Child("spec", "storageClassName")
+		checkClass(c, p, t.Annotations, &t.Spec, "claim template")
+	}
+}
+
+func mutateClaimStorageClass(c *context) {
+	spec := &c.pvc.Spec
+	if staticallyBound(spec) {
+		return
+	}
+	class, named := claimClass(c.pvc.Annotations, spec)
+	if named && !(c.policy.Storage.TreatDefaultClassAsUnset && spec.StorageClassName != nil &&
+		class != "" && class == c.facts.DefaultStorageClass) {
+		return
+	}
+	want := c.policy.Storage.ClassName
+	spec.StorageClassName = &want
+}
+
+func checkClaimStorageClass(c *context) {
+	checkClass(c, pathSpec.Child("storageClassName"), c.pvc.Annotations, &c.pvc.Spec, "claim")
+}
+
+func checkClass(c *context, p *field.Path, annotations map[string]string, spec *corev1.PersistentVolumeClaimSpec, what string) {
+	class, named := claimClass(annotations, spec)
+	s := &c.policy.Storage
+	switch {
+	case !named && !staticallyBound(spec):
+		c.report(RuleStorageClassUnset, SeverityWarning, p,
+			"this %s names no storage class, so the cluster default applies instead of %s; "+
+				"it is immutable, so recreate it with storageClassName: %s", what, s.ClassName, s.ClassName)
+	case named && class != "" && s.Mode == v1alpha1.Enforce && class != s.ClassName && !slices.Contains(s.AllowedClassNames, class):
+		c.report(RuleStorageClassNotAllowed, SeverityError, p,
+			"storage class must be %s; remove storageClassName to get %s, "+
+				"or ask a cluster administrator to add this class to the policy's spec.storage.allowedClassNames",
+			allowedList(s), s.ClassName)
+	}
+}
+
+func allowedList(s *v1alpha1.StorageSpec) string {
+	out := s.ClassName
+	for i, a := range s.AllowedClassNames {
+		if a == s.ClassName {
+			continue
+		}
+		if i == len(s.AllowedClassNames)-1 {
+			out += " or " + a
+		} else {
+			out += ", " + a
+		}
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+package policy
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+// Operation is the admission operation being evaluated.
+type Operation string
+
+const (
+	// Create evaluates a new object: the engine mutates it and validates the result.
+	Create Operation = "CREATE"
+	// Update evaluates a change to a stored object: the engine never mutates, it validates the
+	// new object and reports edits that weaken placement. Problems already present in the old
+	// object are reported as warnings, so that a running database is never blocked by a policy
+	// that arrived after it.
+	Update Operation = "UPDATE"
+	// Background evaluates a stored object as it is, for the audit: no mutation, no ratcheting.
+	// What a Create would have added is reported as a violation instead.
+	Background Operation = "BACKGROUND"
+)
+
+// RuleID names a rule. It is stable: reports, metrics and SARIF use it.
+type RuleID string
+
+// Severity is how serious a violation is once the policy's enforcement action is applied.
+type Severity string
+
+const (
+	// SeverityError is a violation that a Deny policy rejects and that makes `stowage check` exit 1.
+	SeverityError Severity = "error"
+	// SeverityWarning is reported (as an admission warning under Warn) but never rejects.
+	SeverityWarning Severity = "warning"
+)
+
+// Violation is one way an object breaks the policy.
+type Violation struct {
+	// Rule is the rule that found it.
+	Rule RuleID
+	// Field is the path of the offending field in the evaluated object.
+	Field *field.Path
+	// Message is lower-case, states the requirement and the fix, and never echoes another
+	// object's data.
+	Message string
+	// Severity is the rule's own severity after the policy's enforcement action and, on UPDATE,
+	// ratcheting have been applied.
+	Severity Severity
+}
+
+// Facts are what the engine knows about the cluster. The caller builds them: the webhook from
+// informer caches, `stowage check` from its inputs and --nodes, the audit from lists.
+type Facts struct {
+	// NodesKnown says whether Nodes is the complete list of the cluster's nodes. When false,
+	// checks that need nodes are skipped.
+	NodesKnown bool
+	// Nodes are the cluster's nodes. Read-only.
+	Nodes []*corev1.Node
+	// PDBs are the PodDisruptionBudgets in the object's namespace. Read-only.
+	PDBs []*policyv1.PodDisruptionBudget
+	// DefaultStorageClass is the name of the cluster's default StorageClass, or "".
+	DefaultStorageClass string
+}
+
+// Request is what is evaluated.
+type Request struct {
+	// Operation is Create, Update or Background.
+	Operation Operation
+	// Object is the new object: *appsv1.StatefulSet or *corev1.PersistentVolumeClaim. Read-only.
+	Object runtime.Object
+	// OldObject is the stored object on Update, of the same type as Object. Read-only.
+	OldObject runtime.Object
+}
+
+// Result is the engine's decision about one object.
+type Result struct {
+	// Policy is the name of the policy that was applied.
+	Policy string
+	// Action is the policy's enforcement action.
+	Action v1alpha1.EnforcementAction
+	// Exempt is true when the object opted out in a namespace the policy allows it to.
+	Exempt bool
+	// Object is a deep copy of the input with the mutations applied. On Update and Background
+	// it equals the input.
+	Object runtime.Object
+	// Patch turns the input into Object (RFC 6902). Empty when nothing changes.
+	Patch []jsonpatch.Operation
+	// Violations are sorted by field path, then rule.
+	Violations []Violation
+	// PDB is the PodDisruptionBudget that should exist for a StatefulSet, or nil when none
+	// should be created: budgets are off, replicas are below the policy's minimum, or a
+	// PodDisruptionBudget among the facts already selects its pods.
+	PDB *policyv1.PodDisruptionBudget
+}
+
+// Errors returns the violations of error severity.
+func (r *Result) Errors() []Violation { return r.filter(SeverityError) }
+
+// Warnings returns the violations of warning severity.
+func (r *Result) Warnings() []Violation { return r.filter(SeverityWarning) }
+
+func (r *Result) filter(s Severity) []Violation {
+	var out []Violation
+	for _, v := range r.Violations {
+		if v.Severity == s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// StatefulSet returns Object as a StatefulSet, or nil.
+func (r *Result) StatefulSet() *appsv1.StatefulSet {
+	s, _ := r.Object.(*appsv1.StatefulSet)
+	return s
+}
+
+// PersistentVolumeClaim returns Object as a PersistentVolumeClaim, or nil.
+func (r *Result) PersistentVolumeClaim() *corev1.PersistentVolumeClaim {
+	c, _ := r.Object.(*corev1.PersistentVolumeClaim)
+	return c
+}
