@@ -8,7 +8,6 @@ package policy
 // usable selector it cannot add them, and the API server would reject the StatefulSet anyway;
 // this rule says so with the field, instead of silently skipping the placement rules.
 
-
 // RulePodSelectorInvalid reports a StatefulSet whose spec.selector is missing, empty or invalid.
 const RulePodSelectorInvalid RuleID = "PodSelectorInvalid"
 

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"gomodules.xyz/jsonpatch/v2"
 	yaml "go.yaml.in/yaml/v3"
+	"gomodules.xyz/jsonpatch/v2"
 )
 
 // ApplyPatch applies RFC 6902 add, replace and remove operations to a YAML mapping node in
