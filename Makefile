@@ -37,6 +37,83 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitMinor=37 \
 	-X k8s.io/component-base/version.gitTreeState=clean
 
+# Fuzzing: each target runs for FUZZTIME. `make test` uses a short bound; `make fuzz` a longer one.
+FUZZTIME    ?= 60s
+CI_FUZZTIME ?= 5s
+FUZZ_TARGETS := \
+	./policy:FuzzEvaluate \
+	./internal/stream:FuzzRead \
+	./internal/stream:FuzzApplyPatch \
+	./internal/policyfile:FuzzLoad
+
+# Environment for the e2e suites: where the pinned binaries are.
+E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN)
+
+##@ Development
+
+.PHONY: build
+build: ## Build bin/stowage
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)' -o $(BIN)/stowage ./cmd/stowage
+
+.PHONY: run-check
+run-check: ## Run `stowage check` over the shared corpus with the embedded default policy
+	$(GO) run ./cmd/stowage check ../shared/corpus/bitnami/mariadb-galera.yaml
+
+.PHONY: golden
+golden: ## Regenerate golden files (UPDATE_GOLDEN=1)
+	UPDATE_GOLDEN=1 $(GO) test ./policy/... ./check/... ./audit/... ./manifests/... ./webhook/... >/dev/null
+	@git status --short -- '*testdata*' manifests/install.yaml
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) $(HELM) ## Regenerate deepcopy code, the CRD and manifests/install.yaml
+	$(CONTROLLER_GEN) object paths=./policy/api/...
+	$(CONTROLLER_GEN) crd paths=./policy/api/... output:crd:artifacts:config=manifests/chart/crds
+	$(E2E_ENV) UPDATE_GOLDEN=1 $(GO) test ./manifests/... >/dev/null
+
+##@ Testing
+
+.PHONY: test
+test: lint test-unit fuzz-ci test-e2e ## Run everything CI runs: lint, unit tests, short fuzzing, e2e suites
+
+.PHONY: test-unit
+test-unit: $(HELM) $(CONTROLLER_GEN) ## Run the unit tests (includes helm lint/template checks)
+	$(E2E_ENV) $(GO) test -count=1 ./...
+
+.PHONY: test-e2e
+test-e2e: tools ## Run the e2e suites against a real kube-apiserver, etcd, scheduler, controller manager and kwok
+	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 60m -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log
+
+.PHONY: fuzz-ci
+fuzz-ci: ## Run every fuzz target briefly (CI_FUZZTIME each)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo ">> fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+.PHONY: bench
+bench: ## Run the Go benchmarks and the CLI timing over the corpus
+	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./check/ ./webhook/... ./audit/...
+	./hack/bench-cli.sh
+
+.PHONY: lint
+lint: ## go vet, gofmt and go mod tidy must be clean
+	$(GO) mod tidy -diff
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/') ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: verify
+verify: lint ## lint, plus golden files unchanged
+	@$(MAKE) --no-print-directory golden
+	@git diff --exit-code -- '*testdata*' manifests/ || { echo "golden files out of date"; exit 1; }
+
+.PHONY: clean
+clean: ## Remove bin/ (the pinned tools too; they rebuild on the next run)
+	rm -rf $(BIN)
+
 ##@ Tools (built from pinned Go modules into bin/)
 
 .PHONY: tools

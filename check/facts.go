@@ -29,6 +29,17 @@ var (
 	kindNamespace = []byte("Namespace")
 )
 
+// hasBudget reports whether the input defines a budget of that name, such as one an earlier
+// `stowage check --fix` generated.
+func (f *clusterFacts) hasBudget(ns, name string) bool {
+	for _, b := range f.budgets[ns] {
+		if b.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // addBudget records a budget. A later definition of the same namespace/name replaces an earlier
 // one, as applying both would.
 func (f *clusterFacts) addBudget(pdb *policyv1.PodDisruptionBudget) {

@@ -55,11 +55,8 @@ func (s *textSink) result(r *Result) {
 		fmt.Fprintf(s.w, "%s:%d: change: %s %s: %s %s\n", r.Source, r.Line, r.Kind, ref, op.Operation, FieldPath(op.Path))
 	}
 	for _, g := range r.Generated {
-		if o, ok := g.(interface {
-			GetName() string
-		}); ok {
-			fmt.Fprintf(s.w, "%s:%d: generate: %s %s: PodDisruptionBudget %s (no budget in the input selects its pods)\n", r.Source, r.Line, r.Kind, ref, o.GetName())
-		}
+		kind, name := generatedName(g)
+		fmt.Fprintf(s.w, "%s:%d: generate: %s %s: %s %s (no budget in the input selects its pods)\n", r.Source, r.Line, r.Kind, ref, kind, name)
 	}
 }
 
@@ -166,4 +163,14 @@ func marshal(v any) []byte {
 		return []byte(fmt.Sprintf("{\"error\":%q}", err.Error()))
 	}
 	return []byte(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// generatedName returns the kind and name of a generated manifest.
+func generatedName(g any) (kind, name string) {
+	m, _ := g.(map[string]any)
+	kind, _ = m["kind"].(string)
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		name, _ = meta["name"].(string)
+	}
+	return kind, name
 }

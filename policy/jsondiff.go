@@ -30,6 +30,8 @@ func diffTyped(ops []jsonpatch.Operation, prefix string, a, b any) []jsonpatch.O
 	return d.ops
 }
 
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 type differ struct {
 	ops  []jsonpatch.Operation
 	path []byte
@@ -39,7 +41,7 @@ func (d *differ) push(seg string) int {
 	n := len(d.path)
 	d.path = append(d.path, '/')
 	if strings.ContainsAny(seg, "~/") {
-		seg = strings.NewReplacer("~", "~0", "/", "~1").Replace(seg)
+		seg = pointerEscaper.Replace(seg)
 	}
 	d.path = append(d.path, seg...)
 	return n
@@ -180,10 +182,7 @@ func subsequence(a, b reflect.Value) ([]int, bool) {
 }
 
 func (d *differ) mapping(a, b reflect.Value) {
-	if a.Len() == 0 && b.Len() == 0 {
-		return
-	}
-	if a.Pointer() == b.Pointer() {
+	if equal(a, b) {
 		return
 	}
 	keys := make([]string, 0, a.Len()+b.Len())
@@ -365,8 +364,19 @@ var (
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
+var leafCache sync.Map // reflect.Type → bool
+
 // isLeaf reports whether a type marshals itself, so its JSON shape is opaque to the differ.
 func isLeaf(t reflect.Type) bool {
+	if v, ok := leafCache.Load(t); ok {
+		return v.(bool)
+	}
+	leaf := computeLeaf(t)
+	leafCache.Store(t, leaf)
+	return leaf
+}
+
+func computeLeaf(t reflect.Type) bool {
 	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
 		return true // []byte is a base64 string
 	}

@@ -136,7 +136,11 @@ func ReadChunk(source string, c Chunk, index *int, fn func(*Document) error) (er
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(c.Text, &root); err != nil {
-		return []error{&Error{Source: source, Line: yamlErrorLine(err, c.Line), Message: "invalid YAML: " + yamlErrorMessage(err)}}, false
+		line := yamlErrorLine(err, c.Line)
+		if strings.Contains(err.Error(), "tab character") {
+			line = tabLine(c, line)
+		}
+		return []error{&Error{Source: source, Line: line, Message: "invalid YAML: " + yamlErrorMessage(err) + tabHint(err)}}, false
 	}
 	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
 		return nil, false // empty document: comments only
@@ -253,6 +257,29 @@ func yamlErrorLine(err error, base int) int {
 		return base
 	}
 	return base - 1 + line
+}
+
+// tabLine finds the line whose indentation holds a tab, at or after the line go-yaml blamed
+// (it names the line of the enclosing context, not the tab's).
+func tabLine(c Chunk, from int) int {
+	line := c.Line
+	for _, l := range bytes.SplitAfter(c.Text, []byte("\n")) {
+		if line >= from {
+			indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
+			if bytes.IndexByte(indent, '\t') >= 0 {
+				return line
+			}
+		}
+		line++
+	}
+	return from
+}
+
+func tabHint(err error) string {
+	if strings.Contains(err.Error(), "tab character") {
+		return "; YAML indentation must use spaces, so replace the tab with spaces"
+	}
+	return ""
 }
 
 // yamlErrorMessage removes go-yaml's "yaml: line N:" prefix, since the position is reported

@@ -1,0 +1,193 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+func TestAntiAffinityMutation(t *testing.T) {
+	wide := corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/instance": "prod"}},
+		TopologyKey:   corev1.LabelHostname,
+	}
+	narrowerThanSelector := corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: podLabels},
+		TopologyKey:   corev1.LabelHostname,
+	}
+	otherNamespace := ownTerm()
+	otherNamespace.Namespaces = []string{"elsewhere"}
+	zone := ownTerm()
+	zone.TopologyKey = v1alpha1.ZoneTopologyKey
+	exprSelector := &metav1.LabelSelector{
+		MatchLabels:      map[string]string{"app.kubernetes.io/name": "db"},
+		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app.kubernetes.io/instance", Operator: metav1.LabelSelectorOpIn, Values: []string{"prod", "canary"}}},
+	}
+	preferredOff := func(s *v1alpha1.PlacementPolicySpec) { f := false; s.AntiAffinity.UpgradePreferred = &f }
+
+	tests := []struct {
+		name          string
+		sts           *appsv1.StatefulSet
+		policy        *v1alpha1.PlacementPolicy
+		wantRequired  []corev1.PodAffinityTerm
+		wantPreferred []corev1.WeightedPodAffinityTerm
+	}{
+		{
+			name:         "no affinity at all → required hostname term over spec.selector",
+			sts:          statefulSet(),
+			wantRequired: []corev1.PodAffinityTerm{ownTerm()},
+		},
+		{
+			name:         "single replica → term added anyway, so a scale-up needs no template change",
+			sts:          statefulSet(replicas(1)),
+			wantRequired: []corev1.PodAffinityTerm{ownTerm()},
+		},
+		{
+			name: "selector with matchExpressions → the term copies them",
+			sts: statefulSet(func(s *appsv1.StatefulSet) {
+				s.Spec.Selector = exprSelector
+			}),
+			wantRequired: []corev1.PodAffinityTerm{{LabelSelector: exprSelector, TopologyKey: corev1.LabelHostname}},
+		},
+		{
+			name:         "chart's preferred term over exactly these pods → upgraded to required, not duplicated",
+			sts:          statefulSet(withPreferredAnti(corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: ownTerm()})),
+			wantRequired: []corev1.PodAffinityTerm{ownTerm()},
+		},
+		{
+			name:         "preferred term with a narrower selector that still covers the pods → upgraded",
+			sts:          statefulSet(withPreferredAnti(corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: narrowerThanSelector})),
+			wantRequired: []corev1.PodAffinityTerm{narrowerThanSelector},
+		},
+		{
+			name:          "preferred term over the whole release → kept as preferred, ours added",
+			sts:           statefulSet(withPreferredAnti(corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: wide})),
+			wantRequired:  []corev1.PodAffinityTerm{ownTerm()},
+			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: wide}},
+		},
+		{
+			name: "two preferred terms, one over these pods → that one upgraded, the other kept in place",
+			sts: statefulSet(withPreferredAnti(
+				corev1.WeightedPodAffinityTerm{Weight: 50, PodAffinityTerm: zone},
+				corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: ownTerm()})),
+			wantRequired:  []corev1.PodAffinityTerm{ownTerm()},
+			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 50, PodAffinityTerm: zone}},
+		},
+		{
+			name:          "upgradePreferred false → preferred kept, ours added",
+			sts:           statefulSet(withPreferredAnti(corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: ownTerm()})),
+			policy:        testPolicy(preferredOff),
+			wantRequired:  []corev1.PodAffinityTerm{ownTerm()},
+			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: ownTerm()}},
+		},
+		{
+			name:         "user's required term over the whole release covers the pods → nothing added",
+			sts:          statefulSet(withRequiredAnti(wide)),
+			wantRequired: []corev1.PodAffinityTerm{wide},
+		},
+		{
+			name:         "required term scoped to another namespace does not cover → ours added after it",
+			sts:          statefulSet(withRequiredAnti(otherNamespace)),
+			wantRequired: []corev1.PodAffinityTerm{otherNamespace, ownTerm()},
+		},
+		{
+			name:         "required term on the zone key → kept, hostname term added",
+			sts:          statefulSet(withRequiredAnti(zone)),
+			wantRequired: []corev1.PodAffinityTerm{zone, ownTerm()},
+		},
+		{
+			name:          "Preferred mode → a preferred term with the policy's weight",
+			sts:           statefulSet(),
+			policy:        testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.AntiAffinity.Mode = v1alpha1.Preferred }),
+			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: ownTerm()}},
+		},
+		{
+			name:   "Off mode → nothing added",
+			sts:    statefulSet(),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.AntiAffinity.Mode = v1alpha1.Off }),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.policy
+			if p == nil {
+				p = testPolicy()
+			}
+			res := create(t, tc.sts, p, Facts{})
+			anti := podAntiAffinity(&res.StatefulSet().Spec.Template.Spec)
+			var req []corev1.PodAffinityTerm
+			var pref []corev1.WeightedPodAffinityTerm
+			if anti != nil {
+				req, pref = anti.RequiredDuringSchedulingIgnoredDuringExecution, anti.PreferredDuringSchedulingIgnoredDuringExecution
+			}
+			if diff := cmp.Diff(tc.wantRequired, req); diff != "" {
+				t.Errorf("required terms (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantPreferred, pref); diff != "" {
+				t.Errorf("preferred terms (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAntiAffinityChecks(t *testing.T) {
+	zone := ownTerm()
+	zone.TopologyKey = v1alpha1.ZoneTopologyKey
+	tests := []struct {
+		name string
+		op   Operation
+		old  *appsv1.StatefulSet
+		sts  *appsv1.StatefulSet
+		want []string
+	}{
+		{
+			name: "create → term added, so nothing to report",
+			op:   Create,
+			sts:  statefulSet(),
+			want: []string{},
+		},
+		{
+			name: "update that removes the required term → error",
+			op:   Update,
+			old:  compliant(),
+			sts:  compliant(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.Affinity = nil }),
+			want: []string{"AntiAffinityMissing error spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"},
+		},
+		{
+			name: "update of a StatefulSet that never had the term → only a warning (ratchet)",
+			op:   Update,
+			old:  statefulSet(),
+			sts:  statefulSet(func(s *appsv1.StatefulSet) { s.Labels["tier"] = "gold" }),
+			want: []string{
+				"AntiAffinityMissing warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+				"TopologySpreadMissing warning spec.template.spec.topologySpreadConstraints",
+				"StorageClassUnset warning spec.volumeClaimTemplates[0].spec.storageClassName",
+			},
+		},
+		{
+			name: "background audit of a single replica without the term → warning",
+			op:   Background,
+			sts:  compliant(replicas(1), func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.Affinity = nil }),
+			want: []string{"AntiAffinityMissing warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"},
+		},
+		{
+			name: "required anti-affinity on the zone key → warning on that term",
+			op:   Create,
+			sts:  statefulSet(withRequiredAnti(zone)),
+			want: []string{"AntiAffinityWideKey warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := evaluate(t, Request{Operation: tc.op, Object: tc.sts, OldObject: tc.old}, testPolicy(), Facts{})
+			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

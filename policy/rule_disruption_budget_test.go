@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+func TestDesiredBudget(t *testing.T) {
+	one := intstr.FromInt32(1)
+	always := policyv1.AlwaysAllow
+	want := &policyv1.PodDisruptionBudget{
+		TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "db-stowage", Namespace: "data",
+			Labels:      map[string]string{ManagedByLabel: ManagedByValue, StatefulSetLabel: "db"},
+			Annotations: map[string]string{PolicyAnnotation: "default"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db", UID: "uid-1",
+				Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true)}},
+		},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			Selector:                   ownTerm().LabelSelector,
+			MaxUnavailable:             &one,
+			UnhealthyPodEvictionPolicy: &always,
+		},
+	}
+	withUID := func(s *appsv1.StatefulSet) { s.UID = types.UID("uid-1") }
+	ours := budget("db-stowage", func(b *policyv1.PodDisruptionBudget) {
+		b.Labels = map[string]string{ManagedByLabel: ManagedByValue}
+	})
+	tests := []struct {
+		name   string
+		sts    *appsv1.StatefulSet
+		pdbs   []*policyv1.PodDisruptionBudget
+		policy *v1alpha1.PlacementPolicy
+		want   *policyv1.PodDisruptionBudget
+	}{
+		{"3 replicas, no budget → ours, owned by the StatefulSet", statefulSet(withUID), nil, nil, want},
+		{"3 replicas, chart's budget selects the pods → none", statefulSet(withUID), []*policyv1.PodDisruptionBudget{budget("chart")}, nil, nil},
+		{"3 replicas, only our own budget exists → still wanted, so drift is repaired", statefulSet(withUID), []*policyv1.PodDisruptionBudget{ours}, nil, want},
+		{"3 replicas, a budget for other pods → ours", statefulSet(withUID), []*policyv1.PodDisruptionBudget{budget("cache", func(b *policyv1.PodDisruptionBudget) {
+			b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cache"}}
+		})}, nil, want},
+		{"3 replicas, a matching budget in another namespace → ours", statefulSet(withUID), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Namespace = "other" })}, nil, want},
+		{"1 replica, below the minimum of 2 → none", statefulSet(withUID, replicas(1)), nil, nil, nil},
+		{"budgets disabled → none", statefulSet(withUID), nil, testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.DisruptionBudget.Mode = v1alpha1.Disabled }), nil},
+		{"offline object without a UID → no owner reference", statefulSet(), nil, nil, func() *policyv1.PodDisruptionBudget {
+			w := want.DeepCopy()
+			w.OwnerReferences = nil
+			return w
+		}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.policy
+			if p == nil {
+				p = testPolicy()
+			}
+			res := create(t, tc.sts, p, Facts{PDBs: tc.pdbs})
+			if diff := cmp.Diff(tc.want, res.PDB); diff != "" {
+				t.Errorf("budget (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBudgetChecks(t *testing.T) {
+	zero := intstr.FromInt32(0)
+	three := intstr.FromInt32(3)
+	pct := intstr.FromString("67%")
+	half := intstr.FromString("50%")
+	tests := []struct {
+		name string
+		sts  *appsv1.StatefulSet
+		pdbs []*policyv1.PodDisruptionBudget
+		want []string
+	}{
+		{"one chart budget with maxUnavailable 1 → fine", compliant(), []*policyv1.PodDisruptionBudget{budget("chart")}, []string{}},
+		{"two budgets over the same pods → conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("extra")},
+			[]string{"DisruptionBudgetConflict warning spec.selector"}},
+		{"maxUnavailable 0 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero })},
+			[]string{"DisruptionBudgetBlocksEviction warning spec.replicas"}},
+		{"minAvailable 3 of 3 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
+			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &three
+		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas"}},
+		{"minAvailable 67% of 3 rounds up to 3 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
+			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &pct
+		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas"}},
+		{"minAvailable 50% of 3 → 2, one eviction allowed", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
+			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &half
+		})}, []string{}},
+		{"budget with a nil selector selects nothing → no conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("null", func(b *policyv1.PodDisruptionBudget) { b.Spec.Selector = nil })}, []string{}},
+		{"budget with an empty selector selects every pod → conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("all", func(b *policyv1.PodDisruptionBudget) { b.Spec.Selector = &metav1.LabelSelector{} })},
+			[]string{"DisruptionBudgetConflict warning spec.selector"}},
+		{"single replica, blocking budget → nothing to drain around", compliant(replicas(1)), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero })}, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := create(t, tc.sts, testPolicy(), Facts{PDBs: tc.pdbs})
+			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBudgetName(t *testing.T) {
+	long := make([]byte, 260)
+	for i := range long {
+		long[i] = 'a'
+	}
+	if got := BudgetName("db"); got != "db-stowage" {
+		t.Errorf("BudgetName(db) = %q", got)
+	}
+	if got := BudgetName(string(long)); len(got) != 253 {
+		t.Errorf("BudgetName of a 260-character name is %d characters, want 253", len(got))
+	}
+}

@@ -1,0 +1,215 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+func cordoned(n *corev1.Node) { n.Spec.Unschedulable = true }
+
+func tainted(effect corev1.TaintEffect) func(*corev1.Node) {
+	return func(n *corev1.Node) {
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "dedicated", Value: "gpu", Effect: effect})
+	}
+}
+
+func labelled(k, v string) func(*corev1.Node) {
+	return func(n *corev1.Node) { n.Labels[k] = v }
+}
+
+func TestEligibleNodes(t *testing.T) {
+	three := []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3")}
+	tests := []struct {
+		name      string
+		sts       *appsv1.StatefulSet
+		policy    *v1alpha1.PlacementPolicy
+		nodes     []*corev1.Node
+		known     bool
+		want      []string
+		wantInMsg string
+	}{
+		{
+			name:  "3 replicas, 3 plain nodes → fine",
+			sts:   statefulSet(),
+			nodes: three, known: true,
+			want: []string{},
+		},
+		{
+			name:  "nodes unknown (offline without --nodes) → not checked",
+			sts:   statefulSet(replicas(9)),
+			nodes: nil, known: false,
+			want: []string{},
+		},
+		{
+			name:  "4 replicas, 3 nodes → rejected at spec.replicas naming 3 eligible nodes",
+			sts:   statefulSet(replicas(4)),
+			nodes: three, known: true,
+			want:      []string{"InsufficientEligibleNodes error spec.replicas"},
+			wantInMsg: "only 3 eligible node(s)",
+		},
+		{
+			name:  "3 replicas, one node cordoned → 2 eligible, rejected",
+			sts:   statefulSet(),
+			nodes: []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3", cordoned)}, known: true,
+			want:      []string{"InsufficientEligibleNodes error spec.replicas"},
+			wantInMsg: "only 2 eligible node(s)",
+		},
+		{
+			name:  "3 replicas, one node tainted NoSchedule, not tolerated → rejected",
+			sts:   statefulSet(),
+			nodes: []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3", tainted(corev1.TaintEffectNoSchedule))}, known: true,
+			want: []string{"InsufficientEligibleNodes error spec.replicas"},
+		},
+		{
+			name: "3 replicas, NoSchedule taint tolerated → fine",
+			sts: statefulSet(func(s *appsv1.StatefulSet) {
+				s.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}
+			}),
+			nodes: []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3", tainted(corev1.TaintEffectNoSchedule))}, known: true,
+			want: []string{},
+		},
+		{
+			name:  "3 replicas, PreferNoSchedule taint → still eligible",
+			sts:   statefulSet(),
+			nodes: []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3", tainted(corev1.TaintEffectPreferNoSchedule))}, known: true,
+			want: []string{},
+		},
+		{
+			name:  "3 replicas, nodeSelector disk=nvme matches 2 nodes → rejected",
+			sts:   statefulSet(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "nvme"} }),
+			nodes: []*corev1.Node{node("a", "z1", labelled("disk", "nvme")), node("b", "z2", labelled("disk", "nvme")), node("c", "z3")}, known: true,
+			want:      []string{"InsufficientEligibleNodes error spec.replicas"},
+			wantInMsg: "only 2 eligible",
+		},
+		{
+			name:  "3 replicas, node affinity to zones z1 and z2 → 2 eligible, rejected",
+			sts:   statefulSet(nodeAffinity(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: v1alpha1.ZoneTopologyKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"z1", "z2"}}}})),
+			nodes: three, known: true,
+			want: []string{"InsufficientEligibleNodes error spec.replicas"},
+		},
+		{
+			name:  "3 replicas on 3 nodes in 2 zones, user's required anti-affinity on the zone → 2 zones, rejected",
+			sts:   statefulSet(withRequiredAnti(func() corev1.PodAffinityTerm { t := ownTerm(); t.TopologyKey = v1alpha1.ZoneTopologyKey; return t }())),
+			nodes: []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z2")}, known: true,
+			want: []string{
+				"InsufficientEligibleNodes error spec.replicas",
+				"AntiAffinityWideKey warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
+			},
+			wantInMsg: "distinct topology.kubernetes.io/zone values",
+		},
+		{
+			name:   "anti-affinity off, 3 replicas, 2 nodes → warning: replicas would share a node",
+			sts:    statefulSet(),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.AntiAffinity.Mode = v1alpha1.Off }),
+			nodes:  three[:2], known: true,
+			want:      []string{"InsufficientEligibleNodes warning spec.replicas"},
+			wantInMsg: "would share a node",
+		},
+		{
+			name:  "2 nodes, but the StatefulSet has a single replica → fine",
+			sts:   statefulSet(replicas(1)),
+			nodes: three[:2], known: true,
+			want: []string{},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.policy
+			if p == nil {
+				p = testPolicy()
+			}
+			res := create(t, tc.sts, p, Facts{NodesKnown: tc.known, Nodes: tc.nodes})
+			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+			if tc.wantInMsg != "" && (len(res.Violations) == 0 || !strings.Contains(res.Violations[0].Message, tc.wantInMsg)) {
+				t.Errorf("message should contain %q: %v", tc.wantInMsg, res.Violations)
+			}
+		})
+	}
+}
+
+func TestEligibleNodesOnScale(t *testing.T) {
+	nodes := []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3")}
+	f := Facts{NodesKnown: true, Nodes: nodes}
+	t.Run("scale 3 → 4 on 3 nodes → error", func(t *testing.T) {
+		res := evaluate(t, Request{Operation: Update, Object: compliant(replicas(4)), OldObject: compliant()}, testPolicy(), f)
+		if diff := cmp.Diff([]string{"InsufficientEligibleNodes error spec.replicas"}, ruleHits(res.Violations)); diff != "" {
+			t.Error(diff)
+		}
+	})
+	t.Run("a node died under a 3-replica set, unrelated update → warning, not a denial", func(t *testing.T) {
+		f := Facts{NodesKnown: true, Nodes: nodes[:2]}
+		res := evaluate(t, Request{Operation: Update, Object: compliant(func(s *appsv1.StatefulSet) { s.Labels["x"] = "y" }), OldObject: compliant()}, testPolicy(), f)
+		if diff := cmp.Diff([]string{"InsufficientEligibleNodes warning spec.replicas"}, ruleHits(res.Violations)); diff != "" {
+			t.Error(diff)
+		}
+	})
+	t.Run("scale down 4 → 3 on 3 nodes → fine", func(t *testing.T) {
+		res := evaluate(t, Request{Operation: Update, Object: compliant(), OldObject: compliant(replicas(4))}, testPolicy(), f)
+		if diff := cmp.Diff([]string{}, ruleHits(res.Violations)); diff != "" {
+			t.Error(diff)
+		}
+	})
+}
+
+func TestNodeEligible(t *testing.T) {
+	spec := func(mods ...func(*corev1.PodSpec)) *corev1.PodSpec {
+		s := &corev1.PodSpec{}
+		for _, m := range mods {
+			m(s)
+		}
+		return s
+	}
+	tolerateAll := func(s *corev1.PodSpec) { s.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}} }
+	tolerateKey := func(s *corev1.PodSpec) {
+		s.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
+	}
+	tolerateWrongValue := func(s *corev1.PodSpec) {
+		s.Tolerations = []corev1.Toleration{{Key: "dedicated", Value: "cpu", Effect: corev1.TaintEffectNoSchedule}}
+	}
+	gt := func(s *corev1.PodSpec) {
+		s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "cores", Operator: corev1.NodeSelectorOpGt, Values: []string{"8"}}}}}}}}
+	}
+	notIn := func(s *corev1.PodSpec) {
+		s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"a"}}}}}}}}
+	}
+	emptyTerm := func(s *corev1.PodSpec) {
+		s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{}}}}}
+	}
+	tests := []struct {
+		name string
+		spec *corev1.PodSpec
+		node *corev1.Node
+		want bool
+	}{
+		{"plain node", spec(), node("a", "z1"), true},
+		{"cordoned node", spec(), node("a", "z1", cordoned), false},
+		{"cordoned node, pod tolerates everything", spec(tolerateAll), node("a", "z1", cordoned), true},
+		{"NoExecute taint", spec(), node("a", "z1", tainted(corev1.TaintEffectNoExecute)), false},
+		{"NoSchedule taint tolerated by key with Exists", spec(tolerateKey), node("a", "z1", tainted(corev1.TaintEffectNoSchedule)), true},
+		{"NoSchedule taint, toleration with another value", spec(tolerateWrongValue), node("a", "z1", tainted(corev1.TaintEffectNoSchedule)), false},
+		{"Gt 8 on a 16-core node", spec(gt), node("a", "z1", labelled("cores", "16")), true},
+		{"Gt 8 on a 4-core node", spec(gt), node("a", "z1", labelled("cores", "4")), false},
+		{"Gt 8 on an unlabelled node", spec(gt), node("a", "z1"), false},
+		{"NotIn excludes the node", spec(notIn), node("a", "z1"), false},
+		{"NotIn admits another node", spec(notIn), node("b", "z1"), true},
+		{"an empty node selector term matches nothing", spec(emptyTerm), node("a", "z1"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NodeEligible(tc.spec, tc.node); got != tc.want {
+				t.Errorf("NodeEligible = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
