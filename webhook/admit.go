@@ -1,0 +1,280 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/stowage-dev/stowage/policy"
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+// Cluster is what the admitter knows about the cluster. The server implements it over informer
+// caches: nothing on the request path may make a live API call.
+type Cluster interface {
+	// Policies returns the valid policies in force. An empty set admits everything unchanged.
+	Policies() *policy.Set
+	// NamespaceLabels returns the labels of a namespace.
+	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
+	// Facts returns the facts the engine needs for an object in the namespace. withNodes asks
+	// for the nodes too, which only StatefulSets need.
+	Facts(ctx context.Context, namespace string, withNodes bool) (policy.Facts, error)
+	// StatefulSet returns a stored StatefulSet, for requests on its scale subresource.
+	StatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
+}
+
+// Admitter adapts admission requests to the policy engine and its results to responses.
+type Admitter struct {
+	Cluster Cluster
+}
+
+// decision summarises an answer for metrics and logs.
+type decision struct {
+	policy     string
+	action     v1alpha1.EnforcementAction
+	violations []policy.Violation
+	mutated    bool
+	denied     bool
+	exempt     bool
+	errored    bool
+}
+
+var (
+	statefulSetsGVR = metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	claimsGVR       = metav1.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	statefulSetGK   = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
+	claimGK         = schema.GroupKind{Kind: "PersistentVolumeClaim"}
+)
+
+func allowed() *admissionv1.AdmissionResponse { return &admissionv1.AdmissionResponse{Allowed: true} }
+
+// Mutate answers the mutating endpoint: on CREATE it returns the policy's patch. It never
+// rejects; the validating endpoint, which runs after every mutator, is the only place that does.
+func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, *decision) {
+	d := &decision{}
+	if req.Operation != admissionv1.Create || req.SubResource != "" {
+		return allowed(), d
+	}
+	obj, gk, ok := decodeObject(req.Resource, req.Object.Raw)
+	if !ok {
+		return unsupported(req), d
+	}
+	if obj == nil {
+		// An object the API server could decode but we cannot is a bug here, not in the
+		// request; admit it unchanged and let the validating endpoint say what is wrong.
+		logr.FromContextOrDiscard(ctx).Error(nil, "cannot decode the object; admitting it unchanged", "kind", gk.Kind)
+		d.errored = true
+		return allowed(), d
+	}
+	setNamespace(obj, req.Namespace)
+	res, p, err := a.evaluate(ctx, policy.Create, obj, nil, req.Namespace)
+	if err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "evaluation failed; admitting unchanged")
+		d.errored = true
+		return allowed(), d
+	}
+	resp := allowed()
+	if res == nil {
+		return resp, d
+	}
+	d.policy, d.action, d.exempt = p.Name, p.Spec.EnforcementAction, res.Exempt
+	if len(res.Patch) > 0 {
+		patch, err := json.Marshal(res.Patch)
+		if err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "encoding the patch; admitting unchanged")
+			d.errored = true
+			return resp, d
+		}
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = patch, &pt
+		d.mutated = true
+		logr.FromContextOrDiscard(ctx).V(4).Info("mutating", "policy", p.Name, "operations", len(res.Patch))
+	}
+	return resp, d
+}
+
+// Validate answers the validating endpoint. A CREATE is judged as it will be stored, after every
+// mutator; an UPDATE (including a change of replicas through the scale subresource) against
+// the stored object, so that only what it makes worse is rejected.
+func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, *decision) {
+	d := &decision{}
+	switch req.Operation {
+	case admissionv1.Create, admissionv1.Update:
+	default:
+		return allowed(), d // DELETE and CONNECT are never decoded
+	}
+	var obj, old runtime.Object
+	var gk schema.GroupKind
+	op := policy.Background
+	switch {
+	case req.SubResource == "scale" && req.Resource == statefulSetsGVR:
+		if req.Operation != admissionv1.Update {
+			return allowed(), d
+		}
+		var err error
+		obj, old, err = a.scaled(ctx, req)
+		if err != nil {
+			return errored(http.StatusBadRequest, err), d
+		}
+		if obj == nil {
+			return allowed(), d
+		}
+		gk, op = statefulSetGK, policy.Update
+	case req.SubResource != "":
+		return allowed(), d
+	default:
+		var ok bool
+		obj, gk, ok = decodeObject(req.Resource, req.Object.Raw)
+		if !ok {
+			return unsupported(req), d
+		}
+		if obj == nil {
+			return errored(http.StatusBadRequest, fmt.Errorf("cannot decode the %s in the request", gk.Kind)), d
+		}
+		if req.Operation == admissionv1.Update {
+			old, _, _ = decodeObject(req.Resource, req.OldObject.Raw)
+			if old == nil {
+				return errored(http.StatusBadRequest, fmt.Errorf("cannot decode the old %s in the request", gk.Kind)), d
+			}
+			op = policy.Update
+		}
+	}
+	setNamespace(obj, req.Namespace)
+	if old != nil {
+		setNamespace(old, req.Namespace)
+	}
+	if m, ok := obj.(metav1.Object); ok && m.GetDeletionTimestamp() != nil {
+		return allowed(), d // an object on its way out is not placed again
+	}
+	res, p, err := a.evaluate(ctx, op, obj, old, req.Namespace)
+	if err != nil {
+		d.errored = true
+		return errored(http.StatusInternalServerError, err), d
+	}
+	if res == nil {
+		return allowed(), d
+	}
+	d.policy, d.action, d.exempt, d.violations = p.Name, p.Spec.EnforcementAction, res.Exempt, res.Violations
+	resp := allowed()
+	log := logr.FromContextOrDiscard(ctx)
+	if p.Spec.EnforcementAction != v1alpha1.Audit {
+		for _, v := range res.Warnings() {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s: %s [stowage rule %s, policy %s]", v.Field, v.Message, v.Rule, p.Name))
+		}
+	}
+	if errs := res.Errors(); len(errs) > 0 {
+		var fieldErrs field.ErrorList
+		rules := make([]string, 0, len(errs))
+		for _, v := range errs {
+			fieldErrs = append(fieldErrs, field.Forbidden(v.Field, fmt.Sprintf("%s [stowage rule %s, policy %s]", v.Message, v.Rule, p.Name)))
+			rules = append(rules, string(v.Rule))
+		}
+		status := apierrors.NewInvalid(gk, req.Name, fieldErrs).ErrStatus
+		resp.Allowed, resp.Result = false, &status
+		d.denied = true
+		log.V(1).Info("denied", "policy", p.Name, "rules", strings.Join(rules, ","))
+	} else if len(res.Violations) > 0 {
+		log.V(1).Info("admitted with violations", "policy", p.Name, "action", p.Spec.EnforcementAction, "violations", len(res.Violations))
+	}
+	return resp, d
+}
+
+// evaluate picks the policy and runs the engine. It returns a nil result when no policy applies.
+func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, obj, old runtime.Object, ns string) (*policy.Result, *v1alpha1.PlacementPolicy, error) {
+	set := a.Cluster.Policies()
+	if set == nil || set.Len() == 0 {
+		return nil, nil, nil
+	}
+	labels, err := a.Cluster.NamespaceLabels(ctx, ns)
+	if err != nil || labels == nil {
+		labels = policy.NamespaceLabels(ns) // a namespace created a moment ago may not be cached yet
+	}
+	p := set.Select(obj.(metav1.Object).GetLabels(), labels)
+	if p == nil {
+		return nil, nil, nil
+	}
+	_, isSTS := obj.(*appsv1.StatefulSet)
+	facts, err := a.Cluster.Facts(ctx, ns, isSTS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading cluster facts from the cache: %w", err)
+	}
+	res, err := policy.Evaluate(policy.Request{Operation: op, Object: obj, OldObject: old}, p, facts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, p, nil
+}
+
+// scaled turns a scale subresource update into the StatefulSet before and after it.
+func (a *Admitter) scaled(ctx context.Context, req *admissionv1.AdmissionRequest) (runtime.Object, runtime.Object, error) {
+	var scale, oldScale autoscalingv1.Scale
+	if err := decodeJSON(req.Object.Raw, &scale); err != nil {
+		return nil, nil, fmt.Errorf("cannot decode the Scale in the request: %w", err)
+	}
+	if len(req.OldObject.Raw) > 0 {
+		if err := decodeJSON(req.OldObject.Raw, &oldScale); err != nil {
+			return nil, nil, fmt.Errorf("cannot decode the old Scale in the request: %w", err)
+		}
+	}
+	stored, err := a.Cluster.StatefulSet(ctx, req.Namespace, req.Name)
+	if err != nil || stored == nil {
+		// Not cached yet: the API server has it, we do not; let the scale through.
+		logr.FromContextOrDiscard(ctx).Info("StatefulSet not in the cache; scale admitted unchecked")
+		return nil, nil, nil
+	}
+	after, before := stored.DeepCopy(), stored.DeepCopy()
+	after.Spec.Replicas = &scale.Spec.Replicas
+	if len(req.OldObject.Raw) > 0 {
+		before.Spec.Replicas = &oldScale.Spec.Replicas
+	}
+	return after, before, nil
+}
+
+// decodeObject decodes the object of a request on a resource Stowage handles. ok is false for
+// any other resource; obj is nil when the bytes do not decode.
+func decodeObject(gvr metav1.GroupVersionResource, raw []byte) (obj runtime.Object, gk schema.GroupKind, ok bool) {
+	switch gvr {
+	case statefulSetsGVR:
+		obj, gk = &appsv1.StatefulSet{}, statefulSetGK
+	case claimsGVR:
+		obj, gk = &corev1.PersistentVolumeClaim{}, claimGK
+	default:
+		return nil, schema.GroupKind{}, false
+	}
+	if len(raw) == 0 || decodeJSON(raw, obj) != nil {
+		return nil, gk, true
+	}
+	return obj, gk, true
+}
+
+func setNamespace(obj runtime.Object, ns string) {
+	if m, ok := obj.(metav1.Object); ok && m.GetNamespace() == "" {
+		m.SetNamespace(ns)
+	}
+}
+
+func unsupported(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	r := allowed()
+	r.Warnings = []string{fmt.Sprintf("stowage does not handle %s %s; the webhook configuration should not send it here",
+		req.Resource.Group+"/"+req.Resource.Version, req.Resource.Resource)}
+	return r
+}
+
+func errored(code int32, err error) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{
+		Status: metav1.StatusFailure, Code: code, Reason: metav1.StatusReasonBadRequest, Message: err.Error(),
+	}}
+}

@@ -1,0 +1,160 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/stowage-dev/stowage/policy"
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+// BudgetReconciler keeps exactly one PodDisruptionBudget over the pods of every StatefulSet
+// that a policy selects with enough replicas. It creates Stowage's own budget only when no
+// other budget selects the pods, owns it by the StatefulSet so that garbage collection removes
+// it, repairs drift, and deletes it when the StatefulSet shrinks below the policy's minimum, a
+// chart's budget appears, or the policy stops applying. It runs on the leader only.
+type BudgetReconciler struct {
+	Client  client.Client
+	Cluster *CacheCluster
+}
+
+// Reconcile brings one StatefulSet's budget in line with the policy.
+func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	sts := &appsv1.StatefulSet{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sts); err != nil {
+		// Gone: garbage collection removes the budget it owned.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	desired, err := r.desired(ctx, sts)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	key := types.NamespacedName{Namespace: sts.Namespace, Name: policy.BudgetName(sts.Name)}
+	current := &policyv1.PodDisruptionBudget{}
+	switch err := r.Client.Get(ctx, key, current); {
+	case apierrors.IsNotFound(err):
+		current = nil
+	case err != nil:
+		return ctrl.Result{}, err
+	case !policy.IsOwnBudget(current, sts.Name):
+		log.Info("a PodDisruptionBudget Stowage did not create has the name it would use; leaving it alone", "budget", key.Name)
+		return ctrl.Result{}, nil
+	}
+	switch {
+	case desired == nil && current == nil:
+		return ctrl.Result{}, nil
+	case desired == nil:
+		log.Info("deleting Stowage's budget", "budget", key.Name)
+		return ctrl.Result{}, client.IgnoreNotFound(r.Client.Delete(ctx, current, client.Preconditions{UID: &current.UID}))
+	case current == nil:
+		log.Info("creating Stowage's budget", "budget", key.Name)
+		if err := r.Client.Create(ctx, desired); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("creating PodDisruptionBudget %s: %w", key, err)
+		}
+		return ctrl.Result{}, nil
+	case drifted(current, desired):
+		log.Info("repairing Stowage's budget", "budget", key.Name)
+		updated := current.DeepCopy()
+		updated.Labels, updated.Annotations, updated.OwnerReferences = desired.Labels, desired.Annotations, desired.OwnerReferences
+		updated.Spec = desired.Spec
+		if err := r.Client.Update(ctx, updated); err != nil {
+			return ctrl.Result{}, fmt.Errorf("updating PodDisruptionBudget %s: %w", key, err)
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// desired asks the engine which budget the StatefulSet should have.
+func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet) (*policyv1.PodDisruptionBudget, error) {
+	labels, err := r.Cluster.NamespaceLabels(ctx, sts.Namespace)
+	if err != nil || labels == nil {
+		labels = policy.NamespaceLabels(sts.Namespace)
+	}
+	// Read the policies afresh rather than from the admission snapshot, which another
+	// handler of the same policy event may not have rebuilt yet.
+	var list v1alpha1.PlacementPolicyList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	set, _ := Compile(list.Items)
+	p := set.Select(sts.Labels, labels)
+	if p == nil {
+		return nil, nil
+	}
+	facts, err := r.Cluster.Facts(ctx, sts.Namespace, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := policy.Evaluate(policy.Request{Operation: policy.Background, Object: sts}, p, facts)
+	if err != nil || res.Exempt {
+		return nil, err
+	}
+	return res.PDB, nil
+}
+
+func drifted(current, desired *policyv1.PodDisruptionBudget) bool {
+	return !apiequality.Semantic.DeepEqual(current.Spec, desired.Spec) ||
+		!apiequality.Semantic.DeepEqual(current.OwnerReferences, desired.OwnerReferences) ||
+		!subset(desired.Labels, current.Labels) || !subset(desired.Annotations, current.Annotations)
+}
+
+func subset(want, have map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// SetupWithManager registers the reconciler and what wakes it: the StatefulSet itself, its own
+// budget, any budget in the namespace (a chart's budget appearing or going), any policy change,
+// and namespace label changes.
+func (r *BudgetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("statefulset-budget").
+		For(&appsv1.StatefulSet{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Watches(&policyv1.PodDisruptionBudget{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespaceOf)).
+		Watches(&v1alpha1.PlacementPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespace)).
+		Complete(r)
+}
+
+func (r *BudgetReconciler) statefulSets(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var list appsv1.StatefulSetList
+	if err := r.Client.List(ctx, &list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "listing StatefulSets from the cache")
+		return nil
+	}
+	out := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: list.Items[i].Namespace, Name: list.Items[i].Name}}
+	}
+	return out
+}
+
+func (r *BudgetReconciler) statefulSetsInNamespaceOf(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.statefulSets(ctx, client.InNamespace(o.GetNamespace()))
+}
+
+func (r *BudgetReconciler) statefulSetsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.statefulSets(ctx, client.InNamespace(o.GetName()))
+}
+
+func (r *BudgetReconciler) allStatefulSets(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.statefulSets(ctx)
+}

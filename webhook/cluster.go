@@ -1,0 +1,102 @@
+package webhook
+
+import (
+	"context"
+	"sync/atomic"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stowage-dev/stowage/policy"
+)
+
+// DefaultClassAnnotation marks the cluster's default StorageClass.
+const DefaultClassAnnotation = "storageclass.kubernetes.io/is-default-class"
+
+// CacheCluster answers the admitter from a controller-runtime cache. Objects are read without
+// deep copies: the engine never modifies its inputs.
+type CacheCluster struct {
+	// Reader is the manager's cache.
+	Reader   client.Reader
+	policies atomic.Pointer[policy.Set]
+}
+
+var _ Cluster = (*CacheCluster)(nil)
+
+// SetPolicies replaces the policies in force.
+func (c *CacheCluster) SetPolicies(s *policy.Set) { c.policies.Store(s) }
+
+// Policies returns the policies in force.
+func (c *CacheCluster) Policies() *policy.Set {
+	if s := c.policies.Load(); s != nil {
+		return s
+	}
+	return policy.NewSet()
+}
+
+// NamespaceLabels returns a namespace's labels from the cache.
+func (c *CacheCluster) NamespaceLabels(ctx context.Context, ns string) (map[string]string, error) {
+	if ns == "" {
+		return nil, nil
+	}
+	n := &corev1.Namespace{}
+	if err := c.Reader.Get(ctx, client.ObjectKey{Name: ns}, n); err != nil {
+		return nil, err
+	}
+	labels := make(map[string]string, len(n.Labels)+1)
+	for k, v := range n.Labels {
+		labels[k] = v
+	}
+	labels[corev1.LabelMetadataName] = ns
+	return labels, nil
+}
+
+// Facts reads the budgets of the namespace, the default StorageClass and, when asked, the nodes.
+func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (policy.Facts, error) {
+	var f policy.Facts
+	var pdbs policyv1.PodDisruptionBudgetList
+	if err := c.Reader.List(ctx, &pdbs, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+		return f, err
+	}
+	f.PDBs = make([]*policyv1.PodDisruptionBudget, len(pdbs.Items))
+	for i := range pdbs.Items {
+		f.PDBs[i] = &pdbs.Items[i]
+	}
+	var classes storagev1.StorageClassList
+	if err := c.Reader.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
+		return f, err
+	}
+	for i := range classes.Items {
+		if classes.Items[i].Annotations[DefaultClassAnnotation] == "true" {
+			f.DefaultStorageClass = classes.Items[i].Name
+		}
+	}
+	if withNodes {
+		var nodes corev1.NodeList
+		if err := c.Reader.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
+			return f, err
+		}
+		f.NodesKnown = true
+		f.Nodes = make([]*corev1.Node, len(nodes.Items))
+		for i := range nodes.Items {
+			f.Nodes[i] = &nodes.Items[i]
+		}
+	}
+	return f, nil
+}
+
+// StatefulSet returns a StatefulSet from the cache, or nil when it is not there.
+func (c *CacheCluster) StatefulSet(ctx context.Context, ns, name string) (*appsv1.StatefulSet, error) {
+	s := &appsv1.StatefulSet{}
+	if err := c.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return s, nil
+}

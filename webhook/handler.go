@@ -1,0 +1,147 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// MaxBodyBytes caps an AdmissionReview. An object may be up to about 1.5 MiB in etcd and a
+// review carries two of them; controller-runtime uses the same bound.
+const MaxBodyBytes = 7 << 20
+
+// Mode says what an endpoint does.
+type Mode string
+
+const (
+	// Mutating endpoints return the policy's patch and never reject.
+	Mutating Mode = "mutate"
+	// Validating endpoints reject (Deny), warn (Warn) or only record (Audit).
+	Validating Mode = "validate"
+)
+
+// Handler serves one admission endpoint. It decodes the AdmissionReview itself rather than
+// through controller-runtime's admission.Webhook: the engine already returns the patch, so the
+// generic decode, deep copy, marshal and CreatePatch round trip would only cost time.
+type Handler struct {
+	Mode     Mode
+	Admitter *Admitter
+	// MaxBodyBytes overrides MaxBodyBytes when positive.
+	MaxBodyBytes int64
+	// Log receives errors and decisions; it never receives object bodies.
+	Log logr.Logger
+	// Metrics, when set, records decisions and latency.
+	Metrics *Metrics
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// ServeHTTP answers one AdmissionReview.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var uid types.UID
+	defer func() {
+		if p := recover(); p != nil {
+			h.Log.Error(fmt.Errorf("panic: %v", p), "admission handler panicked", "uid", uid, "stack", string(debug.Stack()))
+			writeReview(w, http.StatusOK, errorResponse(uid, http.StatusInternalServerError,
+				fmt.Sprintf("stowage hit an internal error evaluating this object (uid %s); it has been logged, please report it", uid)))
+		}
+	}()
+
+	if r.Method != http.MethodPost {
+		http.Error(w, "admission reviews must be POSTed", http.StatusMethodNotAllowed)
+		return
+	}
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
+		http.Error(w, fmt.Sprintf("content type %q is not supported: send application/json", r.Header.Get("Content-Type")), http.StatusUnsupportedMediaType)
+		return
+	}
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = MaxBodyBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if int64(len(body)) > limit {
+		http.Error(w, fmt.Sprintf("request body is over the %d-byte limit", limit), http.StatusRequestEntityTooLarge)
+		return
+	}
+	review := &admissionv1.AdmissionReview{}
+	if err := decodeJSON(body, review); err != nil {
+		http.Error(w, "could not decode the AdmissionReview: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if review.APIVersion != admissionv1.SchemeGroupVersion.String() || review.Kind != "AdmissionReview" {
+		http.Error(w, fmt.Sprintf("expected an admission.k8s.io/v1 AdmissionReview, got %q %q; set admissionReviewVersions: [v1]", review.APIVersion, review.Kind), http.StatusBadRequest)
+		return
+	}
+	if review.Request == nil {
+		http.Error(w, "the AdmissionReview has no request", http.StatusBadRequest)
+		return
+	}
+	req := review.Request
+	uid = req.UID
+
+	// Honour the API server's deadline: past it nobody is waiting for the answer.
+	ctx := r.Context()
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+	}
+	log := h.Log.WithValues("uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
+	ctx = logr.NewContext(ctx, log)
+
+	var resp *admissionv1.AdmissionResponse
+	var d *decision
+	if h.Mode == Mutating {
+		resp, d = h.Admitter.Mutate(ctx, req)
+	} else {
+		resp, d = h.Admitter.Validate(ctx, req)
+	}
+	if err := ctx.Err(); err != nil && errors.Is(err, context.DeadlineExceeded) {
+		resp = errorResponse(uid, http.StatusGatewayTimeout, "stowage did not decide within the API server's timeout")
+	}
+	resp.UID = req.UID
+	writeReview(w, http.StatusOK, resp)
+	if h.Metrics != nil {
+		h.Metrics.observe(h.Mode, d, time.Since(start))
+	}
+}
+
+func errorResponse(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{UID: uid, Allowed: false, Result: &metav1.Status{
+		Status: metav1.StatusFailure, Code: code, Reason: metav1.StatusReasonInternalError, Message: msg,
+	}}
+}
+
+func writeReview(w http.ResponseWriter, code int, resp *admissionv1.AdmissionResponse) {
+	out := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		Response: resp,
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		http.Error(w, "encoding the response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}
