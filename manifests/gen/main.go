@@ -1,0 +1,50 @@
+// Command gen regenerates Stowage's install: the PlacementPolicy CRD in manifests/chart/crds
+// (with controller-gen) and manifests/install.yaml (with helm). Run it from the module root,
+// after `make tools`:
+//
+//	go run ./manifests/gen
+//
+// $STOWAGE_HELM and $STOWAGE_CONTROLLER_GEN override the paths of the two tools.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/stowage-dev/stowage/manifests"
+)
+
+func main() {
+	root := flag.String("root", ".", "the module's root folder")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := generate(ctx, manifests.Paths{Root: *root})
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+func generate(ctx context.Context, p manifests.Paths) error {
+	controllerGen, err := p.ControllerGen()
+	if err != nil {
+		return err
+	}
+	helm, err := p.Helm()
+	if err != nil {
+		return err
+	}
+	// The CRD first: install.yaml includes it.
+	if err := manifests.ReplaceCRDs(ctx, controllerGen, p.Root, p.CRDs()); err != nil {
+		return err
+	}
+	out, err := manifests.InstallYAML(ctx, helm, p.Chart())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p.InstallYAML(), out, 0o644)
+}
