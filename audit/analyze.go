@@ -1,0 +1,506 @@
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/stowage-dev/stowage/internal/policyfile"
+	"github.com/stowage-dev/stowage/policy"
+)
+
+// Analyze audits every StatefulSet of the snapshot against what is really in the cluster, and
+// against the policy that policies selects for it (nil means Stowage's default policy; an empty
+// set means none, and each StatefulSet gets a NoPolicy finding).
+//
+// It is pure: no I/O, no clock (opts.Now is the time of the audit), no logging, and it never
+// modifies the snapshot. Objects it cannot analyse are listed in Report.Problems.
+func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
+	if snap == nil {
+		snap = &Snapshot{}
+	}
+	if policies == nil {
+		policies = policy.NewSet(policyfile.Default())
+	}
+	a := &analyzer{
+		ix:        newIndex(snap, opts),
+		policies:  policies,
+		opts:      opts,
+		impact:    map[*nodeInfo]*impactAcc{},
+		instances: map[instanceKey]*instanceGroup{},
+	}
+	r := &Report{
+		APIVersion:        APIVersion,
+		Kind:              Kind,
+		GeneratedAt:       opts.Now.UTC(),
+		NotReadyThreshold: opts.threshold().String(),
+	}
+	a.report = r
+
+	list := make([]*appsv1.StatefulSet, 0, len(snap.StatefulSets))
+	for _, s := range snap.StatefulSets {
+		if s != nil {
+			list = append(list, s)
+		}
+	}
+	slices.SortStableFunc(list, func(x, y *appsv1.StatefulSet) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
+	keep := list[:0]
+	for i, s := range list {
+		if i > 0 && list[i-1].Namespace == s.Namespace && list[i-1].Name == s.Name {
+			a.problem("StatefulSet", s.Namespace, s.Name, "listed twice in the snapshot; the second copy was ignored")
+			continue
+		}
+		if s.Name == "" {
+			a.problem("StatefulSet", s.Namespace, s.Name, "has no name")
+			continue
+		}
+		keep = append(keep, s)
+	}
+	verdicts := a.evaluateAll(keep)
+	r.StatefulSets = make([]StatefulSetRow, 0, len(keep))
+	for i, s := range keep {
+		a.statefulSet(s, &verdicts[i])
+	}
+	a.instanceFindings()
+	a.finish()
+	return r
+}
+
+type analyzer struct {
+	ix       *index
+	policies *policy.Set
+	opts     Options
+	report   *Report
+
+	findings  []Finding
+	impact    map[*nodeInfo]*impactAcc
+	instances map[instanceKey]*instanceGroup
+}
+
+// impactAcc collects what one node's failure costs.
+type impactAcc struct {
+	pods, volumes int
+	lose, quorum  []Ref
+}
+
+type instanceKey struct {
+	namespace, instance string
+	node                *nodeInfo
+}
+
+// instanceGroup is the pods of one application instance on one node, by StatefulSet.
+type instanceGroup struct {
+	members []instanceMember
+}
+
+type instanceMember struct {
+	sts  string
+	pods []string
+}
+
+// replica is a Replica under construction, with the links the checks need.
+type replica struct {
+	Replica
+	pod      *corev1.Pod
+	podNode  *nodeInfo
+	volNodes []*nodeInfo
+	inRange  bool
+}
+
+// touch counts a replica on a node for the node-loss impact.
+type touch struct{ replicas, healthy int32 }
+
+func (a *analyzer) problem(kind, ns, name, msg string) {
+	a.report.Problems = append(a.report.Problems, Problem{Kind: kind, Namespace: ns, Name: name, Message: msg})
+}
+
+func (a *analyzer) acc(ni *nodeInfo) *impactAcc {
+	x := a.impact[ni]
+	if x == nil {
+		x = &impactAcc{}
+		a.impact[ni] = x
+	}
+	return x
+}
+
+// quorum is the majority of n replicas: ⌊n/2⌋+1, and 0 for none.
+func quorum(n int32) int32 {
+	if n <= 0 {
+		return 0
+	}
+	return n/2 + 1
+}
+
+func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
+	ix := a.ix
+	n := int32(1)
+	if sts.Spec.Replicas != nil {
+		n = max(*sts.Spec.Replicas, 0)
+	}
+	start := int32(0)
+	if sts.Spec.Ordinals != nil {
+		start = sts.Spec.Ordinals.Start
+	}
+	q := quorum(n)
+	row := StatefulSetRow{
+		Namespace: sts.Namespace, Name: sts.Name, UID: string(sts.UID),
+		DesiredReplicas: n, Quorum: q, Nodes: []string{},
+	}
+	ref := Ref{sts.Namespace, sts.Name}
+	first := len(a.findings)
+	add := func(f Finding) {
+		f.Namespace, f.StatefulSet = sts.Namespace, sts.Name
+		if f.Source == "" {
+			f.Source = SourceAudit
+		}
+		a.findings = append(a.findings, f)
+	}
+
+	reps := a.replicas(sts, n, start)
+	nsLabels := ix.namespaceLabels(sts.Namespace)
+
+	// Pods and volumes per node.
+	podsOn := map[*nodeInfo][]*replica{}
+	volsOn := map[*nodeInfo][]*replica{}
+	for _, r := range reps {
+		if r.podNode != nil {
+			podsOn[r.podNode] = append(podsOn[r.podNode], r)
+			a.acc(r.podNode).pods++
+			if inst := r.pod.Labels[InstanceLabel]; inst != "" {
+				a.instanceMember(instanceKey{sts.Namespace, inst, r.podNode}, sts.Name, r.Pod)
+			}
+		}
+		for _, vn := range r.volNodes {
+			volsOn[vn] = append(volsOn[vn], r)
+		}
+		for _, v := range r.Volumes {
+			if v.Node != "" {
+				a.acc(ix.node(v.Node)).volumes++
+			}
+		}
+	}
+	for _, ni := range sortedNodes(podsOn) {
+		row.Nodes = append(row.Nodes, ni.name)
+	}
+
+	checkColocated(add, podsOn, volsOn)
+	checkAwayFromVolume(add, reps)
+	a.checkStranded(add, reps)
+
+	// Counts.
+	var healthy int32
+	for _, r := range reps {
+		if r.Ready {
+			row.ReadyReplicas++
+		}
+		if r.Healthy {
+			healthy++
+		}
+		if r.Colocated {
+			row.ColocatedReplicas++
+		}
+		if r.Stranded {
+			row.StrandedReplicas++
+		}
+		if r.inRange && len(sts.Spec.VolumeClaimTemplates) > 0 {
+			row.VolumeReplicas++
+			if len(r.volNodes) > 0 {
+				row.PinnedReplicas++
+			}
+		}
+	}
+	row.HealthyReplicas = healthy
+
+	a.checkQuorum(add, &row, ref, reps, healthy)
+
+	row.PDB = checkBudgets(add, v.budgets, n)
+
+	row.HardAntiAffinity = hardAntiAffinity(sts, nsLabels)
+	row.EligibleNodes = ix.eligibleHosts(&sts.Spec.Template.Spec)
+	checkCapacity(add, n, row.EligibleNodes, row.HardAntiAffinity)
+
+	// Spec compliance, from the engine (see evaluate.go).
+	switch {
+	case v.policy == nil:
+		add(Finding{ID: NoPolicy, Severity: SeverityInfo,
+			Message: "no PlacementPolicy selects this statefulset, so its spec was not checked; " +
+				"widen a policy's namespaceSelector or objectSelector to cover it"})
+	case v.err != nil:
+		row.Policy = v.policy.Name
+		a.problem("StatefulSet", sts.Namespace, sts.Name, "the policy engine could not evaluate it: "+v.err.Error())
+	default:
+		row.Policy, row.Exempt = v.policy.Name, v.exempt
+		if v.exempt {
+			add(Finding{ID: PolicyExempt, Severity: SeverityInfo, Policy: v.policy.Name,
+				Message: fmt.Sprintf("opted out of policy %s with the stowage.dev/opt-out annotation, so its spec was not "+
+					"checked; the placement checks still ran", v.policy.Name)})
+		}
+		row.Violations = len(v.violations)
+		for _, vi := range v.violations {
+			a.addViolation(add, first, v.policy.Name, vi)
+		}
+	}
+	a.report.StatefulSets = append(a.report.StatefulSets, row)
+	// Replicas are attached last: the checks above set their flags.
+	last := &a.report.StatefulSets[len(a.report.StatefulSets)-1]
+	last.Replicas = make([]Replica, len(reps))
+	for i, r := range reps {
+		last.Replicas[i] = r.Replica
+	}
+}
+
+// replicas builds every desired ordinal, plus any ordinal outside the range that a pod exists
+// for (a scale-down in progress), in ordinal order.
+func (a *analyzer) replicas(sts *appsv1.StatefulSet, n, start int32) []*replica {
+	ix := a.ix
+	byOrdinal := map[int32]*corev1.Pod{}
+	for _, p := range ix.podsOf(sts) {
+		if o, ok := ordinalOf(p.Name, sts.Name); ok {
+			byOrdinal[o] = p
+		}
+	}
+	ordinals := make([]int32, 0, int(n)+len(byOrdinal))
+	for o := start; o < start+n; o++ {
+		ordinals = append(ordinals, o)
+	}
+	for o := range byOrdinal {
+		if o < start || o >= start+n {
+			ordinals = append(ordinals, o)
+		}
+	}
+	slices.Sort(ordinals)
+
+	reps := make([]*replica, 0, len(ordinals))
+	for _, o := range ordinals {
+		r := &replica{Replica: Replica{Ordinal: o}, inRange: o >= start && o < start+n}
+		if p := byOrdinal[o]; p != nil {
+			r.pod = p
+			r.Pod, r.Phase, r.Ready = p.Name, string(p.Status.Phase), podReady(p)
+			terminal := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+			if p.Spec.NodeName != "" && !terminal {
+				r.podNode = ix.node(p.Spec.NodeName)
+				r.Node, r.NodeState = r.podNode.name, r.podNode.state
+			}
+			r.Unscheduled = p.Spec.NodeName == "" && (p.Status.Phase == corev1.PodPending || p.Status.Phase == "")
+			r.Healthy = r.Ready && r.podNode != nil && p.DeletionTimestamp == nil &&
+				(r.podNode.state == NodeReady || r.podNode.state == NodeCordoned)
+		}
+		ord := strconv.Itoa(int(o))
+		for i := range sts.Spec.VolumeClaimTemplates {
+			t := &sts.Spec.VolumeClaimTemplates[i]
+			v := Volume{Template: t.Name, Claim: t.Name + "-" + sts.Name + "-" + ord}
+			c := ix.pvcs[nsName{sts.Namespace, v.Claim}]
+			if c == nil {
+				v.Missing = true
+				r.Volumes = append(r.Volumes, v)
+				continue
+			}
+			v.Class = claimClass(c)
+			if pv := ix.volumeOf(c); pv != nil {
+				v.Volume = pv.Name
+				if v.Class == "" {
+					v.Class = pv.Spec.StorageClassName
+				}
+				if ni := ix.pinnedNode(pv); ni != nil {
+					v.Node, v.NodeState = ni.name, ni.state
+					if !slices.Contains(r.volNodes, ni) {
+						r.volNodes = append(r.volNodes, ni)
+					}
+				}
+			}
+			r.Volumes = append(r.Volumes, v)
+		}
+		reps = append(reps, r)
+	}
+	return reps
+}
+
+// ordinalOf parses <sts>-<ordinal>.
+func ordinalOf(pod, sts string) (int32, bool) {
+	rest, ok := strings.CutPrefix(pod, sts+"-")
+	if !ok || rest == "" || (len(rest) > 1 && rest[0] == '0') {
+		return 0, false
+	}
+	o, err := strconv.ParseInt(rest, 10, 32)
+	if err != nil || o < 0 {
+		return 0, false
+	}
+	return int32(o), true
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// claimClass returns the class a claim names: spec.storageClassName, else the legacy annotation.
+func claimClass(c *corev1.PersistentVolumeClaim) string {
+	if c.Spec.StorageClassName != nil {
+		return *c.Spec.StorageClassName
+	}
+	return c.Annotations[betaStorageClassAnnotation]
+}
+
+func sortedNodes[V any](m map[*nodeInfo]V) []*nodeInfo {
+	out := make([]*nodeInfo, 0, len(m))
+	for ni := range m {
+		out = append(out, ni)
+	}
+	slices.SortFunc(out, func(x, y *nodeInfo) int { return cmp.Compare(x.name, y.name) })
+	return out
+}
+
+func (a *analyzer) instanceMember(k instanceKey, sts, pod string) {
+	g := a.instances[k]
+	if g == nil {
+		g = &instanceGroup{}
+		a.instances[k] = g
+	}
+	if l := len(g.members); l > 0 && g.members[l-1].sts == sts {
+		g.members[l-1].pods = append(g.members[l-1].pods, pod)
+		return
+	}
+	g.members = append(g.members, instanceMember{sts: sts, pods: []string{pod}})
+}
+
+// absorbs maps the engine rules that report the same fact as an audit check. When both fire for
+// a StatefulSet the audit's finding (with the object names) is kept and takes the engine's rule
+// ID, policy, field path and, if worse, severity.
+var absorbs = map[policy.RuleID]FindingID{
+	policy.RuleDisruptionBudgetConflict:       MultiplePDBs,
+	policy.RuleDisruptionBudgetBlocksEviction: PDBBlocksEviction,
+	policy.RuleInsufficientEligibleNodes:      InsufficientEligibleNodes,
+}
+
+func (a *analyzer) addViolation(add func(Finding), first int, policyName string, v policy.Violation) {
+	sev := Severity(v.Severity)
+	path := ""
+	if v.Field != nil {
+		path = v.Field.String()
+	}
+	if id, ok := absorbs[v.Rule]; ok {
+		for i := first; i < len(a.findings); i++ {
+			f := &a.findings[i]
+			if f.ID == id && f.Source == SourceAudit && f.Rule == "" {
+				f.Rule, f.Policy = string(v.Rule), policyName
+				f.Severity = worse(f.Severity, sev)
+				if path != "" {
+					f.Field = path
+				}
+				return
+			}
+		}
+	}
+	add(Finding{ID: FindingID(v.Rule), Severity: sev, Source: SourcePolicy, Field: path,
+		Policy: policyName, Rule: string(v.Rule), Message: v.Message})
+}
+
+// instanceFindings reports application instances whose StatefulSets share a node.
+func (a *analyzer) instanceFindings() {
+	for k, g := range a.instances {
+		if len(g.members) < 2 {
+			continue
+		}
+		for i, m := range g.members {
+			others := make([]string, 0, len(g.members)-1)
+			for j, o := range g.members {
+				if j != i {
+					others = append(others, o.sts)
+				}
+			}
+			pods := slices.Clone(m.pods)
+			slices.Sort(pods)
+			a.findings = append(a.findings, Finding{
+				ID: InstanceSharesNode, Severity: SeverityWarning, Source: SourceAudit,
+				Namespace: k.namespace, StatefulSet: m.sts, Node: k.node.name, Pods: pods,
+				Message: fmt.Sprintf("pods of statefulset %s, part of the same application instance %q, also run on node %s, "+
+					"so losing that node takes down several parts of one instance at once; add pod anti-affinity on "+
+					"kubernetes.io/hostname over the %s label across these statefulsets",
+					strings.Join(others, ", "), k.instance, k.node.name, InstanceLabel),
+			})
+		}
+	}
+}
+
+// finish sorts, counts and fills the summary and the node list.
+func (a *analyzer) finish() {
+	r := a.report
+	slices.SortFunc(a.findings, func(x, y Finding) int { return compareFindings(&x, &y) })
+	r.Findings = a.findings
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	rows := make(map[Ref]*StatefulSetRow, len(r.StatefulSets))
+	for i := range r.StatefulSets {
+		rows[Ref{r.StatefulSets[i].Namespace, r.StatefulSets[i].Name}] = &r.StatefulSets[i]
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		switch f.Severity {
+		case SeverityError:
+			r.Summary.Findings.Error++
+		case SeverityWarning:
+			r.Summary.Findings.Warning++
+		default:
+			r.Summary.Findings.Info++
+		}
+		if row := rows[Ref{f.Namespace, f.StatefulSet}]; row != nil {
+			row.Findings++
+			row.WorstSeverity = worse(row.WorstSeverity, f.Severity)
+		}
+	}
+	for i := range r.StatefulSets {
+		s := &r.StatefulSets[i]
+		r.Summary.ColocatedReplicas += s.ColocatedReplicas
+		r.Summary.StrandedReplicas += s.StrandedReplicas
+		if s.PDB.Status == PDBNone {
+			r.Summary.WithoutPDB++
+		}
+		if s.LosesQuorumOnNodeFailure {
+			r.Summary.LoseQuorumOnNodeFailure++
+		}
+	}
+	r.Summary.StatefulSets = len(r.StatefulSets)
+	r.Summary.Nodes = len(a.ix.nodeList)
+
+	all := make([]*nodeInfo, 0, len(a.ix.nodes)+len(a.ix.missing))
+	for _, n := range a.ix.nodeList {
+		all = append(all, a.ix.nodes[n.Name])
+	}
+	for _, ni := range a.ix.missing {
+		all = append(all, ni)
+	}
+	slices.SortFunc(all, func(x, y *nodeInfo) int { return cmp.Compare(x.name, y.name) })
+	r.Nodes = make([]NodeImpact, 0, len(all))
+	for _, ni := range all {
+		ni := ni
+		imp := NodeImpact{Node: ni.name, State: ni.state, LoseReplica: []Ref{}, LoseQuorum: []Ref{}}
+		if ni.node != nil {
+			imp.Hostname = ni.hostname
+		}
+		if x := a.impact[ni]; x != nil {
+			imp.Pods, imp.Volumes = x.pods, x.volumes
+			imp.LoseReplica = append(imp.LoseReplica, x.lose...)
+			imp.LoseQuorum = append(imp.LoseQuorum, x.quorum...)
+		}
+		r.Nodes = append(r.Nodes, imp)
+	}
+	if r.Problems == nil {
+		r.Problems = []Problem{}
+	}
+	slices.SortFunc(r.Problems, func(x, y Problem) int {
+		return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Message, y.Message))
+	})
+	r.Summary.Problems = len(r.Problems)
+}

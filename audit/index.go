@@ -1,0 +1,408 @@
+package audit
+
+// The indexes every check reads. They are built once, up front, so each StatefulSet costs time
+// in proportion to its own pods, claims and budgets, never to the size of the cluster.
+//
+// Reads: nodes (name, kubernetes.io/hostname label, spec.unschedulable, the Ready condition);
+// pods' controller references, spec.nodeName and labels; claims by namespace and name;
+// volumes by name and by spec.claimRef; budgets' namespaces and selectors; namespaces' labels;
+// StorageClasses' default-class annotations.
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/stowage-dev/stowage/policy"
+)
+
+// Annotations that mark the cluster's default StorageClass.
+const (
+	defaultClassAnnotation     = "storageclass.kubernetes.io/is-default-class"
+	betaDefaultClassAnnotation = "storageclass.beta.kubernetes.io/is-default-class"
+	betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
+)
+
+// InstanceLabel is the label that groups the components of one application instance.
+const InstanceLabel = "app.kubernetes.io/instance"
+
+// nsName keys namespaced objects.
+type nsName struct{ namespace, name string }
+
+// nodeInfo is a node as the audit sees it. Missing nodes have no node object.
+type nodeInfo struct {
+	node     *corev1.Node
+	name     string
+	hostname string
+	state    NodeState
+}
+
+type pdbEntry struct {
+	pdb *policyv1.PodDisruptionBudget
+	sel labels.Selector
+}
+
+// pdbIndex finds the budgets of one namespace that select a set of pod labels without trying
+// each one: a budget with matchLabels is filed under its first key=value pair, which any pod it
+// selects must carry; the rest (matchExpressions only, or {}) are always tried.
+type pdbIndex struct {
+	byLabel map[string][]*pdbEntry
+	scan    []*pdbEntry
+}
+
+type index struct {
+	nodes      map[string]*nodeInfo
+	byHostname map[string]*nodeInfo
+	missing    map[string]*nodeInfo
+	nodeList   []*corev1.Node
+
+	pods       map[nsName][]*corev1.Pod
+	pvcs       map[nsName]*corev1.PersistentVolumeClaim
+	pvs        map[string]*corev1.PersistentVolume
+	pvsByClaim map[nsName]*corev1.PersistentVolume
+	pdbs       map[string]*pdbIndex
+	nsLabels   map[string]map[string]string
+
+	defaultClass string
+	// eligible caches the eligible host count by the pod spec's scheduling constraints: most
+	// StatefulSets share a handful of them.
+	eligible map[string]int
+}
+
+func newIndex(snap *Snapshot, opts Options) *index {
+	ix := &index{
+		nodes:      make(map[string]*nodeInfo, len(snap.Nodes)),
+		byHostname: make(map[string]*nodeInfo, len(snap.Nodes)),
+		missing:    map[string]*nodeInfo{},
+		nodeList:   make([]*corev1.Node, 0, len(snap.Nodes)),
+		pods:       make(map[nsName][]*corev1.Pod, len(snap.StatefulSets)),
+		pvcs:       make(map[nsName]*corev1.PersistentVolumeClaim, len(snap.PVCs)),
+		pvs:        make(map[string]*corev1.PersistentVolume, len(snap.PVs)),
+		pvsByClaim: make(map[nsName]*corev1.PersistentVolume, len(snap.PVs)),
+		pdbs:       map[string]*pdbIndex{},
+		nsLabels:   make(map[string]map[string]string, len(snap.Namespaces)),
+		eligible:   map[string]int{},
+	}
+	threshold := opts.threshold()
+	for _, n := range snap.Nodes {
+		if n == nil || n.Name == "" {
+			continue
+		}
+		if _, dup := ix.nodes[n.Name]; dup {
+			continue
+		}
+		ni := &nodeInfo{node: n, name: n.Name, hostname: policy.NodeHostname(n), state: nodeState(n, opts, threshold)}
+		ix.nodes[n.Name] = ni
+		ix.nodeList = append(ix.nodeList, n)
+	}
+	// Sorted so that a hostname two nodes claim resolves to the same node on every run.
+	slices.SortFunc(ix.nodeList, func(a, b *corev1.Node) int { return cmp.Compare(a.Name, b.Name) })
+	for _, n := range ix.nodeList {
+		ni := ix.nodes[n.Name]
+		if _, dup := ix.byHostname[ni.hostname]; !dup {
+			ix.byHostname[ni.hostname] = ni
+		}
+	}
+
+	for _, p := range snap.Pods {
+		if p == nil {
+			continue
+		}
+		ref := metav1.GetControllerOfNoCopy(p)
+		if ref == nil || ref.Kind != "StatefulSet" || !strings.HasPrefix(ref.APIVersion, "apps/") {
+			continue
+		}
+		k := nsName{p.Namespace, ref.Name}
+		ix.pods[k] = append(ix.pods[k], p)
+	}
+	for _, c := range snap.PVCs {
+		if c != nil {
+			ix.pvcs[nsName{c.Namespace, c.Name}] = c
+		}
+	}
+	for _, v := range snap.PVs {
+		if v == nil {
+			continue
+		}
+		ix.pvs[v.Name] = v
+		if r := v.Spec.ClaimRef; r != nil && r.Name != "" {
+			ix.pvsByClaim[nsName{r.Namespace, r.Name}] = v
+		}
+	}
+	for _, b := range snap.PDBs {
+		if b == nil || b.Spec.Selector == nil {
+			continue // a nil selector selects nothing in policy/v1
+		}
+		sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
+		if err != nil {
+			continue // as the engine: a budget whose selector does not compile selects nothing
+		}
+		pi := ix.pdbs[b.Namespace]
+		if pi == nil {
+			pi = &pdbIndex{byLabel: map[string][]*pdbEntry{}}
+			ix.pdbs[b.Namespace] = pi
+		}
+		e := &pdbEntry{pdb: b, sel: sel}
+		if ml := b.Spec.Selector.MatchLabels; len(ml) > 0 {
+			keys := make([]string, 0, len(ml))
+			for k := range ml {
+				keys = append(keys, k)
+			}
+			k := slices.Min(keys)
+			key := k + "=" + ml[k]
+			pi.byLabel[key] = append(pi.byLabel[key], e)
+		} else {
+			pi.scan = append(pi.scan, e)
+		}
+	}
+	for _, ns := range snap.Namespaces {
+		if ns == nil {
+			continue
+		}
+		l := make(map[string]string, len(ns.Labels)+1)
+		for k, v := range ns.Labels {
+			l[k] = v
+		}
+		if _, ok := l[corev1.LabelMetadataName]; !ok {
+			l[corev1.LabelMetadataName] = ns.Name
+		}
+		ix.nsLabels[ns.Name] = l
+	}
+	ix.defaultClass = defaultStorageClass(snap.StorageClasses)
+	return ix
+}
+
+// nodeState reads a node's Ready condition and cordon.
+func nodeState(n *corev1.Node, opts Options, threshold time.Duration) NodeState {
+	for i := range n.Status.Conditions {
+		c := &n.Status.Conditions[i]
+		if c.Type != corev1.NodeReady {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			if n.Spec.Unschedulable {
+				return NodeCordoned
+			}
+			return NodeReady
+		}
+		if !c.LastTransitionTime.IsZero() && opts.Now.Sub(c.LastTransitionTime.Time) > threshold {
+			return NodeDown
+		}
+		return NodeNotReady
+	}
+	return NodeNotReady
+}
+
+// defaultStorageClass returns the class the API server would fill in: among those annotated as
+// default, the most recently created, then the smallest name.
+func defaultStorageClass(classes []*storagev1.StorageClass) string {
+	var best *storagev1.StorageClass
+	for _, sc := range classes {
+		if sc == nil || (sc.Annotations[defaultClassAnnotation] != "true" && sc.Annotations[betaDefaultClassAnnotation] != "true") {
+			continue
+		}
+		if best == nil || sc.CreationTimestamp.After(best.CreationTimestamp.Time) ||
+			(sc.CreationTimestamp.Equal(&best.CreationTimestamp) && sc.Name < best.Name) {
+			best = sc
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.Name
+}
+
+// namespaceLabels returns a namespace's labels, or the ones every namespace carries.
+func (ix *index) namespaceLabels(ns string) map[string]string {
+	if l, ok := ix.nsLabels[ns]; ok {
+		return l
+	}
+	return policy.NamespaceLabels(ns)
+}
+
+// node returns the node with this name; a name no node has gives a Missing node.
+func (ix *index) node(name string) *nodeInfo {
+	if ni, ok := ix.nodes[name]; ok {
+		return ni
+	}
+	return ix.missingNode(name)
+}
+
+func (ix *index) missingNode(name string) *nodeInfo {
+	ni, ok := ix.missing[name]
+	if !ok {
+		ni = &nodeInfo{name: name, hostname: name, state: NodeMissing}
+		ix.missing[name] = ni
+	}
+	return ni
+}
+
+// podsOf returns the pods the StatefulSet controls: by controller reference, with a matching
+// UID when both are known.
+func (ix *index) podsOf(sts *appsv1.StatefulSet) []*corev1.Pod {
+	all := ix.pods[nsName{sts.Namespace, sts.Name}]
+	if sts.UID == "" {
+		return all
+	}
+	var out []*corev1.Pod
+	for _, p := range all {
+		if ref := metav1.GetControllerOfNoCopy(p); ref.UID == "" || ref.UID == sts.UID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// volumeOf returns the volume bound to a claim: the one spec.volumeName names (when its claimRef,
+// if any, points back), or else one whose claimRef names the claim.
+func (ix *index) volumeOf(c *corev1.PersistentVolumeClaim) *corev1.PersistentVolume {
+	if c.Spec.VolumeName != "" {
+		if v, ok := ix.pvs[c.Spec.VolumeName]; ok && claimRefMatches(v.Spec.ClaimRef, c) {
+			return v
+		}
+		return nil
+	}
+	if v, ok := ix.pvsByClaim[nsName{c.Namespace, c.Name}]; ok && claimRefMatches(v.Spec.ClaimRef, c) {
+		return v
+	}
+	return nil
+}
+
+func claimRefMatches(r *corev1.ObjectReference, c *corev1.PersistentVolumeClaim) bool {
+	if r == nil {
+		return true
+	}
+	if r.Namespace != c.Namespace || r.Name != c.Name {
+		return false
+	}
+	return r.UID == "" || c.UID == "" || r.UID == c.UID
+}
+
+// pinnedNode returns the node a volume's required node affinity pins it to: every term must
+// name the same single node, by kubernetes.io/hostname In [h] or by metadata.name In [n]. A
+// hostname no node carries, and a name no node has, give a Missing node.
+func (ix *index) pinnedNode(v *corev1.PersistentVolume) *nodeInfo {
+	na := v.Spec.NodeAffinity
+	if na == nil || na.Required == nil || len(na.Required.NodeSelectorTerms) == 0 {
+		return nil
+	}
+	var found *nodeInfo
+	for i := range na.Required.NodeSelectorTerms {
+		ni := ix.termNode(&na.Required.NodeSelectorTerms[i])
+		if ni == nil || (found != nil && found != ni) {
+			return nil
+		}
+		found = ni
+	}
+	return found
+}
+
+func (ix *index) termNode(t *corev1.NodeSelectorTerm) *nodeInfo {
+	var found *nodeInfo
+	pick := func(ni *nodeInfo) bool {
+		if found != nil && found != ni {
+			return false
+		}
+		found = ni
+		return true
+	}
+	for i := range t.MatchExpressions {
+		r := &t.MatchExpressions[i]
+		if r.Key != corev1.LabelHostname || r.Operator != corev1.NodeSelectorOpIn || len(r.Values) != 1 {
+			continue
+		}
+		ni, ok := ix.byHostname[r.Values[0]]
+		if !ok {
+			ni = ix.nodes[r.Values[0]]
+		}
+		if ni == nil {
+			ni = ix.missingNode(r.Values[0])
+		}
+		if !pick(ni) {
+			return nil
+		}
+	}
+	for i := range t.MatchFields {
+		r := &t.MatchFields[i]
+		if r.Key != "metadata.name" || r.Operator != corev1.NodeSelectorOpIn || len(r.Values) != 1 {
+			continue
+		}
+		if !pick(ix.node(r.Values[0])) {
+			return nil
+		}
+	}
+	return found
+}
+
+// budgetsSelecting returns the budgets of the StatefulSet's namespace that select its pods (its
+// template labels), sorted by name. It agrees with policy.BudgetsSelecting.
+func (ix *index) budgetsSelecting(sts *appsv1.StatefulSet) []*policyv1.PodDisruptionBudget {
+	pi := ix.pdbs[sts.Namespace]
+	if pi == nil {
+		return nil
+	}
+	set := labels.Set(sts.Spec.Template.Labels)
+	var out []*policyv1.PodDisruptionBudget
+	try := func(es []*pdbEntry) {
+		for _, e := range es {
+			if e.sel.Matches(set) {
+				out = append(out, e.pdb)
+			}
+		}
+	}
+	for k, v := range sts.Spec.Template.Labels {
+		try(pi.byLabel[k+"="+v])
+	}
+	try(pi.scan)
+	slices.SortFunc(out, func(a, b *policyv1.PodDisruptionBudget) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// schedulingKey is the part of a pod spec that policy.NodeEligible reads.
+type schedulingKey struct {
+	NodeSelector map[string]string    `json:"s,omitempty"`
+	Tolerations  []corev1.Toleration  `json:"t,omitempty"`
+	Required     *corev1.NodeSelector `json:"r,omitempty"`
+}
+
+// eligibleHosts counts the distinct hostnames among the nodes a pod with this spec may be
+// scheduled on (policy.NodeEligible), cached by the constraints it reads.
+func (ix *index) eligibleHosts(spec *corev1.PodSpec) int {
+	k := schedulingKey{NodeSelector: spec.NodeSelector, Tolerations: spec.Tolerations}
+	if a := spec.Affinity; a != nil && a.NodeAffinity != nil {
+		k.Required = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	var key string
+	if len(k.NodeSelector) > 0 || len(k.Tolerations) > 0 || k.Required != nil {
+		b, err := json.Marshal(k)
+		if err != nil {
+			return ix.countEligible(spec) // cannot happen for these types; do not cache
+		}
+		key = string(b)
+	}
+	if n, ok := ix.eligible[key]; ok {
+		return n
+	}
+	n := ix.countEligible(spec)
+	ix.eligible[key] = n
+	return n
+}
+
+func (ix *index) countEligible(spec *corev1.PodSpec) int {
+	seen := map[string]struct{}{}
+	for _, n := range ix.nodeList {
+		if policy.NodeEligible(spec, n) {
+			seen[policy.NodeHostname(n)] = struct{}{}
+		}
+	}
+	return len(seen)
+}

@@ -1,0 +1,293 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Output formats for Write.
+const (
+	FormatTable    = "table"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+	FormatHTML     = "html"
+)
+
+// Formats returns the formats Write accepts, default first.
+func Formats() []string { return []string{FormatTable, FormatJSON, FormatMarkdown, FormatHTML} }
+
+// Write renders the report in a format: table (kubectl-like columns, one row per StatefulSet,
+// then the findings by severity), json (the schema in SCHEMA.md), markdown, or html (one
+// self-contained page with a placement map). "md" is accepted for markdown and "" for table.
+func (r *Report) Write(w io.Writer, format string) error {
+	switch strings.ToLower(format) {
+	case FormatTable, "":
+		return r.WriteTable(w)
+	case FormatJSON:
+		return r.WriteJSON(w)
+	case FormatMarkdown, "md":
+		return r.WriteMarkdown(w)
+	case FormatHTML:
+		return r.WriteHTML(w)
+	}
+	return fmt.Errorf("unknown output format %q: want one of %s", format, strings.Join(Formats(), ", "))
+}
+
+// WriteJSON writes the report as indented JSON, followed by a newline.
+func (r *Report) WriteJSON(w io.Writer) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// severitySections are the finding groups, most serious first.
+var severitySections = []struct {
+	sev   Severity
+	title string
+}{
+	{SeverityError, "Errors"},
+	{SeverityWarning, "Warnings"},
+	{SeverityInfo, "Info"},
+}
+
+func (r *Report) bySeverity(s Severity) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// quorumNodes returns the nodes whose failure costs some StatefulSet its quorum.
+func (r *Report) quorumNodes() []NodeImpact {
+	var out []NodeImpact
+	for _, n := range r.Nodes {
+		if len(n.LoseQuorum) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (s *StatefulSetRow) readyColumn() string {
+	return strconv.Itoa(int(s.ReadyReplicas)) + "/" + strconv.Itoa(int(s.DesiredReplicas))
+}
+
+func (s *StatefulSetRow) pinnedColumn() string {
+	if s.VolumeReplicas == 0 {
+		return "-"
+	}
+	return strconv.Itoa(s.PinnedReplicas) + "/" + strconv.Itoa(s.VolumeReplicas)
+}
+
+func (s *StatefulSetRow) pdbColumn() string {
+	if len(s.PDB.Names) > 1 {
+		return string(s.PDB.Status) + "(" + strconv.Itoa(len(s.PDB.Names)) + ")"
+	}
+	return string(s.PDB.Status)
+}
+
+func (s *StatefulSetRow) policyColumn() string {
+	switch {
+	case s.Policy == "":
+		return "<none>"
+	case s.Exempt:
+		return s.Policy + " (exempt)"
+	}
+	return s.Policy
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// where is a finding's node, else its field.
+func (f *Finding) where() string {
+	if f.Node != "" {
+		return f.Node
+	}
+	return f.Field
+}
+
+func refs(rs []Ref) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func (r *Report) summaryLine() string {
+	c := r.Summary.Findings
+	s := fmt.Sprintf("%s on %s: %s, %s, %d info",
+		plural(r.Summary.StatefulSets, "StatefulSet", "StatefulSets"), plural(r.Summary.Nodes, "node", "nodes"),
+		plural(c.Error, "error", "errors"), plural(c.Warning, "warning", "warnings"), c.Info)
+	if r.Summary.Problems > 0 {
+		s += ", " + plural(r.Summary.Problems, "object not analysed", "objects not analysed")
+	}
+	return s
+}
+
+// WriteTable writes kubectl-like columns, one row per StatefulSet, then the findings by
+// severity, the nodes whose failure costs a quorum, and the objects that could not be analysed.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tREADY\tNODES\tCOLOCATED\tPINNED\tSTRANDED\tPDB\tPOLICY\tVIOLATIONS\tSEVERITY")
+	for i := range r.StatefulSets {
+		s := &r.StatefulSets[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.Namespace, s.Name, s.readyColumn(), len(s.Nodes),
+			s.ColocatedReplicas, s.pinnedColumn(), s.StrandedReplicas, s.pdbColumn(), s.policyColumn(), s.Violations,
+			orDash(string(s.WorstSeverity)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, sec := range severitySections {
+		fs := r.bySeverity(sec.sev)
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s (%d)\n", strings.ToUpper(sec.title), len(fs))
+		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+		fmt.Fprintln(tw, "STATEFULSET\tFINDING\tNODE/FIELD\tMESSAGE")
+		for i := range fs {
+			f := &fs[i]
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", f.Namespace, f.StatefulSet, f.ID, orDash(f.where()), oneLine(f.Message))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if qn := r.quorumNodes(); len(qn) > 0 {
+		fmt.Fprintf(w, "\nNODES WHOSE FAILURE COSTS A QUORUM (%d)\n", len(qn))
+		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tSTATE\tLOSE A REPLICA\tLOSE QUORUM")
+		for _, n := range qn {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", n.Node, n.State, len(n.LoseReplica), refs(n.LoseQuorum))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(w, "\nNOT ANALYSED (%d)\n", len(r.Problems))
+		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tOBJECT\tPROBLEM")
+		for _, p := range r.Problems {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, objectName(p.Namespace, p.Name), oneLine(p.Message))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", r.summaryLine())
+	return err
+}
+
+func objectName(ns, name string) string {
+	if ns == "" {
+		return orDash(name)
+	}
+	return ns + "/" + name
+}
+
+// oneLine keeps a cell on one line, and keeps tabs from breaking the columns.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
+}
+
+// WriteMarkdown writes the report as GitHub-flavoured Markdown: a summary, the StatefulSets,
+// the findings by severity and the nodes whose failure costs a quorum.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Stowage audit\n\nGenerated %s. %s.\n\n", r.GeneratedAt.Format("2006-01-02 15:04:05 UTC"), r.summaryLine())
+	fmt.Fprintf(&b, "| Co-located replicas | Stranded replicas | StatefulSets without a PDB | StatefulSets that lose quorum on one node failure |\n")
+	fmt.Fprintf(&b, "|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n", r.Summary.ColocatedReplicas, r.Summary.StrandedReplicas,
+		r.Summary.WithoutPDB, r.Summary.LoseQuorumOnNodeFailure)
+
+	b.WriteString("## StatefulSets\n\n")
+	if len(r.StatefulSets) == 0 {
+		b.WriteString("No StatefulSets.\n\n")
+	} else {
+		b.WriteString("| Namespace | Name | Ready | Nodes | Co-located | Pinned | Stranded | PDB | Policy | Violations | Severity |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---|---:|---|\n")
+		for i := range r.StatefulSets {
+			s := &r.StatefulSets[i]
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %d | %s | %s | %d | %s |\n", mdCell(s.Namespace), mdCell(s.Name),
+				s.readyColumn(), len(s.Nodes), s.ColocatedReplicas, s.pinnedColumn(), s.StrandedReplicas, s.pdbColumn(),
+				mdCell(s.policyColumn()), s.Violations, orDash(string(s.WorstSeverity)))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Findings\n\n")
+	if len(r.Findings) == 0 {
+		b.WriteString("No findings.\n\n")
+	}
+	for _, sec := range severitySections {
+		fs := r.bySeverity(sec.sev)
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "### %s (%d)\n\n| StatefulSet | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
+		for i := range fs {
+			f := &fs[i]
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Namespace+"/"+f.StatefulSet), f.ID, mdCode(f.where()), mdCell(f.Message))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Node-loss impact\n\n")
+	if qn := r.quorumNodes(); len(qn) == 0 {
+		b.WriteString("No single node failure costs a StatefulSet its quorum.\n\n")
+	} else {
+		b.WriteString("Nodes whose failure now leaves a StatefulSet with fewer healthy replicas than its quorum:\n\n")
+		b.WriteString("| Node | State | Lose a replica | Lose quorum |\n|---|---|---:|---|\n")
+		for _, n := range qn {
+			fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", mdCell(n.Node), n.State, len(n.LoseReplica), mdCell(refs(n.LoseQuorum)))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("## Not analysed\n\n| Kind | Object | Problem |\n|---|---|---|\n")
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Kind, mdCell(objectName(p.Namespace, p.Name)), mdCell(p.Message))
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdCell escapes text for a Markdown table cell.
+func mdCell(s string) string {
+	s = oneLine(s)
+	return strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`").Replace(s)
+}
+
+// mdCode renders a path or name as inline code, or a dash.
+func mdCode(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return "`" + strings.NewReplacer("`", "'", "|", "\\|").Replace(oneLine(s)) + "`"
+}
