@@ -78,4 +78,6 @@ func BenchmarkControllerRuntimeDefaulter(b *testing.B) {
 
 type defaulterFunc func(context.Context, *appsv1.StatefulSet) error
 
-func (f defaulterFunc) Default(ctx context.Context, obj *appsv1.StatefulSet) error { return f(ctx, obj) }
+func (f defaulterFunc) Default(ctx context.Context, obj *appsv1.StatefulSet) error {
+	return f(ctx, obj)
+}
