@@ -47,7 +47,8 @@ FUZZ_TARGETS := \
 	./internal/policyfile:FuzzLoad
 
 # Environment for the e2e suites: where the pinned binaries are.
-E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN)
+E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_KWOK_STAGES_DIR=$(KWOK_BIN)/stages \
+	STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN)
 
 ##@ Development
 
@@ -60,15 +61,14 @@ run-check: ## Run `stowage check` over the shared corpus with the embedded defau
 	$(GO) run ./cmd/stowage check ../shared/corpus/bitnami/mariadb-galera.yaml
 
 .PHONY: golden
-golden: ## Regenerate golden files (UPDATE_GOLDEN=1)
-	UPDATE_GOLDEN=1 $(GO) test ./policy/... ./check/... ./audit/... ./manifests/... ./webhook/... >/dev/null
+golden: $(HELM) $(CONTROLLER_GEN) ## Regenerate golden files (UPDATE_GOLDEN=1), install.yaml and the CRD included
+	$(E2E_ENV) UPDATE_GOLDEN=1 $(GO) test ./policy/... ./check/... ./audit/... ./manifests/... ./webhook/... >/dev/null
 	@git status --short -- '*testdata*' manifests/install.yaml
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) $(HELM) ## Regenerate deepcopy code, the CRD and manifests/install.yaml
 	$(CONTROLLER_GEN) object paths=./policy/api/...
-	$(CONTROLLER_GEN) crd paths=./policy/api/... output:crd:artifacts:config=manifests/chart/crds
-	$(E2E_ENV) UPDATE_GOLDEN=1 $(GO) test ./manifests/... >/dev/null
+	$(E2E_ENV) $(GO) run ./manifests/gen
 
 ##@ Testing
 
@@ -116,15 +116,20 @@ clean: ## Remove bin/ (the pinned tools too; they rebuild on the next run)
 
 ##@ Tools (built from pinned Go modules into bin/)
 
-.PHONY: tools
-tools: $(KUBE_APISERVER) $(KUBE_CM) $(KUBE_SCHEDULER) $(ETCD) $(KWOK) $(HELM) $(CONTROLLER_GEN) ## Build every pinned tool the tests need (skips what is built)
+KWOK_STAGES      := $(KWOK_BIN)/stages
+KWOK_STAGE_FILES := node/fast/node-initialize.yaml \
+	node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
 
-$(KUBE_BIN)/%: tools/kube/go.mod tools/kube/go.sum
+.PHONY: tools
+tools: $(KUBE_APISERVER) $(KUBE_CM) $(KUBE_SCHEDULER) $(ETCD) $(KWOK) $(KWOK_STAGES)/.stamp $(HELM) $(CONTROLLER_GEN) ## Build every pinned tool the tests need (skips what is built)
+
+$(KUBE_BIN)/%:
 	@mkdir -p $(KUBE_BIN)
 	@echo ">> building $* $(KUBE_VERSION) (cold: minutes)"
 	cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/$* && mv $@.tmp $@
 
-$(ETCD): tools/etcd/go.mod tools/etcd/go.sum
+$(ETCD):
 	@mkdir -p $(ETCD_BIN)
 	@echo ">> building etcd $(ETCD_VERSION)"
 	cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp go.etcd.io/etcd/server/v3 && mv $@.tmp $@
@@ -133,6 +138,15 @@ $(KWOK):
 	@mkdir -p $(KWOK_BIN)
 	@echo ">> building kwok $(KWOK_VERSION)"
 	GOBIN=$(KWOK_BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags '-s -w' sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
+
+# kwok ships no stages in its binary: copy the ones the harness uses from its module.
+$(KWOK_STAGES)/.stamp:
+	@mkdir -p $(KWOK_STAGES)
+	@echo ">> copying kwok $(KWOK_VERSION) stages"
+	dir="$$(cd / && $(GO) mod download -json sigs.k8s.io/kwok@$(KWOK_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')"; \
+	test -n "$$dir"; \
+	for f in $(KWOK_STAGE_FILES); do install -m 0644 "$$dir/kustomize/stage/$$f" $(KWOK_STAGES)/; done
+	@touch $@
 
 $(HELM):
 	@mkdir -p $(HELM_BIN)

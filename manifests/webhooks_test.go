@@ -128,8 +128,8 @@ func TestWebhookConfigurations(t *testing.T) {
 
 			wantRules := map[string][]admissionregistrationv1.RuleWithOperations{
 				m.config: {
-					admissionRule("apps", "statefulsets", admissionregistrationv1.Create),
-					admissionRule("", "persistentvolumeclaims", admissionregistrationv1.Create),
+					admissionRule("apps", "statefulsets", admissionregistrationv1.Create, admissionregistrationv1.Update),
+					admissionRule("", "persistentvolumeclaims", admissionregistrationv1.Create, admissionregistrationv1.Update),
 				},
 				v.config: {
 					admissionRule("apps", "statefulsets", admissionregistrationv1.Create, admissionregistrationv1.Update),
@@ -379,6 +379,10 @@ func TestWebhookMatchConditions(t *testing.T) {
 			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Create, UserInfo: user}, pvc, nil, true},
 		{"StatefulSet created by a node → not mutated", m.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Create, UserInfo: kubelet}, sts(3, nil), nil, false},
+		{"StatefulSet update that changes the spec (a re-apply) → sent to the mutator to keep what it would undo", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(5, nil), sts(3, nil), true},
+		{"StatefulSet update that only changes labels → not sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(3, map[string]string{"tier": "gold"}), sts(3, nil), false},
 		{"StatefulSet created by a user → validated", v.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Create, UserInfo: user}, sts(3, nil), nil, true},
 		{"claim created by a user → validated", v.config,

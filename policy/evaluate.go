@@ -113,6 +113,13 @@ var (
 		mutateAntiAffinity,
 		mutateTopologySpread,
 	}
+	// statefulSetPreservers run on Update only. They never add anything new: they keep what the
+	// stored object has where re-applying the original manifest would undo Stowage's work
+	// (see preserve* in each rule file).
+	statefulSetPreservers = []func(c *context, old *appsv1.StatefulSet){
+		preserveStorageClass,
+		preserveAntiAffinity,
+	}
 	statefulSetChecks = []func(*context){
 		checkPodSelector,
 		checkStorageClass,
@@ -125,7 +132,8 @@ var (
 		checkTopologySpread,
 		checkDisruptionBudgets,
 	}
-	claimMutators = []func(*context){mutateClaimStorageClass}
+	claimMutators   = []func(*context){mutateClaimStorageClass}
+	claimPreservers = []func(c *context, old *corev1.PersistentVolumeClaim){preserveClaimStorageClass}
 	claimChecks   = []func(*context){checkClaimStorageClass}
 )
 
@@ -151,9 +159,15 @@ func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet,
 
 	out := in.DeepCopy()
 	c := newStatefulSetContext(op, out, p, facts)
-	if op == Create {
+	switch op {
+	case Create:
 		for _, m := range statefulSetMutators {
 			m(c)
+		}
+		res.Patch = statefulSetPatch(in, out)
+	case Update:
+		for _, p := range statefulSetPreservers {
+			p(c, old)
 		}
 		res.Patch = statefulSetPatch(in, out)
 	}
@@ -183,9 +197,15 @@ func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeCl
 	}
 	out := in.DeepCopy()
 	c := &context{op: op, policy: &p.Spec, facts: facts, pvc: out}
-	if op == Create {
+	switch op {
+	case Create:
 		for _, m := range claimMutators {
 			m(c)
+		}
+		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
+	case Update:
+		for _, p := range claimPreservers {
+			p(c, old)
 		}
 		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
 	}

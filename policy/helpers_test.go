@@ -162,8 +162,18 @@ func evaluate(t *testing.T, req Request, p *v1alpha1.PlacementPolicy, f Facts) *
 		t.Fatalf("Evaluate modified its input:\n%s", cmp.Diff(string(before), string(after)))
 	}
 	checkPatch(t, before, res)
-	if req.Operation != Create && len(res.Patch) > 0 {
+	if req.Operation == Background && len(res.Patch) > 0 {
 		t.Fatalf("%s produced a patch: %v", req.Operation, res.Patch)
+	}
+	if req.Operation == Update {
+		// What the update keeps must be kept for good: a second pass changes nothing.
+		again, err := Evaluate(Request{Operation: Update, Object: res.Object, OldObject: req.OldObject}, p, f)
+		if err != nil {
+			t.Fatalf("second Evaluate: %v", err)
+		}
+		if len(again.Patch) > 0 {
+			t.Fatalf("update preservation is not idempotent: second patch %s", mustJSON(t, again.Patch))
+		}
 	}
 	if req.Operation == Create && !res.Exempt {
 		again, err := Evaluate(Request{Operation: Create, Object: res.Object}, p, f)

@@ -386,3 +386,6 @@ func computeLeaf(t reflect.Type) bool {
 	return t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) ||
 		t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)
 }
+
+// reflectValue returns the reflect.Value that a pointer points to, for equal.
+func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }

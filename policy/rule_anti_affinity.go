@@ -4,7 +4,9 @@ package policy
 //
 // Reads: spec.selector, spec.template.metadata.labels, spec.replicas and
 // spec.template.spec.affinity.podAntiAffinity; the policy's spec.antiAffinity.
-// Writes (Create only): spec.template.spec.affinity.podAntiAffinity.
+// Writes: on Create, spec.template.spec.affinity.podAntiAffinity; on Update, only to take out
+// a chart's preferred term that a re-apply puts back after Stowage upgraded it
+// (see preserveAntiAffinity).
 //
 // Two replicas on one node means one node failure or one drain takes out two copies of the
 // data. Required anti-affinity on kubernetes.io/hostname over the StatefulSet's own pods makes
@@ -18,6 +20,7 @@ package policy
 // as a zone lets at most one replica per zone run, and can leave pods unschedulable for good.
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -151,4 +154,52 @@ func ensureAntiAffinity(spec *corev1.PodSpec) *corev1.PodAntiAffinity {
 		spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
 	}
 	return spec.Affinity.PodAntiAffinity
+}
+
+// preserveAntiAffinity undoes, on Update, one thing a re-apply of the original manifest does:
+// both client-side and server-side apply put back a chart's preferred term that Stowage moved
+// to the required list on Create (the applier still owns it). A preferred term over exactly
+// these pods on the hostname that the stored template does not have, while the stored required
+// list holds the same term, is taken out again, so the pod template stays as stored and a
+// re-apply never rolls the pods. The required term itself is never put back: its removal is an
+// edit that weakens placement, which the checks report.
+func preserveAntiAffinity(c *context, old *appsv1.StatefulSet) {
+	if c.pods == nil || c.policy.AntiAffinity.Mode != v1alpha1.Required {
+		return
+	}
+	oldAnti, anti := podAntiAffinity(&old.Spec.Template.Spec), podAntiAffinity(c.podSpec())
+	if oldAnti == nil || anti == nil || len(anti.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
+		return
+	}
+	var kept []corev1.WeightedPodAffinityTerm
+	for _, w := range anti.PreferredDuringSchedulingIgnoredDuringExecution {
+		reAdded := w.PodAffinityTerm.TopologyKey == v1alpha1.HostnameTopologyKey && selectsExactlyOwnPods(&w.PodAffinityTerm, c.sts) &&
+			!containsWeighted(oldAnti.PreferredDuringSchedulingIgnoredDuringExecution, w) &&
+			containsTerm(oldAnti.RequiredDuringSchedulingIgnoredDuringExecution, w.PodAffinityTerm) &&
+			containsTerm(anti.RequiredDuringSchedulingIgnoredDuringExecution, w.PodAffinityTerm)
+		if !reAdded {
+			kept = append(kept, w)
+		}
+	}
+	if len(kept) != len(anti.PreferredDuringSchedulingIgnoredDuringExecution) {
+		anti.PreferredDuringSchedulingIgnoredDuringExecution = kept
+	}
+}
+
+func containsTerm(list []corev1.PodAffinityTerm, t corev1.PodAffinityTerm) bool {
+	for i := range list {
+		if equal(reflectValue(&list[i]), reflectValue(&t)) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsWeighted(list []corev1.WeightedPodAffinityTerm, w corev1.WeightedPodAffinityTerm) bool {
+	for i := range list {
+		if equal(reflectValue(&list[i]), reflectValue(&w)) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,7 +6,8 @@ package policy
 // volume.beta.kubernetes.io/storage-class annotation of each template (StatefulSets);
 // spec.storageClassName, spec.volumeName and spec.selector (PersistentVolumeClaims); the policy's
 // spec.storage; the cluster's default StorageClass from the facts.
-// Writes (Create only): the same storageClassName fields.
+// Writes: on Create, the same storageClassName fields; on Update, only the stored class back
+// into a claim (template) that the update left without one.
 //
 // Node-local volumes only protect data if every claim really lands on the node-local class.
 // Like the in-tree DefaultStorageClass plugin, the mutation fills a class only where none is
@@ -19,6 +20,7 @@ package policy
 import (
 	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -117,4 +119,32 @@ func allowedList(s *v1alpha1.StorageSpec) string {
 		}
 	}
 	return out
+}
+
+// preserveStorageClass keeps a claim template's stored class when an update drops it. Claim
+// templates are immutable, so without this a re-applied chart that leaves the class unset
+// (client-side apply replaces the whole list) fails with "field is immutable".
+func preserveStorageClass(c *context, old *appsv1.StatefulSet) {
+	for i := range c.sts.Spec.VolumeClaimTemplates {
+		t := &c.sts.Spec.VolumeClaimTemplates[i]
+		if _, named := claimClass(t.Annotations, &t.Spec); named {
+			continue
+		}
+		for j := range old.Spec.VolumeClaimTemplates {
+			o := &old.Spec.VolumeClaimTemplates[j]
+			if o.Name == t.Name && o.Spec.StorageClassName != nil {
+				class := *o.Spec.StorageClassName
+				t.Spec.StorageClassName = &class
+			}
+		}
+	}
+}
+
+// preserveClaimStorageClass keeps a standalone claim's stored class when an update drops it;
+// the claim's spec is immutable.
+func preserveClaimStorageClass(c *context, old *corev1.PersistentVolumeClaim) {
+	if c.pvc.Spec.StorageClassName == nil && old.Spec.StorageClassName != nil {
+		class := *old.Spec.StorageClassName
+		c.pvc.Spec.StorageClassName = &class
+	}
 }

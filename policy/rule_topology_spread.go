@@ -58,3 +58,4 @@ func checkTopologySpread(c *context) {
 		}
 	}
 }
+

@@ -18,10 +18,12 @@ type Operation string
 const (
 	// Create evaluates a new object: the engine mutates it and validates the result.
 	Create Operation = "CREATE"
-	// Update evaluates a change to a stored object: the engine never mutates, it validates the
-	// new object and reports edits that weaken placement. Problems already present in the old
-	// object are reported as warnings, so that a running database is never blocked by a policy
-	// that arrived after it.
+	// Update evaluates a change to a stored object. The engine adds nothing: it only keeps the
+	// stored value where re-applying the original manifest would undo what Stowage did on
+	// Create (an immutable claim class dropped, an upgraded preferred term put back), so a
+	// re-apply neither fails nor rolls the pods. It validates the result and reports edits
+	// that weaken placement. Problems already present in the old object are reported as
+	// warnings, so that a running database is never blocked by a policy that arrived after it.
 	Update Operation = "UPDATE"
 	// Background evaluates a stored object as it is, for the audit: no mutation, no ratcheting.
 	// What a Create would have added is reported as a violation instead.
@@ -87,10 +89,11 @@ type Result struct {
 	Action v1alpha1.EnforcementAction
 	// Exempt is true when the object opted out in a namespace the policy allows it to.
 	Exempt bool
-	// Object is a deep copy of the input with the mutations applied. On Update and Background
-	// it equals the input.
+	// Object is a deep copy of the input with the mutations applied. On Background it equals
+	// the input; on Update it differs only where a stored value was kept.
 	Object runtime.Object
-	// Patch turns the input into Object (RFC 6902). Empty when nothing changes.
+	// Patch turns the input into Object (RFC 6902). Empty when nothing changes, and always
+	// empty on Background.
 	Patch []jsonpatch.Operation
 	// Violations are sorted by field path, then rule.
 	Violations []Violation

@@ -61,18 +61,26 @@ var (
 
 func allowed() *admissionv1.AdmissionResponse { return &admissionv1.AdmissionResponse{Allowed: true} }
 
-// Mutate answers the mutating endpoint: on CREATE it returns the policy's patch. It never
-// rejects; the validating endpoint, which runs after every mutator, is the only place that does.
+// Mutate answers the mutating endpoint. On CREATE it returns the policy's patch; on UPDATE only
+// what keeps the stored object's values where a re-applied manifest would undo Stowage's work.
+// It never rejects; the validating endpoint, which runs after every mutator, is the only place
+// that does.
 func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, *decision) {
 	d := &decision{}
-	if req.Operation != admissionv1.Create || req.SubResource != "" {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update || req.SubResource != "" {
 		return allowed(), d
 	}
 	obj, gk, ok := decodeObject(req.Resource, req.Object.Raw)
 	if !ok {
 		return unsupported(req), d
 	}
-	if obj == nil {
+	op := policy.Create
+	var old runtime.Object
+	if req.Operation == admissionv1.Update {
+		op = policy.Update
+		old, _, _ = decodeObject(req.Resource, req.OldObject.Raw)
+	}
+	if obj == nil || op == policy.Update && old == nil {
 		// An object the API server could decode but we cannot is a bug here, not in the
 		// request; admit it unchanged and let the validating endpoint say what is wrong.
 		logr.FromContextOrDiscard(ctx).Error(nil, "cannot decode the object; admitting it unchanged", "kind", gk.Kind)
@@ -80,7 +88,10 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 		return allowed(), d
 	}
 	setNamespace(obj, req.Namespace)
-	res, p, err := a.evaluate(ctx, policy.Create, obj, nil, req.Namespace)
+	if old != nil {
+		setNamespace(old, req.Namespace)
+	}
+	res, p, err := a.evaluate(ctx, op, obj, old, req.Namespace)
 	if err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "evaluation failed; admitting unchanged")
 		d.errored = true

@@ -204,11 +204,29 @@ func TestMutateReturnsTheEnginesPatch(t *testing.T) {
 	}
 }
 
-func TestMutateNeverTouchesUpdates(t *testing.T) {
-	sts := galera(t)
-	_, resp := serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", sts, sts), "application/json", "")
+func TestMutateOnUpdateOnlyKeepsTheStoredClass(t *testing.T) {
+	res, _ := policy.Evaluate(policy.Request{Operation: policy.Create, Object: galera(t)}, policyfile.Default(), policy.Facts{})
+	stored := res.StatefulSet()
+	_, resp := serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", stored, stored), "application/json", "")
 	if !resp.Allowed || resp.Patch != nil {
-		t.Fatalf("UPDATE was mutated: %+v", resp)
+		t.Fatalf("an unchanged UPDATE was mutated: %+v", resp)
+	}
+	reapplied := stored.DeepCopy()
+	reapplied.Spec.VolumeClaimTemplates[0].Spec.StorageClassName = nil
+	_, resp = serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", reapplied, stored), "application/json", "")
+	if string(resp.Patch) != `[{"op":"add","path":"/spec/volumeClaimTemplates/0/spec/storageClassName","value":"openebs-hostpath"}]` {
+		t.Fatalf("patch = %s", resp.Patch)
+	}
+	// An update that removes the required anti-affinity is not repaired here: it is denied.
+	weakened := stored.DeepCopy()
+	weakened.Spec.Template.Spec.Affinity = nil
+	_, resp = serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", weakened, stored), "application/json", "")
+	if resp.Patch != nil {
+		t.Fatalf("the mutator re-added what an edit removed: %s", resp.Patch)
+	}
+	_, resp = serve(t, newTestHandler(Validating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", weakened, stored), "application/json", "")
+	if resp.Allowed {
+		t.Fatal("removing the anti-affinity was admitted")
 	}
 }
 

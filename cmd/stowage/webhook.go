@@ -157,6 +157,9 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "stowage.stowage.dev",
 		LeaderElectionNamespace: o.namespace,
+		// Hand the lease over on a clean shutdown, so a rollout does not leave budgets
+		// unattended for a whole lease duration.
+		LeaderElectionReleaseOnCancel: true,
 		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
 			Host: o.host, Port: o.port, CertDir: o.certDir,

@@ -1,0 +1,386 @@
+//go:build e2e
+
+// Package e2e runs Stowage against a real control plane: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and kwok fake nodes, all built from pinned modules
+// (`make tools`) and bound to 127.0.0.1. One control plane serves every suite; each suite
+// works in namespaces of its own. Run with `make test-e2e`.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stowage-dev/stowage/e2e/cluster"
+	"github.com/stowage-dev/stowage/e2e/provisioner"
+	"github.com/stowage-dev/stowage/internal/stream"
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+// env is the control plane and the Stowage webhook every test shares.
+var env *environment
+
+type environment struct {
+	root    string // repository root
+	cluster *cluster.Cluster
+	stowage string // path of the built stowage binary
+	webhook *webhookProcess
+	tmp     string
+	start   time.Time
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	e, err := setup()
+	if e != nil {
+		defer e.teardown()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup failed:", err)
+		if e != nil && e.cluster != nil {
+			fmt.Fprintln(os.Stderr, e.cluster.LogTail(60))
+		}
+		if e != nil && e.webhook != nil {
+			fmt.Fprintln(os.Stderr, e.webhook.logTail())
+		}
+		return 1
+	}
+	env = e
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "stowage webhook log (tail):\n"+e.webhook.logTail())
+	}
+	return code
+}
+
+func setup() (*environment, error) {
+	e := &environment{start: time.Now()}
+	wd, _ := os.Getwd()
+	e.root = filepath.Dir(wd)
+	tmp, err := os.MkdirTemp("", "stowage-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	e.tmp = tmp
+
+	// Build the binary users run, as they build it.
+	e.stowage = filepath.Join(tmp, "stowage")
+	build := exec.Command("go", "build", "-o", e.stowage, "./cmd/stowage")
+	build.Dir = e.root
+	if out, err := build.CombinedOutput(); err != nil {
+		return e, fmt.Errorf("building stowage: %v\n%s", err, out)
+	}
+
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{Scheduling: true, Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "[cluster] "+f+"\n", a...) }})
+	if err != nil {
+		return e, err
+	}
+	e.cluster = c
+	if err := v1alpha1.AddToScheme(c.Scheme); err != nil {
+		return e, err
+	}
+	if err := apiextensionsv1.AddToScheme(c.Scheme); err != nil {
+		return e, err
+	}
+	fmt.Fprintf(os.Stderr, "[e2e] control plane up in %s\n", c.Timings.Total)
+
+	// Nodes for the webhook suites: three zones, one node each.
+	if err := c.CreateNodes(ctx, []cluster.NodeSpec{{Name: "worker-a", Zone: "zone-a"}, {Name: "worker-b", Zone: "zone-b"}, {Name: "worker-c", Zone: "zone-c"}}); err != nil {
+		return e, err
+	}
+	if err := e.installCRD(ctx); err != nil {
+		return e, err
+	}
+	for _, ns := range []string{"stowage-system"} {
+		if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return e, err
+		}
+	}
+	if _, err := provisioner.Start(ctx, c.Clientset); err != nil {
+		return e, fmt.Errorf("starting the hostpath provisioner: %w", err)
+	}
+	if err := c.Client.Create(ctx, provisioner.StorageClass()); err != nil && !apierrors.IsAlreadyExists(err) {
+		return e, err
+	}
+
+	certDir := filepath.Join(tmp, "certs")
+	wp, bundle, err := e.startWebhook(certDir, true)
+	e.webhook = wp
+	if err != nil {
+		return e, err
+	}
+	if err := e.installWebhookConfigurations(ctx, bundle); err != nil {
+		return e, err
+	}
+	if out, errOut, err := c.Kubectl(ctx, "apply", "-f", filepath.Join(e.root, "internal/policyfile/default.yaml")); err != nil {
+		return e, fmt.Errorf("applying the default policy: %v\n%s%s", err, out, errOut)
+	}
+	fmt.Fprintf(os.Stderr, "[e2e] stowage webhook serving in %s\n", time.Since(e.start))
+	return e, nil
+}
+
+func (e *environment) teardown() {
+	if e.webhook != nil {
+		e.webhook.stop()
+	}
+	if e.cluster != nil {
+		e.cluster.Stop()
+	}
+	if os.Getenv("STOWAGE_E2E_KEEP") == "" && e.tmp != "" {
+		os.RemoveAll(e.tmp)
+	}
+}
+
+// installCRD applies the CRD the chart ships and waits until it is served.
+func (e *environment) installCRD(ctx context.Context) error {
+	path := filepath.Join(e.root, "manifests/chart/crds/stowage.dev_placementpolicies.yaml")
+	if out, errOut, err := e.cluster.Kubectl(ctx, "apply", "--server-side", "-f", path); err != nil {
+		return fmt.Errorf("applying the CRD: %v\n%s%s", err, out, errOut)
+	}
+	return cluster.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := e.cluster.Client.Get(ctx, client.ObjectKey{Name: "placementpolicies.stowage.dev"}, crd); err != nil {
+			return false, nil
+		}
+		for _, c := range crd.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// installWebhookConfigurations renders the chart's webhook configurations with the pinned helm,
+// exactly as a user installs them, and points them at the local webhook instead of the Service.
+func (e *environment) installWebhookConfigurations(ctx context.Context, caBundle string) error {
+	helm := os.Getenv("STOWAGE_HELM")
+	if helm == "" {
+		helm = filepath.Join(e.root, "bin/helm-v3.22.0/helm")
+	}
+	cmd := exec.Command(helm, "template", "stowage", filepath.Join(e.root, "manifests/chart"), "--namespace", "stowage-system",
+		"--kube-version", "v1.37.2", "--set", "certManager.enabled=false", "--set", "caBundle="+caBundle, "--show-only", "templates/webhooks.yaml")
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("helm template: %v", err)
+	}
+	var objs []client.Object
+	errs := stream.Read("webhooks.yaml", out, func(d *stream.Document) error {
+		switch d.Kind {
+		case "MutatingWebhookConfiguration":
+			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			if _, err := stream.Decode(d, m); err != nil {
+				return err
+			}
+			for i := range m.Webhooks {
+				m.Webhooks[i].ClientConfig = e.webhook.clientConfig(m.Webhooks[i].ClientConfig)
+			}
+			objs = append(objs, m)
+		case "ValidatingWebhookConfiguration":
+			v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			if _, err := stream.Decode(d, v); err != nil {
+				return err
+			}
+			for i := range v.Webhooks {
+				v.Webhooks[i].ClientConfig = e.webhook.clientConfig(v.Webhooks[i].ClientConfig)
+			}
+			objs = append(objs, v)
+		}
+		return nil
+	})
+	if len(errs) > 0 || len(objs) != 2 {
+		return fmt.Errorf("rendered webhook configurations: %v (%d objects)", errs, len(objs))
+	}
+	for _, o := range objs {
+		if err := e.cluster.Client.Create(ctx, o); err != nil {
+			return fmt.Errorf("creating %s: %w", o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// webhookProcess is a running `stowage webhook`.
+type webhookProcess struct {
+	cmd                     *exec.Cmd
+	port, probe, metrics    int
+	certDir, logPath        string
+	waited                  chan struct{}
+	kubeconfig, stowagePath string
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startWebhook runs `stowage webhook` on loopback, with --self-signed on the first start, and
+// waits until /readyz answers. It returns the caBundle when it made new certificates.
+func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookProcess, string, error) {
+	w := &webhookProcess{certDir: certDir, kubeconfig: e.cluster.Kubeconfig, stowagePath: e.stowage}
+	if e.webhook != nil {
+		w.port, w.probe, w.metrics = e.webhook.port, e.webhook.probe, e.webhook.metrics
+	} else {
+		for _, p := range []*int{&w.port, &w.probe, &w.metrics} {
+			port, err := freePort()
+			if err != nil {
+				return nil, "", err
+			}
+			*p = port
+		}
+	}
+	w.logPath = filepath.Join(e.tmp, fmt.Sprintf("webhook-%d.log", time.Now().UnixNano()))
+	logFile, err := os.Create(w.logPath)
+	if err != nil {
+		return nil, "", err
+	}
+	args := []string{"webhook", "--kubeconfig", w.kubeconfig, "--host", "127.0.0.1", "--port", fmt.Sprint(w.port),
+		"--cert-dir", certDir, "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", w.metrics),
+		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", w.probe), "--namespace", "stowage-system",
+		"--leader-elect=true", "--log-format", "console", "--v", "4"}
+	bundleFile := filepath.Join(e.tmp, "ca-bundle")
+	if selfSigned {
+		args = append(args, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile)
+	}
+	w.cmd = exec.Command(e.stowage, args...)
+	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
+	w.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := w.cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	w.waited = make(chan struct{})
+	go func() { w.cmd.Wait(); logFile.Close(); close(w.waited) }()
+	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", w.probe)
+	err = cluster.WaitFor(context.Background(), 60*time.Second, func() (bool, error) {
+		select {
+		case <-w.waited:
+			return false, fmt.Errorf("stowage webhook exited:\n%s", w.logTail())
+		default:
+		}
+		resp, err := http.Get(ready)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return w, "", err
+	}
+	if !selfSigned {
+		return w, "", nil
+	}
+	bundle, err := os.ReadFile(bundleFile)
+	if err != nil {
+		return w, "", err
+	}
+	if _, err := base64.StdEncoding.DecodeString(string(bundle)); err != nil {
+		return w, "", fmt.Errorf("--ca-bundle-out is not base64: %v", err)
+	}
+	return w, string(bundle), nil
+}
+
+func (w *webhookProcess) clientConfig(c admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
+	path := "/validate"
+	if c.Service != nil && c.Service.Path != nil {
+		path = *c.Service.Path
+	}
+	return admissionregistrationv1.WebhookClientConfig{URL: ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", w.port, path)), CABundle: c.CABundle}
+}
+
+func (w *webhookProcess) stop() {
+	if w == nil || w.cmd == nil || w.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-w.waited:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
+		<-w.waited
+	}
+}
+
+func (w *webhookProcess) logTail() string {
+	data, _ := os.ReadFile(w.logPath)
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (w *webhookProcess) metricsText() (string, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", w.metrics))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// kubectl runs kubectl against the shared cluster, failing the test on error.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := env.cluster.Kubectl(context.Background(), args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// kubectlIn runs kubectl with stdin and returns everything, without failing the test.
+func kubectlIn(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	return env.cluster.KubectlWithInput(context.Background(), bytes.NewBufferString(stdin), args...)
+}
+
+// namespace creates a namespace for one test and deletes it afterwards.
+func namespace(t *testing.T, name string, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := env.cluster.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("STOWAGE_E2E_KEEP") == "" {
+			_ = env.cluster.Client.Delete(context.Background(), ns)
+		}
+	})
+	return name
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	if err := cluster.WaitFor(context.Background(), timeout, cond); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
