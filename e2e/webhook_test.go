@@ -339,7 +339,9 @@ func TestWebhookDown(t *testing.T) {
 	if _, errOut, err := kubectlIn(t, statefulSetYAML("kube-system", "excluded", 1, ""), "apply", "-f", "-"); err != nil {
 		t.Errorf("kube-system create failed with the webhook down: %v\n%s", err, errOut)
 	}
-	t.Cleanup(func() { env.cluster.Kubectl(context.Background(), "-n", "kube-system", "delete", "statefulset/excluded") })
+	t.Cleanup(func() {
+		env.cluster.Kubectl(context.Background(), "-n", "kube-system", "delete", "statefulset/excluded")
+	})
 	_, errOut, err := kubectlIn(t, statefulSetYAML(ns, "blocked", 3, ""), "apply", "-f", "-")
 	if err == nil || !strings.Contains(errOut, "failed calling webhook") {
 		t.Errorf("with failurePolicy Fail the create must fail while the webhook is down: %v\n%s", err, errOut)

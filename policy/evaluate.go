@@ -134,7 +134,7 @@ var (
 	}
 	claimMutators   = []func(*context){mutateClaimStorageClass}
 	claimPreservers = []func(c *context, old *corev1.PersistentVolumeClaim){preserveClaimStorageClass}
-	claimChecks   = []func(*context){checkClaimStorageClass}
+	claimChecks     = []func(*context){checkClaimStorageClass}
 )
 
 func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) *context {

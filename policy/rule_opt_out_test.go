@@ -44,7 +44,9 @@ func TestOptOut(t *testing.T) {
 		})
 	}
 	t.Run("claims opt out the same way", func(t *testing.T) {
-		c := claim(func(c *corev1.PersistentVolumeClaim) { c.Annotations = map[string]string{v1alpha1.OptOutAnnotation: "true"} })
+		c := claim(func(c *corev1.PersistentVolumeClaim) {
+			c.Annotations = map[string]string{v1alpha1.OptOutAnnotation: "true"}
+		})
 		res := create(t, c, trusting, Facts{})
 		if !res.Exempt || len(res.Patch) > 0 {
 			t.Errorf("claim not exempt: %+v", res)

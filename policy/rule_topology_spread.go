@@ -58,4 +58,3 @@ func checkTopologySpread(c *context) {
 		}
 	}
 }
-

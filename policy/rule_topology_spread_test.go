@@ -27,12 +27,16 @@ func TestTopologySpread(t *testing.T) {
 		},
 		{
 			name: "user's own zone constraint → kept as it is, nothing added",
-			sts:  statefulSet(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{userZone} }),
+			sts: statefulSet(func(s *appsv1.StatefulSet) {
+				s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{userZone}
+			}),
 			want: []corev1.TopologySpreadConstraint{userZone},
 		},
 		{
 			name: "policy with two keys, user has one → only the other added, after the user's",
-			sts:  statefulSet(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{userZone} }),
+			sts: statefulSet(func(s *appsv1.StatefulSet) {
+				s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{userZone}
+			}),
 			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) {
 				s.TopologySpread.Constraints = []v1alpha1.SpreadConstraint{{TopologyKey: v1alpha1.ZoneTopologyKey}, {TopologyKey: "topology.kubernetes.io/region", MaxSkew: 2}}
 			}),

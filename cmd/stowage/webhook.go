@@ -160,7 +160,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		// Hand the lease over on a clean shutdown, so a rollout does not leave budgets
 		// unattended for a whole lease duration.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
 			Host: o.host, Port: o.port, CertDir: o.certDir,
 			TLSOpts: []func(*tls.Config){func(c *tls.Config) {

@@ -6,8 +6,10 @@
 package policyfile
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
+	"slices"
 
 	"github.com/stowage-dev/stowage/internal/stream"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -28,8 +30,9 @@ func Default() *v1alpha1.PlacementPolicy {
 	return ps[0]
 }
 
-// Load reads every PlacementPolicy in a YAML or JSON stream. Each problem is a *stream.Error
-// with the source and line; the policies without problems are still returned.
+// Load reads every PlacementPolicy in a YAML or JSON stream (or in a List of them). Each problem
+// is a *stream.Error with the source and line, in the order of the lines; the policies without
+// problems are still returned. A stream without documents gives neither policies nor errors.
 func Load(source string, data []byte) ([]*v1alpha1.PlacementPolicy, []error) {
 	var out []*v1alpha1.PlacementPolicy
 	var errs []error
@@ -40,6 +43,10 @@ func Load(source string, data []byte) ([]*v1alpha1.PlacementPolicy, []error) {
 				"expected apiVersion %s and kind %s, got %s %s", v1alpha1.GroupVersion, v1alpha1.Kind, d.APIVersion, d.Kind)})
 			return nil
 		}
+		name := "policy " + d.Name
+		if d.Name == "" {
+			name = "policy without a name"
+		}
 		p := &v1alpha1.PlacementPolicy{}
 		fieldErrs, err := stream.Decode(d, p)
 		if err != nil {
@@ -47,18 +54,18 @@ func Load(source string, data []byte) ([]*v1alpha1.PlacementPolicy, []error) {
 			if line == 0 {
 				line = d.Line
 			}
-			errs = append(errs, &stream.Error{Source: source, Line: line, Message: "policy " + d.Name + ": " + err.Error()})
+			errs = append(errs, &stream.Error{Source: source, Line: line, Message: name + ": " + err.Error()})
 			return nil
 		}
 		bad := false
 		for _, fe := range fieldErrs {
 			bad = true
-			errs = append(errs, &stream.Error{Source: source, Line: fe.Line, Message: "policy " + d.Name + ": " + fe.Message})
+			errs = append(errs, &stream.Error{Source: source, Line: fe.Line, Message: name + ": " + fe.Message})
 		}
 		v1alpha1.SetDefaults(p)
 		for _, fe := range v1alpha1.Validate(p) {
 			bad = true
-			errs = append(errs, &stream.Error{Source: source, Line: stream.LineOf(d.Node, fe.Field), Message: "policy " + d.Name + ": " + fe.Error()})
+			errs = append(errs, &stream.Error{Source: source, Line: stream.LineOf(d.Node, fe.Field), Message: name + ": " + fe.Error()})
 		}
 		if prev, dup := names[p.Name]; dup && p.Name != "" {
 			bad = true
@@ -70,5 +77,14 @@ func Load(source string, data []byte) ([]*v1alpha1.PlacementPolicy, []error) {
 		}
 		return nil
 	})
-	return out, append(readErrs, errs...)
+	errs = append(readErrs, errs...)
+	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(errorLine(a), errorLine(b)) })
+	return out, errs
+}
+
+func errorLine(err error) int {
+	if se, ok := err.(*stream.Error); ok {
+		return se.Line
+	}
+	return 0
 }

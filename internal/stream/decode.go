@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -22,14 +23,20 @@ type FieldError struct {
 
 // Decode converts a document to JSON and decodes it into obj the way the API server does:
 // case-sensitively, and strictly. Unknown and duplicate fields do not stop the decoding: they are
-// returned as FieldErrors with their lines, and obj holds everything else. A value of the wrong
-// type is a fatal error, returned with its line.
+// returned as FieldErrors with their lines (of a repeated key, the first occurrence is kept), and
+// obj holds everything else. A value of the wrong type is a fatal error, returned with its line
+// (see ErrorLine).
 func Decode(d *Document, obj any) ([]FieldError, error) {
-	data, err := ToJSON(make([]byte, 0, 4096), d.Node)
+	var dups []FieldError
+	c := converter{buf: make([]byte, 0, 4096), limit: maxJSONBytes, dups: &dups}
+	if err := c.node(d.Node, 0); err != nil {
+		return nil, err
+	}
+	out, err := DecodeJSON(c.buf, d.Node, obj)
 	if err != nil {
 		return nil, err
 	}
-	return DecodeJSON(data, d.Node, obj)
+	return append(dups, out...), nil
 }
 
 // DecodeJSON decodes JSON data (the JSON form of node) strictly into obj, reporting positions
@@ -52,7 +59,7 @@ func DecodeJSON(data []byte, node *yaml.Node, obj any) ([]FieldError, error) {
 			out = append(out, FieldError{Line: LineOf(node, path), Field: path,
 				Message: fmt.Sprintf("field %q is set twice; remove one", path)})
 		default:
-			out = append(out, FieldError{Line: node.Line, Message: msg})
+			out = append(out, FieldError{Line: rootOf(node).Line, Message: msg})
 		}
 	}
 	return out, nil
@@ -67,25 +74,125 @@ func unquote(s string) string {
 
 // typeError turns a JSON type error into one with a field path and a line.
 func typeError(err error, node *yaml.Node) error {
-	var fe *fieldTypeError
-	msg := err.Error()
-	// sigs.k8s.io/json reports "json: cannot unmarshal string into Go struct field
-	// StatefulSet.spec.replicas of type int32".
-	if i := strings.Index(msg, "Go struct field "); i >= 0 {
-		rest := msg[i+len("Go struct field "):]
-		path, typ, _ := strings.Cut(rest, " of type ")
-		if dot := strings.IndexByte(path, '.'); dot >= 0 {
-			path = path[dot+1:]
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		typ := "the expected type"
+		if te.Type != nil {
+			typ = te.Type.String()
 		}
-		what := strings.TrimPrefix(msg[:i], "json: cannot unmarshal ")
-		what = strings.TrimSuffix(strings.TrimSpace(what), " into")
-		fe = &fieldTypeError{line: LineOf(node, path), field: path,
+		what, _, _ := strings.Cut(te.Value, " ")
+		segs := strings.Split(te.Field, ".")
+		b := &locator{budget: maxAliasExpansion, want: what}
+		if line, path, ok := b.find(rootOf(node), segs, node.Line, ""); ok {
+			return &fieldTypeError{line: line, field: path,
+				msg: fmt.Sprintf("field %s must be of type %s, not %s", path, typ, what)}
+		}
+		// Not found (the decoder's path names only struct fields): point at the closest field.
+		var kept []string
+		for _, s := range segs {
+			if !isGoName(s) {
+				kept = append(kept, s)
+			}
+		}
+		path := strings.Join(kept, ".")
+		return &fieldTypeError{line: LineOf(node, path), field: path,
 			msg: fmt.Sprintf("field %s must be of type %s, not %s", path, typ, what)}
 	}
-	if fe != nil {
-		return fe
+	return &fieldTypeError{line: rootOf(node).Line, msg: strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// isGoName reports whether a segment of a decoder's field path is the Go name of an embedded
+// struct (TypeMeta, ObjectMeta) rather than a JSON field name, which Kubernetes writes in
+// lowerCamelCase.
+func isGoName(s string) bool {
+	return s != "" && s[0] >= 'A' && s[0] <= 'Z'
+}
+
+// locator searches a document for the value a JSON type error is about. The decoder's path has
+// no list indices and may name embedded Go structs, so the search tries every list item and
+// skips Go names, and accepts the first value of the kind the decoder complained about.
+type locator struct {
+	budget int
+	want   string // the JSON kind of the bad value: string, number, bool, array, object, null
+}
+
+func (l *locator) find(n *yaml.Node, segs []string, line int, path string) (int, string, bool) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
-	return &fieldTypeError{line: node.Line, msg: strings.TrimPrefix(msg, "json: ")}
+	if l.budget--; l.budget < 0 {
+		return 0, "", false
+	}
+	if len(segs) == 0 {
+		if l.want == "" || jsonKind(n) == l.want {
+			return line, path, true
+		}
+		// A map or list of the wrong element type: the error names the map or list itself.
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if v := n.Content[i+1]; jsonKind(v) == l.want {
+					return n.Content[i].Line, joinKey(path, n.Content[i].Value), true
+				}
+			}
+		case yaml.SequenceNode:
+			for i, v := range n.Content {
+				if jsonKind(v) == l.want {
+					return v.Line, path + "[" + strconv.Itoa(i) + "]", true
+				}
+			}
+		}
+		return 0, "", false
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		if k, v := mappingValue(n, segs[0]); v != nil {
+			if line, p, ok := l.find(v, segs[1:], k.Line, joinKey(path, segs[0])); ok {
+				return line, p, true
+			}
+		}
+		if isGoName(segs[0]) {
+			return l.find(n, segs[1:], line, path)
+		}
+	case yaml.SequenceNode:
+		for i, it := range n.Content {
+			if line, p, ok := l.find(it, segs, it.Line, path+"["+strconv.Itoa(i)+"]"); ok {
+				return line, p, true
+			}
+		}
+	}
+	return 0, "", false
+}
+
+// jsonKind is the JSON kind of a node's value, as encoding/json names it in type errors.
+func jsonKind(n *yaml.Node) string {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "object"
+	case yaml.SequenceNode:
+		return "array"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "bool"
+		case "!!int", "!!float":
+			return "number"
+		}
+		return "string"
+	}
+	return ""
+}
+
+func joinKey(path, key string) string {
+	var b strings.Builder
+	b.WriteString(path)
+	appendKey(&b, key)
+	return b.String()
 }
 
 type fieldTypeError struct {
@@ -105,27 +212,95 @@ func ErrorLine(err error) int {
 	return 0
 }
 
+// rootOf returns the object under a document node, or n itself.
+func rootOf(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return n.Content[0]
+	}
+	return n
+}
+
+// mappingValue returns the key and value nodes of key in a mapping, looking through merge keys
+// (<<) as YAML specifies: explicit keys first, then the merged mappings in order.
+func mappingValue(m *yaml.Node, key string) (k, v *yaml.Node) {
+	hasMerge := false
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if isMergeKey(m.Content[i]) {
+			hasMerge = true
+		} else if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	if !hasMerge {
+		return nil, nil
+	}
+	return mergedValue(m, key, map[*yaml.Node]bool{m: true})
+}
+
+// mergedValue looks key up in the mappings merged into m, visiting each mapping once, so that
+// neither a merge cycle nor mappings merged many times over can make the search explode.
+func mergedValue(m *yaml.Node, key string, seen map[*yaml.Node]bool) (k, v *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !isMergeKey(m.Content[i]) {
+			continue
+		}
+		src := m.Content[i+1]
+		for src.Kind == yaml.AliasNode && src.Alias != nil {
+			src = src.Alias
+		}
+		sources := []*yaml.Node{src}
+		if src.Kind == yaml.SequenceNode {
+			sources = src.Content
+		}
+		for _, s := range sources {
+			for s.Kind == yaml.AliasNode && s.Alias != nil {
+				s = s.Alias
+			}
+			if s.Kind != yaml.MappingNode || seen[s] {
+				continue
+			}
+			seen[s] = true
+			for j := 0; j+1 < len(s.Content); j += 2 {
+				if !isMergeKey(s.Content[j]) && s.Content[j].Value == key {
+					return s.Content[j], s.Content[j+1]
+				}
+			}
+			if k, v := mergedValue(s, key, seen); v != nil {
+				return k, v
+			}
+		}
+	}
+	return nil, nil
+}
+
 // LineOf returns the line of the field at a dotted path (as field.Path prints it, e.g.
 // spec.template.spec.nodeSelector[kubernetes.io/hostname] or spec.containers[0].name) under
-// node, or the line of the deepest enclosing field present.
+// node, or the line of the deepest enclosing field present. Keys merged in through << are found
+// too, and so are keys with dots written in the dotted form (metadata.labels.app.kubernetes.io/name,
+// as the JSON decoder prints them).
 func LineOf(node *yaml.Node, path string) int {
-	line := node.Line
-	cur := node
-	for _, seg := range splitPath(path) {
+	cur := rootOf(node)
+	line := cur.Line
+	segs := splitPath(path)
+	for len(segs) > 0 {
 		for cur.Kind == yaml.AliasNode && cur.Alias != nil {
 			cur = cur.Alias
 		}
 		var next, key *yaml.Node
+		used := 1
 		switch cur.Kind {
 		case yaml.MappingNode:
-			for i := 0; i+1 < len(cur.Content); i += 2 {
-				if cur.Content[i].Value == seg {
-					key, next = cur.Content[i], cur.Content[i+1]
-					break
+			name := segs[0].name
+			key, next = mappingValue(cur, name)
+			// A dotted path cannot tell a key with dots from nested keys: try the longer keys.
+			for j := 1; next == nil && j < len(segs) && !segs[j].bracket; j++ {
+				name += "." + segs[j].name
+				if key, next = mappingValue(cur, name); next != nil {
+					used = j + 1
 				}
 			}
 		case yaml.SequenceNode:
-			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(cur.Content) {
+			if i, err := strconv.Atoi(segs[0].name); err == nil && i >= 0 && i < len(cur.Content) {
 				next = cur.Content[i]
 			}
 		}
@@ -138,13 +313,20 @@ func LineOf(node *yaml.Node, path string) int {
 			line = next.Line
 		}
 		cur = next
+		segs = segs[used:]
 	}
 	return line
 }
 
-// splitPath splits "a.b[c.d][0].e" into a, b, c.d, 0, e.
-func splitPath(p string) []string {
-	var out []string
+// pathSeg is one segment of a dotted path; bracket is set for one written as [name].
+type pathSeg struct {
+	name    string
+	bracket bool
+}
+
+// splitPath splits "a.b[c.d][0].e" into a, b, [c.d], [0], e.
+func splitPath(p string) []pathSeg {
+	var out []pathSeg
 	for len(p) > 0 {
 		switch p[0] {
 		case '.':
@@ -152,16 +334,16 @@ func splitPath(p string) []string {
 		case '[':
 			end := strings.IndexByte(p, ']')
 			if end < 0 {
-				return append(out, p[1:])
+				return append(out, pathSeg{name: p[1:], bracket: true})
 			}
-			out = append(out, p[1:end])
+			out = append(out, pathSeg{name: p[1:end], bracket: true})
 			p = p[end+1:]
 		default:
 			end := strings.IndexAny(p, ".[")
 			if end < 0 {
-				return append(out, p)
+				return append(out, pathSeg{name: p})
 			}
-			out = append(out, p[:end])
+			out = append(out, pathSeg{name: p[:end]})
 			p = p[end:]
 		}
 	}

@@ -11,15 +11,26 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// maxAliasExpansion bounds how many nodes alias expansion may produce, against "billion
-// laughs" documents.
+// maxAliasExpansion bounds how many nodes alias expansion and merge keys (<<) may copy, against
+// "billion laughs" documents. A document without aliases never reaches it.
 const maxAliasExpansion = 1 << 20
 
+// maxJSONBytes bounds the JSON form of one document. A document of MaxDocumentBytes without
+// aliases converts to a few times its size at most; anything larger comes from aliases, such as
+// a long string repeated through them.
+const maxJSONBytes = 8 * MaxDocumentBytes
+
+// maxDepth bounds the nesting of a document, aliases and merge keys included.
+const maxDepth = 10000
+
 // ToJSON converts a YAML node to JSON, as Kubernetes' own YAML decoding does: mapping keys become
-// strings, merge keys (<<) are applied, aliases are expanded, and scalars keep their resolved
-// YAML 1.2 types. It appends to buf and returns it.
+// strings (the key's text, for keys such as 1 or true), merge keys (<<) are applied, aliases are
+// expanded, and scalars keep their resolved YAML 1.2 types. A repeated key, a non-scalar key, a
+// value JSON cannot represent (.inf, .nan), a nesting over 10000 levels and an alias expansion
+// over a million nodes or to more than 64 MiB are errors that name the line. It appends to buf
+// and returns it.
 func ToJSON(buf []byte, n *yaml.Node) ([]byte, error) {
-	c := converter{buf: buf}
+	c := converter{buf: buf, limit: len(buf) + maxJSONBytes}
 	if err := c.node(n, 0); err != nil {
 		return nil, err
 	}
@@ -27,17 +38,66 @@ func ToJSON(buf []byte, n *yaml.Node) ([]byte, error) {
 }
 
 type converter struct {
-	buf   []byte
-	nodes int
+	buf []byte
+	// limit is the length buf may not exceed.
+	limit int
+	// expanded counts the nodes copied through aliases and merge keys.
+	expanded int
+	// inAlias counts the aliases being expanded around the current node.
+	inAlias int
+	// dups, when set, collects repeated keys instead of failing on the first one; the first
+	// occurrence of a key is kept. path is then kept up to date for their paths.
+	dups *[]FieldError
+	path []pathElem
+}
+
+// pathElem is one step of the path to the node being converted: a mapping key or a list index.
+type pathElem struct {
+	key   string
+	index int
+}
+
+func (c *converter) fieldPath() string {
+	var b strings.Builder
+	for _, e := range c.path {
+		if e.index >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(e.index))
+			b.WriteByte(']')
+			continue
+		}
+		appendKey(&b, e.key)
+	}
+	return b.String()
+}
+
+// appendKey appends a mapping key to a dotted path, as "[key]" when the key holds a character
+// that the dotted form would misread.
+func appendKey(b *strings.Builder, key string) {
+	if key == "" || strings.ContainsAny(key, ".[]") {
+		b.WriteByte('[')
+		b.WriteString(key)
+		b.WriteByte(']')
+		return
+	}
+	if b.Len() > 0 {
+		b.WriteByte('.')
+	}
+	b.WriteString(key)
 }
 
 func (c *converter) node(n *yaml.Node, depth int) error {
-	c.nodes++
-	if c.nodes > maxAliasExpansion {
-		return fmt.Errorf("line %d: document expands to over %d nodes through aliases", n.Line, maxAliasExpansion)
+	if c.inAlias > 0 {
+		c.expanded++
+		if c.expanded > maxAliasExpansion {
+			return fmt.Errorf("line %d: document expands to over %d nodes through aliases", n.Line, maxAliasExpansion)
+		}
 	}
-	if depth > 10000 {
-		return fmt.Errorf("line %d: document nests deeper than 10000 levels", n.Line)
+	if depth > maxDepth {
+		return fmt.Errorf("line %d: document nests deeper than %d levels", n.Line, maxDepth)
+	}
+	if len(c.buf) > c.limit {
+		return fmt.Errorf("line %d: document converts to over %d bytes of JSON", n.Line, maxJSONBytes)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -50,15 +110,24 @@ func (c *converter) node(n *yaml.Node, depth int) error {
 		if n.Alias == nil {
 			return fmt.Errorf("line %d: unknown alias", n.Line)
 		}
-		return c.node(n.Alias, depth+1)
+		c.inAlias++
+		err := c.node(n.Alias, depth+1)
+		c.inAlias--
+		return err
 	case yaml.SequenceNode:
 		c.buf = append(c.buf, '[')
 		for i, e := range n.Content {
 			if i > 0 {
 				c.buf = append(c.buf, ',')
 			}
+			if c.dups != nil {
+				c.path = append(c.path, pathElem{index: i})
+			}
 			if err := c.node(e, depth+1); err != nil {
 				return err
+			}
+			if c.dups != nil {
+				c.path = c.path[:len(c.path)-1]
 			}
 		}
 		c.buf = append(c.buf, ']')
@@ -72,7 +141,10 @@ func (c *converter) node(n *yaml.Node, depth int) error {
 }
 
 func (c *converter) mapping(n *yaml.Node, depth int) error {
-	pairs, explicit := flattenMerges(n)
+	pairs, explicit, err := c.flattenMerges(n, depth)
+	if err != nil {
+		return err
+	}
 	c.buf = append(c.buf, '{')
 	seen := make(map[string]int, len(pairs)/2) // key → line of an explicit key, or 0 for a merged one
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -86,21 +158,41 @@ func (c *converter) mapping(n *yaml.Node, depth int) error {
 		key := k.Value
 		if prev, dup := seen[key]; dup {
 			if i < explicit {
-				return fmt.Errorf("line %d: key %q is repeated (first at line %d); remove one", k.Line, key, prev)
+				if c.dups == nil {
+					return fmt.Errorf("line %d: key %q is repeated (first at line %d); remove one", pairs[i].Line, key, prev)
+				}
+				c.path = append(c.path, pathElem{key: key, index: -1})
+				p := c.fieldPath()
+				c.path = c.path[:len(c.path)-1]
+				*c.dups = append(*c.dups, FieldError{Line: pairs[i].Line, Field: p,
+					Message: fmt.Sprintf("field %q is set twice (first at line %d); remove one", p, prev)})
 			}
-			continue // an explicit key overrides a merged one
+			continue // the first explicit key wins, and an explicit key overrides a merged one
 		}
 		seen[key] = 0
 		if i < explicit {
-			seen[key] = k.Line
+			seen[key] = pairs[i].Line
 		}
 		if len(seen) > 1 {
 			c.buf = append(c.buf, ',')
 		}
 		c.buf = appendString(c.buf, key)
 		c.buf = append(c.buf, ':')
-		if err := c.node(v, depth+1); err != nil {
+		if c.dups != nil {
+			c.path = append(c.path, pathElem{key: key, index: -1})
+		}
+		if i >= explicit {
+			c.inAlias++ // a merged value is a copy, like an alias
+		}
+		err := c.node(v, depth+1)
+		if i >= explicit {
+			c.inAlias--
+		}
+		if err != nil {
 			return err
+		}
+		if c.dups != nil {
+			c.path = c.path[:len(c.path)-1]
 		}
 	}
 	c.buf = append(c.buf, '}')
@@ -109,22 +201,26 @@ func (c *converter) mapping(n *yaml.Node, depth int) error {
 
 // flattenMerges returns the mapping's pairs with its explicit keys first and the keys merged
 // in through << after them, so explicit keys win as YAML's merge key specifies, and how many of
-// the returned nodes are explicit.
-func flattenMerges(n *yaml.Node) ([]*yaml.Node, int) {
+// the returned nodes are explicit. Merged pairs count against the alias expansion budget, so
+// that neither a merge cycle (&a {<<: *a}) nor nested merges of merges can explode.
+func (c *converter) flattenMerges(n *yaml.Node, depth int) ([]*yaml.Node, int, error) {
 	hasMerge := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Tag == "!!merge" {
+		if isMergeKey(n.Content[i]) {
 			hasMerge = true
 			break
 		}
 	}
 	if !hasMerge {
-		return n.Content, len(n.Content)
+		return n.Content, len(n.Content), nil
+	}
+	if depth > maxDepth {
+		return nil, 0, fmt.Errorf("line %d: document nests deeper than %d levels", n.Line, maxDepth)
 	}
 	var explicit, merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Tag != "!!merge" {
+		if !isMergeKey(k) {
 			explicit = append(explicit, k, v)
 			continue
 		}
@@ -139,13 +235,27 @@ func flattenMerges(n *yaml.Node) ([]*yaml.Node, int) {
 			for m.Kind == yaml.AliasNode && m.Alias != nil {
 				m = m.Alias
 			}
-			if m.Kind == yaml.MappingNode {
-				p, _ := flattenMerges(m)
-				merged = append(merged, p...)
+			if m.Kind != yaml.MappingNode {
+				return nil, 0, fmt.Errorf("line %d: a merge key (<<) takes a mapping or a list of mappings", k.Line)
 			}
+			c.expanded++ // even an empty mapping costs a step to merge
+			p, _, err := c.flattenMerges(m, depth+1)
+			if err != nil {
+				return nil, 0, err
+			}
+			c.expanded += len(p) / 2
+			if c.expanded > maxAliasExpansion {
+				return nil, 0, fmt.Errorf("line %d: document expands to over %d nodes through aliases", k.Line, maxAliasExpansion)
+			}
+			merged = append(merged, p...)
 		}
 	}
-	return append(explicit, merged...), len(explicit)
+	return append(explicit, merged...), len(explicit), nil
+}
+
+// isMergeKey reports whether a mapping key is YAML's merge key: a plain <<.
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Tag == "!!merge"
 }
 
 func (c *converter) scalar(n *yaml.Node) error {

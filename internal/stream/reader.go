@@ -2,8 +2,11 @@ package stream
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -16,7 +19,8 @@ const MaxDocumentBytes = 8 << 20
 type Document struct {
 	// Source names the input: a file path, or "-" for standard input.
 	Source string
-	// Line is the 1-based line of the object's first key in Source.
+	// Line is the 1-based line in Source where the object starts: its first key, or its { in
+	// flow style and JSON.
 	Line int
 	// Index counts the documents of Source from 0, in order, empty ones excluded.
 	Index int
@@ -66,7 +70,9 @@ type Chunk struct {
 
 // Split cuts a YAML stream into documents at `---` marker lines (and `...` end markers),
 // without parsing it, so that a broken document cannot take the rest of the stream down with it.
-// A marker is only recognised at column 0, where the YAML spec says it ends any block scalar.
+// A marker is only recognised at column 0, where the YAML spec says it ends any block scalar,
+// optionally after a byte order mark (as `cat` of files saved with one produces). Lines end at
+// LF, CRLF or a lone CR, as in YAML.
 func Split(data []byte) []Chunk {
 	var chunks []Chunk
 	start, startLine, line := 0, 1, 1
@@ -76,18 +82,20 @@ func Split(data []byte) []Chunk {
 		}
 	}
 	for pos := 0; pos < len(data); {
-		end := bytes.IndexByte(data[pos:], '\n')
 		next := len(data)
-		if end >= 0 {
+		if end := bytes.IndexAny(data[pos:], "\r\n"); end >= 0 {
 			next = pos + end + 1
+			if data[next-1] == '\r' && next < len(data) && data[next] == '\n' {
+				next++
+			}
 		}
-		l := data[pos:next]
+		l := bytes.TrimPrefix(data[pos:next], bom)
 		if isMarker(l, "---") {
 			flush(pos)
 			// Content after "--- " on the marker line belongs to the next document.
 			rest := bytes.TrimLeft(l[3:], " \t")
 			if len(bytes.TrimSpace(rest)) > 0 && rest[0] != '#' {
-				start, startLine = pos+len(l)-len(rest), line
+				start, startLine = next-len(rest), line
 			} else {
 				start, startLine = next, line+1
 			}
@@ -102,12 +110,24 @@ func Split(data []byte) []Chunk {
 	return chunks
 }
 
+// bom is the UTF-8 byte order mark.
+var bom = []byte("\ufeff")
+
+// isMarker reports whether a line is the marker m: "---", which content may follow, or "...",
+// which only a comment may follow.
 func isMarker(l []byte, m string) bool {
 	if !bytes.HasPrefix(l, []byte(m)) {
 		return false
 	}
 	rest := l[len(m):]
-	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+	if len(rest) > 0 && rest[0] != ' ' && rest[0] != '\t' && rest[0] != '\n' && rest[0] != '\r' {
+		return false
+	}
+	if m == "..." {
+		rest = bytes.TrimSpace(rest)
+		return len(rest) == 0 || rest[0] == '#'
+	}
+	return true
 }
 
 // Read parses a stream and calls fn for every object in it, in order. Problems with a document
@@ -134,13 +154,31 @@ func ReadChunk(source string, c Chunk, index *int, fn func(*Document) error) (er
 		return []error{&Error{Source: source, Line: c.Line, Message: fmt.Sprintf(
 			"document is %d bytes, over the %d-byte limit; no Kubernetes object is that large, so split the input", len(c.Text), MaxDocumentBytes)}}, false
 	}
+	if !utf8.Valid(c.Text) {
+		off := invalidUTF8(c.Text)
+		return []error{&Error{Source: source, Line: c.Line + lineBreaks(c.Text[:off]), Message: fmt.Sprintf(
+			"invalid UTF-8 (byte 0x%02x); save the file as UTF-8", c.Text[off])}}, false
+	}
+	if onlyDirectives(c.Text) {
+		return nil, false // %YAML and %TAG lines before a ---: every document is read as YAML 1.2
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(c.Text))
 	var root yaml.Node
-	if err := yaml.Unmarshal(c.Text, &root); err != nil {
-		line := yamlErrorLine(err, c.Line)
-		if strings.Contains(err.Error(), "tab character") {
-			line = tabLine(c, line)
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, false // nothing but comments
 		}
-		return []error{&Error{Source: source, Line: line, Message: "invalid YAML: " + yamlErrorMessage(err) + tabHint(err)}}, false
+		return []error{yamlError(source, c, err)}, false
+	}
+	// Split cuts at every marker YAML recognises, so a chunk holds one document; check it anyway,
+	// since a second one would otherwise be dropped without a word.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return []error{yamlError(source, c, err)}, false
+		}
+		return []error{&Error{Source: source, Line: c.Line - 1 + max(extra.Line, 1),
+			Message: "invalid YAML: a second document starts here without a --- line at column 0"}}, false
 	}
 	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
 		return nil, false // empty document: comments only
@@ -186,6 +224,62 @@ func ReadChunk(source string, c Chunk, index *int, fn func(*Document) error) (er
 	return errs, false
 }
 
+// invalidUTF8 returns the offset of the first byte of data that is not valid UTF-8.
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
+}
+
+// lines splits text after each line break: LF, CRLF or a lone CR.
+func lines(text []byte) [][]byte {
+	var out [][]byte
+	for len(text) > 0 {
+		end := bytes.IndexAny(text, "\r\n")
+		if end < 0 {
+			return append(out, text)
+		}
+		end++
+		if text[end-1] == '\r' && end < len(text) && text[end] == '\n' {
+			end++
+		}
+		out = append(out, text[:end])
+		text = text[end:]
+	}
+	return out
+}
+
+// lineBreaks counts the line breaks (LF, CRLF or CR) in data.
+func lineBreaks(data []byte) int {
+	n := len(lines(data))
+	if n > 0 && bytes.IndexAny(data[len(data)-1:], "\r\n") < 0 {
+		n-- // the last line is unterminated
+	}
+	return n
+}
+
+// onlyDirectives reports whether a chunk holds directives (%YAML, %TAG) and nothing else but
+// comments and blank lines: the part of a stream before the --- that they belong to.
+func onlyDirectives(text []byte) bool {
+	found := false
+	for _, l := range lines(text) {
+		t := bytes.TrimLeft(l, " \t\r\n")
+		switch {
+		case len(t) == 0 || t[0] == '#':
+		case l[0] == '%':
+			found = true
+		default:
+			return false
+		}
+	}
+	return found
+}
+
 // describe fills in the identifying fields from the mapping.
 func describe(d *Document) *Error {
 	str := func(n *yaml.Node) string {
@@ -211,17 +305,23 @@ func describe(d *Document) *Error {
 	return nil
 }
 
-// Lookup returns the value of key in a mapping node, or nil.
+// Lookup returns the value of key in a mapping node, or nil. It reads the mapping as JSON
+// would: keys merged in with << count, and an alias gives the node it points at.
 func Lookup(m *yaml.Node, key string) *yaml.Node {
+	m = resolve(m)
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
+	_, v := mappingValue(m, key)
+	return resolve(v)
+}
+
+// resolve follows an alias to the node it points at.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
-	return nil
+	return n
 }
 
 func shiftLines(n *yaml.Node, by int) {
@@ -246,7 +346,8 @@ func nodeKind(n *yaml.Node) string {
 	return "node"
 }
 
-// yamlErrorLine extracts the line from a go-yaml error ("yaml: line 3: ...").
+// yamlErrorLine extracts the line from a go-yaml error ("yaml: line 3: ..."), as a line of the
+// source given the line the chunk starts at.
 func yamlErrorLine(err error, base int) int {
 	var line int
 	msg := err.Error()
@@ -256,30 +357,67 @@ func yamlErrorLine(err error, base int) int {
 	if line == 0 {
 		return base
 	}
+	// go-yaml counts lines from 0 in parser errors, and from 1 in scanner errors.
+	for _, p := range yamlParserProblems {
+		if strings.HasSuffix(msg, p) {
+			line++
+			break
+		}
+	}
 	return base - 1 + line
+}
+
+// yamlParserProblems are go-yaml's parser errors, the ones whose line it counts from 0.
+var yamlParserProblems = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected <stream-start>",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
+// yamlError reports a go-yaml parse error in a chunk at its line in the source.
+func yamlError(source string, c Chunk, err error) *Error {
+	// A problem found at the end of the input is reported on the line after it: the next
+	// document's marker. Blame the document's last line instead.
+	line := min(yamlErrorLine(err, c.Line), c.Line+lineBreaks(bytes.TrimRight(c.Text, " \t\r\n")))
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "yaml: unknown anchor '"); ok {
+		// go-yaml gives no line for this one: find the alias.
+		name = strings.TrimSuffix(name, "' referenced")
+		if i := bytes.Index(c.Text, []byte("*"+name)); i >= 0 {
+			line = c.Line + lineBreaks(c.Text[:i])
+		}
+	}
+	hint := ""
+	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
+		if l, ok := tabLine(c, line); ok {
+			line, hint = l, "; YAML indentation must use spaces, so replace the tab with spaces"
+		}
+	}
+	return &Error{Source: source, Line: line, Message: "invalid YAML: " + yamlErrorMessage(err) + hint}
 }
 
 // tabLine finds the line whose indentation holds a tab, at or after the line go-yaml blamed
 // (it names the line of the enclosing context, not the tab's).
-func tabLine(c Chunk, from int) int {
+func tabLine(c Chunk, from int) (int, bool) {
 	line := c.Line
-	for _, l := range bytes.SplitAfter(c.Text, []byte("\n")) {
+	for _, l := range lines(c.Text) {
 		if line >= from {
 			indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
 			if bytes.IndexByte(indent, '\t') >= 0 {
-				return line
+				return line, true
 			}
 		}
 		line++
 	}
-	return from
-}
-
-func tabHint(err error) string {
-	if strings.Contains(err.Error(), "tab character") {
-		return "; YAML indentation must use spaces, so replace the tab with spaces"
-	}
-	return ""
+	return from, false
 }
 
 // yamlErrorMessage removes go-yaml's "yaml: line N:" prefix, since the position is reported
