@@ -29,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/stowage-dev/stowage/e2e/cluster"
 	"github.com/stowage-dev/stowage/e2e/provisioner"
@@ -46,6 +47,28 @@ type environment struct {
 	webhook *webhookProcess
 	tmp     string
 	start   time.Time
+	nodes   nodeSets
+}
+
+// nodeSets are the fake nodes of testdata/nodes.yaml.
+type nodeSets struct {
+	Plain, Cordoned, Tainted, Control []cluster.NodeSpec
+}
+
+// controlLabel marks namespaces the webhooks never see (the chart's namespaceSelector is
+// rendered with an extra expression for it), to show what happens without Stowage.
+const controlLabel = "stowage.dev/e2e-control"
+
+func loadNodeSets(path string) (nodeSets, error) {
+	var s nodeSets
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
 }
 
 func TestMain(m *testing.M) {
@@ -107,10 +130,18 @@ func setup() (*environment, error) {
 	}
 	fmt.Fprintf(os.Stderr, "[e2e] control plane up in %s\n", c.Timings.Total)
 
-	// Nodes for the webhook suites: three zones, one node each.
-	if err := c.CreateNodes(ctx, []cluster.NodeSpec{{Name: "worker-a", Zone: "zone-a"}, {Name: "worker-b", Zone: "zone-b"}, {Name: "worker-c", Zone: "zone-c"}}); err != nil {
+	sets, err := loadNodeSets(filepath.Join(e.root, "e2e/testdata/nodes.yaml"))
+	if err != nil {
 		return e, err
 	}
+	var all []cluster.NodeSpec
+	for _, set := range [][]cluster.NodeSpec{sets.Plain, sets.Cordoned, sets.Tainted, sets.Control} {
+		all = append(all, set...)
+	}
+	if err := c.CreateNodes(ctx, all); err != nil {
+		return e, err
+	}
+	e.nodes = sets
 	if err := e.installCRD(ctx); err != nil {
 		return e, err
 	}
@@ -182,7 +213,8 @@ func (e *environment) installWebhookConfigurations(ctx context.Context, caBundle
 		helm = filepath.Join(e.root, "bin/helm-v3.22.0/helm")
 	}
 	cmd := exec.Command(helm, "template", "stowage", filepath.Join(e.root, "manifests/chart"), "--namespace", "stowage-system",
-		"--kube-version", "v1.37.2", "--set", "certManager.enabled=false", "--set", "caBundle="+caBundle, "--show-only", "templates/webhooks.yaml")
+		"--kube-version", "v1.37.2", "--set", "certManager.enabled=false", "--set", "caBundle="+caBundle, "--show-only", "templates/webhooks.yaml",
+		"--set-json", fmt.Sprintf(`webhook.namespaceSelectorExpressions=[{"key":%q,"operator":"DoesNotExist"}]`, controlLabel))
 	out, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("helm template: %v", err)

@@ -56,6 +56,23 @@ spec:
 `, ns, name, replicas, extraPodSpec)
 }
 
+// eligibleNodes lists the nodes a pod with the given tolerations may use: present, schedulable
+// and without a NoSchedule or NoExecute taint it does not tolerate.
+func eligibleNodes(t *testing.T, tolerations []corev1.Toleration) []string {
+	t.Helper()
+	var nodes corev1.NodeList
+	if err := env.cluster.Client.List(context.Background(), &nodes); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range nodes.Items {
+		if policy.NodeEligible(&corev1.PodSpec{Tolerations: tolerations}, &n) {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
 func getStatefulSet(t *testing.T, ns, name string) *appsv1.StatefulSet {
 	t.Helper()
 	s := &appsv1.StatefulSet{}
@@ -133,10 +150,11 @@ func TestCorpusStatefulSetIsStoredSafe(t *testing.T) {
 		t.Error("an edit changed the stored affinity")
 	}
 
-	// Scaling past the three nodes under hard anti-affinity is denied before any pod waits.
-	_, errOut, err := env.cluster.Kubectl(context.Background(), "-n", "data", "scale", "statefulset/galera-mariadb-galera", "--replicas=4")
-	if err == nil || !strings.Contains(errOut, "spec.replicas") || !strings.Contains(errOut, "only 3 eligible node(s)") {
-		t.Errorf("scale to 4 on 3 nodes: err %v\n%s", err, errOut)
+	// Scaling past the eligible nodes under hard anti-affinity is denied before any pod waits.
+	n := len(eligibleNodes(t, nil))
+	_, errOut, err := env.cluster.Kubectl(context.Background(), "-n", "data", "scale", "statefulset/galera-mariadb-galera", fmt.Sprintf("--replicas=%d", n+1))
+	if err == nil || !strings.Contains(errOut, "spec.replicas") || !strings.Contains(errOut, fmt.Sprintf("only %d eligible node(s)", n)) {
+		t.Errorf("scale to %d on %d eligible nodes: err %v\n%s", n+1, n, err, errOut)
 	}
 }
 

@@ -48,7 +48,7 @@ type NodeSpec struct {
 
 // Node returns the Node object CreateNodes creates for s: annotated kwok.x-k8s.io/node=fake,
 // labelled with its hostname, zone, kubernetes.io/os=linux and kubernetes.io/arch=amd64, with
-// 32 CPUs, 256Gi of memory and room for 110 Pods. It carries no conditions; kwok adds them.
+// 32 CPUs, 256Gi of memory, 1Ti of ephemeral storage and room for 110 Pods. It carries no conditions; kwok adds them.
 func (s NodeSpec) Node() *corev1.Node {
 	labels := map[string]string{
 		corev1.LabelHostname:   s.Name,
@@ -63,6 +63,8 @@ func (s NodeSpec) Node() *corev1.Node {
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
 		corev1.ResourcePods:   resource.MustParse("110"),
+		// Charts request ephemeral storage (Bitnami presets do); fake nodes must offer some.
+		corev1.ResourceEphemeralStorage: resource.MustParse("1Ti"),
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{

@@ -70,6 +70,9 @@ func applyOp(root *yaml.Node, op jsonpatch.Operation) error {
 				return err
 			}
 			if op.Operation == "remove" {
+				if err := noAnchors(parent.Content[i]); err != nil {
+					return err
+				}
 				parent.Content = append(parent.Content[:i:i], parent.Content[i+2:]...)
 				return nil
 			}
@@ -155,6 +158,9 @@ func child(n *yaml.Node, seg string, create bool, next string) (*yaml.Node, erro
 		*slot, v = cp, cp
 	}
 	if create && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+		if err := noAnchors(v); err != nil {
+			return nil, err
+		}
 		kind, tag := yaml.MappingNode, "!!map"
 		if next == "-" {
 			kind, tag = yaml.SequenceNode, "!!seq"

@@ -396,8 +396,9 @@ func yamlError(source string, c Chunk, err error) *Error {
 		}
 	}
 	hint := ""
-	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
-		if l, ok := tabLine(c, line); ok {
+	tab := strings.Contains(msg, "tab character")
+	if tab || strings.Contains(msg, "cannot start any token") { // a tab where a key should start
+		if l, ok := tabLine(c, line); ok && (tab || l == line) {
 			line, hint = l, "; YAML indentation must use spaces, so replace the tab with spaces"
 		}
 	}
