@@ -52,7 +52,7 @@ type environment struct {
 
 // nodeSets are the fake nodes of testdata/nodes.yaml.
 type nodeSets struct {
-	Plain, Cordoned, Tainted, Control []cluster.NodeSpec
+	Plain, Cordoned, Tainted, Control, Audit []cluster.NodeSpec
 }
 
 // controlLabel marks namespaces the webhooks never see (the chart's namespaceSelector is
@@ -135,7 +135,7 @@ func setup() (*environment, error) {
 		return e, err
 	}
 	var all []cluster.NodeSpec
-	for _, set := range [][]cluster.NodeSpec{sets.Plain, sets.Cordoned, sets.Tainted, sets.Control} {
+	for _, set := range [][]cluster.NodeSpec{sets.Plain, sets.Cordoned, sets.Tainted, sets.Control, sets.Audit} {
 		all = append(all, set...)
 	}
 	if err := c.CreateNodes(ctx, all); err != nil {
@@ -295,7 +295,7 @@ func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookPro
 	args := []string{"webhook", "--kubeconfig", w.kubeconfig, "--host", "127.0.0.1", "--port", fmt.Sprint(w.port),
 		"--cert-dir", certDir, "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", w.metrics),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", w.probe), "--namespace", "stowage-system",
-		"--leader-elect=true", "--log-format", "console", "--v", "4"}
+		"--leader-elect=true", "--log-format", "console", "--v", "4", "--audit-interval=5s", "--not-ready-threshold=30s"}
 	bundleFile := filepath.Join(e.tmp, "ca-bundle")
 	if selfSigned {
 		args = append(args, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile)

@@ -114,6 +114,7 @@ func TestDeployment(t *testing.T) {
 				"--health-probe-bind-address=:8081",
 				"--leader-elect=true",
 				"--namespace=$(POD_NAMESPACE)",
+				"--webhook-configuration=" + fullname,
 				"--audit-interval=" + tc.wantInterval,
 			}, tc.wantExtraArgs...)
 			if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
@@ -289,20 +290,21 @@ var (
 
 func TestRBAC(t *testing.T) {
 	clusterWant := map[string][]string{
-		"apps/statefulsets":                    read,
-		"/persistentvolumeclaims":              read,
-		"/persistentvolumes":                   read,
-		"/pods":                                read,
-		"/nodes":                               read,
-		"/namespaces":                          read,
-		"storage.k8s.io/storageclasses":        read,
-		"policy/poddisruptionbudgets":          write,
-		"stowage.dev/placementpolicies":        read,
-		"stowage.dev/placementpolicies/status": {"patch", "update"},
-		"/events":                              {"create", "patch"},
-		"events.k8s.io/events":                 {"create", "patch"},
+		"apps/statefulsets":             read,
+		"/persistentvolumeclaims":       read,
+		"/persistentvolumes":            read,
+		"/pods":                         read,
+		"/nodes":                        read,
+		"/namespaces":                   read,
+		"storage.k8s.io/storageclasses": read,
+		"admissionregistration.k8s.io/validatingwebhookconfigurations": read,
+		"policy/poddisruptionbudgets":                                  write,
+		"stowage.dev/placementpolicies":                                read,
+		"stowage.dev/placementpolicies/status":                         {"patch", "update"},
+		"/events":                                                      {"create", "patch"},
+		"events.k8s.io/events":                                         {"create", "patch"},
 	}
-	withReports := map[string][]string{"wgpolicyk8s.io/policyreports": {"create", "get", "list", "update", "watch"}}
+	withReports := map[string][]string{"wgpolicyk8s.io/policyreports": {"create", "delete", "get", "list", "update", "watch"}}
 	for k, v := range clusterWant {
 		withReports[k] = v
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/go-logr/logr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -28,6 +29,8 @@ import (
 type BudgetReconciler struct {
 	Client  client.Client
 	Cluster *CacheCluster
+	// Scope limits the controller to the namespaces the webhooks see; nil means all.
+	Scope *NamespaceScope
 }
 
 // Reconcile brings one StatefulSet's budget in line with the policy.
@@ -83,6 +86,9 @@ func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet)
 	if err != nil || labels == nil {
 		labels = policy.NamespaceLabels(sts.Namespace)
 	}
+	if in, err := r.Scope.Covers(ctx, labels); err != nil || !in {
+		return nil, err // outside Stowage's namespaces: no budget of ours
+	}
 	// Read the policies afresh rather than from the admission snapshot, which another
 	// handler of the same policy event may not have rebuilt yet.
 	var list v1alpha1.PlacementPolicyList
@@ -122,7 +128,7 @@ func subset(want, have map[string]string) bool {
 
 // SetupWithManager registers the reconciler and what wakes it: the StatefulSet itself, its own
 // budget, any budget in the namespace (a chart's budget appearing or going), any policy change,
-// and namespace label changes.
+// namespace label changes, and changes to the webhook configuration that sets the scope.
 func (r *BudgetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("statefulset-budget").
@@ -131,6 +137,7 @@ func (r *BudgetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&policyv1.PodDisruptionBudget{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespaceOf)).
 		Watches(&v1alpha1.PlacementPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespace)).
+		Watches(&admissionregistrationv1.ValidatingWebhookConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
 		Complete(r)
 }
 

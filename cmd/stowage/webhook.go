@@ -16,12 +16,16 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
@@ -40,22 +44,24 @@ import (
 func init() { extraCommands = append(extraCommands, newWebhookCommand) }
 
 type webhookFlags struct {
-	kube              kubeFlags
-	host              string
-	port              int
-	certDir           string
-	selfSigned        bool
-	selfSignedHosts   []string
-	caBundleOut       string
-	metricsAddr       string
-	probeAddr         string
-	leaderElect       bool
-	namespace         string
-	maxBodyBytes      int64
-	logLevel          int
-	logFormat         string
-	auditInterval     time.Duration
-	notReadyThreshold time.Duration
+	kube               kubeFlags
+	host               string
+	port               int
+	certDir            string
+	selfSigned         bool
+	selfSignedHosts    []string
+	caBundleOut        string
+	metricsAddr        string
+	probeAddr          string
+	leaderElect        bool
+	namespace          string
+	maxBodyBytes       int64
+	logLevel           int
+	logFormat          string
+	auditInterval      time.Duration
+	auditPolicyReports bool
+	webhookConfig      string
+	notReadyThreshold  time.Duration
 }
 
 func newWebhookCommand() *cobra.Command {
@@ -89,6 +95,8 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.IntVar(&o.logLevel, "v", 0, "log verbosity: 1 logs denials, 4 mutations")
 	f.StringVar(&o.logFormat, "log-format", "json", "log format: json or console")
 	f.DurationVar(&o.auditInterval, "audit-interval", 0, "run the audit this often and export its gauges (0 disables)")
+	f.StringVar(&o.webhookConfig, "webhook-configuration", "stowage", "ValidatingWebhookConfiguration whose namespaceSelector limits the budget controller to the namespaces the webhooks see (\"\" for all)")
+	f.BoolVar(&o.auditPolicyReports, "audit-policy-reports", false, "with --audit-interval, also publish the audit's PolicyReports (the CRD must exist)")
 	f.DurationVar(&o.notReadyThreshold, "not-ready-threshold", 5*time.Minute, "how long a node may be NotReady before the audit counts its volumes as stranded")
 	return cmd
 }
@@ -188,7 +196,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	// Start the informers the request path reads before reporting ready, so the first
 	// request is never judged against an empty cache.
 	for _, obj := range []client.Object{&corev1.Node{}, &corev1.Namespace{}, &policyv1.PodDisruptionBudget{},
-		&storagev1.StorageClass{}, &appsv1.StatefulSet{}, &v1alpha1.PlacementPolicy{}} {
+		&storagev1.StorageClass{}, &appsv1.StatefulSet{}, &v1alpha1.PlacementPolicy{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("starting the informer for %T (is the PlacementPolicy CRD installed?): %w", obj, err)
 		}
@@ -211,7 +219,8 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&webhook.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
+	scope := &webhook.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
+	if err := (&webhook.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := addAuditLoop(mgr, o, log); err != nil {
@@ -236,10 +245,24 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	return mgr.Start(ctx)
 }
 
-// addAuditLoop is replaced when the audit lands; until then --audit-interval is refused.
-var addAuditLoop = func(_ manager.Manager, o *webhookFlags, _ logr.Logger) error {
-	if o.auditInterval > 0 {
-		return errors.New("--audit-interval is not supported by this build")
+// addAuditLoop runs the audit on the leader every --audit-interval and exports its gauges.
+func addAuditLoop(mgr manager.Manager, o *webhookFlags, log logr.Logger) error {
+	if o.auditInterval <= 0 {
+		return nil
 	}
-	return nil
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	cfg.QPS, cfg.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(&webhook.AuditLoop{
+		Interval: o.auditInterval, NotReadyThreshold: o.notReadyThreshold,
+		Clientset: cs, Dynamic: dyn, PolicyReports: o.auditPolicyReports,
+		Log: log.WithName("audit"), Metrics: webhook.NewAuditMetrics(ctrlmetrics.Registry),
+	})
 }
