@@ -44,7 +44,8 @@ FUZZ_TARGETS := \
 	./policy:FuzzEvaluate \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzApplyPatch \
-	./internal/policyfile:FuzzLoad
+	./internal/policyfile:FuzzLoad \
+	./webhook:FuzzServeHTTP
 
 # Environment for the e2e suites: where the pinned binaries are.
 E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_KWOK_STAGES_DIR=$(KWOK_BIN)/stages \
@@ -80,8 +81,18 @@ test-unit: $(HELM) $(CONTROLLER_GEN) ## Run the unit tests (includes helm lint/t
 	$(E2E_ENV) $(GO) test -count=1 ./...
 
 .PHONY: test-e2e
-test-e2e: tools ## Run the e2e suites against a real kube-apiserver, etcd, scheduler, controller manager and kwok
+test-e2e: tools chromium ## Run every e2e suite (webhook, placement, audit) against a real control plane
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 60m -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log
+
+.PHONY: test-placement
+test-placement: tools ## Run only the placement suite (included in test-e2e); its table goes to bin/placement-*.md
+	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 40m -v -run 'TestPlacement' ./e2e/ 2>&1 | tee $(BIN)/placement.log
+
+.PHONY: chromium
+chromium: ## Install Debian's headless Chromium if missing (the audit's HTML is rendered in it)
+	@command -v chromium >/dev/null || { echo ">> installing chromium"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 .PHONY: fuzz-ci
 fuzz-ci: ## Run every fuzz target briefly (CI_FUZZTIME each)
@@ -91,7 +102,7 @@ fuzz-ci: ## Run every fuzz target briefly (CI_FUZZTIME each)
 fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo ">> fuzz $$fn in $$pkg for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; done
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and the CLI timing over the corpus
