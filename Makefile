@@ -109,6 +109,10 @@ bench: ## Run the Go benchmarks and the CLI timing over the corpus
 	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./check/ ./webhook/... ./audit/...
 	./hack/bench-cli.sh
 
+.PHONY: bench-audit
+bench-audit: tools ## Time `stowage audit` over 1,000 nodes, 5,000 StatefulSets and 15,000 pods/claims/volumes (minutes)
+	$(E2E_ENV) STOWAGE_AUDIT_SCALE=1 $(GO) test -count=1 -tags e2e -timeout 60m -v -run 'TestAuditScale' ./e2e/ 2>&1 | tee $(BIN)/audit-scale.log
+
 .PHONY: lint
 lint: ## go vet, gofmt and go mod tidy must be clean
 	$(GO) mod tidy -diff

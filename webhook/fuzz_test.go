@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +30,12 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add(review(f, admissionv1.Create, claimsGVR, "", &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, nil))
 	f.Add(review(f, admissionv1.Delete, statefulSetsGVR, "", nil, nil))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","resource":{"group":"apps","version":"v1","resource":"statefulsets"},"operation":"CREATE","object":{"spec":{"replicas":"3"}}}}`))
+	fixtures, _ := filepath.Glob(filepath.Join("testdata", "reviews", "*.json"))
+	for _, file := range fixtures {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
+		}
+	}
 
 	var panics atomic.Int32
 	log := funcr.New(func(prefix, args string) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/internal/stream"
+	"github.com/stowage-dev/stowage/internal/testcorpus"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -67,7 +69,7 @@ func withPolicy(mods ...func(*v1alpha1.PlacementPolicySpec)) *staticCluster {
 // galera is the corpus MariaDB Galera StatefulSet, as the API server would send it.
 func galera(t testing.TB) *appsv1.StatefulSet {
 	t.Helper()
-	data, err := os.ReadFile("../../shared/corpus/bitnami/mariadb-galera.yaml")
+	data, err := os.ReadFile(filepath.Join(testcorpus.Dir(t), "bitnami", "mariadb-galera.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,69 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+)
+
+func TestNodeAffinityTooFewHosts(t *testing.T) {
+	pathNA := "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+	tests := []struct {
+		name string
+		sts  *appsv1.StatefulSet
+		want []string
+	}{
+		{
+			name: "3 replicas, node affinity admits 2 hostnames → rejected",
+			sts:  compliant(nodeAffinity(hostsIn("node-a", "node-b"))),
+			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
+		},
+		{
+			name: "3 replicas, two terms admit 2 + 1 distinct hostnames → enough",
+			sts:  compliant(nodeAffinity(hostsIn("node-a", "node-b"), hostsIn("node-c"))),
+			want: []string{},
+		},
+		{
+			name: "3 replicas, two terms admit the same 2 hostnames → rejected",
+			sts:  compliant(nodeAffinity(hostsIn("node-a", "node-b"), hostsIn("node-b", "node-a"))),
+			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
+		},
+		{
+			name: "3 replicas, one term limited to 1 host, the other by zone only → unbounded, fine",
+			sts: compliant(nodeAffinity(hostsIn("node-a"), corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: v1alpha1.ZoneTopologyKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"z1"}}}})),
+			want: []string{},
+		},
+		{
+			name: "3 replicas, two hostname requirements in one term intersect to 1 → rejected",
+			sts: compliant(nodeAffinity(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a", "node-b"}},
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{"node-b", "node-c"}},
+			}})),
+			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
+		},
+		{
+			name: "2 replicas, matchFields on metadata.name lists 1 node → rejected",
+			sts: compliant(replicas(2), nodeAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
+				{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a"}}}})),
+			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := create(t, tc.sts, testPolicy(), Facts{})
+			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+			for _, v := range res.Violations {
+				if v.Message == "" || v.Message[0] < 'a' || v.Message[0] > 'z' {
+					t.Errorf("message must start lower-case: %q", v.Message)
+				}
+			}
+		})
+	}
+}
