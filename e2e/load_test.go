@@ -79,6 +79,17 @@ func TestWebhookLoad(t *testing.T) {
 		}
 	}
 
+	if os.Getenv("STOWAGE_LOAD_PROFILE") == "1" {
+		go func() {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=8", env.webhook.pprof))
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			os.WriteFile(filepath.Join(env.root, "bin", "webhook-load.pprof"), data, 0o644)
+		}()
+	}
 	// Open loop: requests start on schedule whatever the previous ones did, so latency includes
 	// queueing, as the API server would see it.
 	n := rps * seconds

@@ -257,7 +257,7 @@ func (e *environment) installWebhookConfigurations(ctx context.Context, caBundle
 // webhookProcess is a running `stowage webhook`.
 type webhookProcess struct {
 	cmd                     *exec.Cmd
-	port, probe, metrics    int
+	port, probe, metrics, pprof int
 	certDir, logPath        string
 	waited                  chan struct{}
 	kubeconfig, stowagePath string
@@ -277,9 +277,9 @@ func freePort() (int, error) {
 func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookProcess, string, error) {
 	w := &webhookProcess{certDir: certDir, kubeconfig: e.cluster.Kubeconfig, stowagePath: e.stowage}
 	if e.webhook != nil {
-		w.port, w.probe, w.metrics = e.webhook.port, e.webhook.probe, e.webhook.metrics
+		w.port, w.probe, w.metrics, w.pprof = e.webhook.port, e.webhook.probe, e.webhook.metrics, e.webhook.pprof
 	} else {
-		for _, p := range []*int{&w.port, &w.probe, &w.metrics} {
+		for _, p := range []*int{&w.port, &w.probe, &w.metrics, &w.pprof} {
 			port, err := freePort()
 			if err != nil {
 				return nil, "", err
@@ -295,6 +295,7 @@ func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookPro
 	args := []string{"webhook", "--kubeconfig", w.kubeconfig, "--host", "127.0.0.1", "--port", fmt.Sprint(w.port),
 		"--cert-dir", certDir, "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", w.metrics),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", w.probe), "--namespace", "stowage-system",
+		"--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", w.pprof),
 		"--leader-elect=true", "--log-format", "console", "--v", "4", "--audit-interval=5s", "--not-ready-threshold=30s"}
 	bundleFile := filepath.Join(e.tmp, "ca-bundle")
 	if selfSigned {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stowage-dev/stowage/internal/testcorpus"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -100,7 +101,7 @@ func hasHardHostnameAntiAffinity(s *appsv1.StatefulSet) bool {
 // node-local class.
 func TestCorpusStatefulSetIsStoredSafe(t *testing.T) {
 	namespace(t, "data", nil)
-	file := filepath.Join(env.root, "../shared/corpus/bitnami/mariadb-galera.yaml")
+	file := filepath.Join(testcorpus.Dir(t), "bitnami", "mariadb-galera.yaml")
 	kubectl(t, "apply", "-f", file)
 	s := getStatefulSet(t, "data", "galera-mariadb-galera")
 	if !hasHardHostnameAntiAffinity(s) {

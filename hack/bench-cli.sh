@@ -8,15 +8,16 @@ corpus=${STOWAGE_CORPUS:-../shared/corpus}
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$bin/stowage" ./cmd/stowage
+CGO_ENABLED=0 go build -tags checkonly -trimpath -ldflags '-s -w' -o "$bin/stowage-check" ./cmd/stowage
 for i in $(seq 1 10); do mkdir -p "$bin/x10/$i" && cp -r "$corpus"/* "$bin/x10/$i/"; done
 
-measure() { # name, args...
-	local name=$1; shift
+measure() { # binary, name, args...
+	local exe=$1 name=$2; shift 2
 	local best=999999 rss=0
 	for _ in $(seq 1 "$runs"); do
 		local start end ms peak
 		start=$(date +%s%N)
-		peak=$( { /usr/bin/env time -f '%M' "$bin/stowage" check -o json "$@" >/dev/null || true; } 2>&1 | tail -1 )
+		peak=$( { /usr/bin/env time -f '%M' "$exe" check -o json "$@" >/dev/null || true; } 2>&1 | tail -1 )
 		end=$(date +%s%N)
 		ms=$(( (end - start) / 1000000 ))
 		(( ms < best )) && best=$ms
@@ -24,5 +25,8 @@ measure() { # name, args...
 	done
 	printf '%-28s best of %d: %4d ms wall, peak RSS %d MiB\n' "$name" "$runs" "$best" $(( rss / 1024 ))
 }
-measure "corpus (30 StatefulSets)" "$corpus"
-measure "10x corpus (300)" "$bin/x10"
+for exe in stowage stowage-check; do
+	echo "$exe ($(du -m "$bin/$exe" | cut -f1) MB):"
+	measure "$bin/$exe" "  corpus (30 StatefulSets)" "$corpus"
+	measure "$bin/$exe" "  10x corpus (300)" "$bin/x10"
+done

@@ -1,3 +1,5 @@
+//go:build !checkonly
+
 package main
 
 import (
@@ -61,6 +63,7 @@ type webhookFlags struct {
 	auditInterval      time.Duration
 	auditPolicyReports bool
 	webhookConfig      string
+	pprofAddr          string
 	notReadyThreshold  time.Duration
 }
 
@@ -89,6 +92,7 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.StringVar(&o.caBundleOut, "ca-bundle-out", "", "with --self-signed, also write the base64 caBundle to this file")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `address of the metrics endpoint ("0" disables it)`)
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	f.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (off when empty; never expose it)")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader to run the controllers, so replicas never fight over budgets")
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "stowage-system"), "namespace of the leader-election lease")
 	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", webhook.MaxBodyBytes, "largest AdmissionReview accepted")
@@ -162,6 +166,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "stowage.stowage.dev",
 		LeaderElectionNamespace: o.namespace,

@@ -1,5 +1,6 @@
-// Package testcorpus locates the shared corpus of rendered Helm charts that tests and
-// benchmarks run over: ../shared/corpus next to the repository, or $STOWAGE_CORPUS.
+// Package testcorpus locates the corpus of rendered Helm charts that tests and benchmarks run
+// over: $STOWAGE_CORPUS when set, else ../shared/corpus next to the repository (the shared,
+// authoritative copy), else the copy in testdata/corpus, so a clone anywhere still tests.
 // It is for tests only.
 package testcorpus
 
@@ -10,18 +11,24 @@ import (
 	"testing"
 )
 
-// Dir returns the corpus directory, failing the test when it is missing.
+// Dir returns the corpus directory, failing the test when none is found.
 func Dir(tb testing.TB) string {
 	tb.Helper()
-	dir := os.Getenv("STOWAGE_CORPUS")
-	if dir == "" {
-		_, file, _, _ := runtime.Caller(0)
-		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
+	if dir := os.Getenv("STOWAGE_CORPUS"); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			tb.Fatalf("STOWAGE_CORPUS=%s: %v", dir, err)
+		}
+		return dir
 	}
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("the corpus of rendered charts is missing at %s (set STOWAGE_CORPUS): %v", dir, err)
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	for _, dir := range []string{filepath.Join(root, "..", "shared", "corpus"), filepath.Join(root, "testdata", "corpus")} {
+		if _, err := os.Stat(dir); err == nil {
+			return dir
+		}
 	}
-	return dir
+	tb.Fatalf("no corpus of rendered charts: set STOWAGE_CORPUS, or keep ../shared/corpus or testdata/corpus")
+	return ""
 }
 
 // Files returns every corpus manifest, sorted.
