@@ -256,11 +256,11 @@ func (e *environment) installWebhookConfigurations(ctx context.Context, caBundle
 
 // webhookProcess is a running `stowage webhook`.
 type webhookProcess struct {
-	cmd                     *exec.Cmd
+	cmd                         *exec.Cmd
 	port, probe, metrics, pprof int
-	certDir, logPath        string
-	waited                  chan struct{}
-	kubeconfig, stowagePath string
+	certDir, logPath            string
+	waited                      chan struct{}
+	kubeconfig, stowagePath     string
 }
 
 func freePort() (int, error) {
