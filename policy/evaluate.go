@@ -37,35 +37,37 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 	res := &Result{Policy: p.Name, Action: p.Spec.EnforcementAction}
 	switch obj := req.Object.(type) {
 	case *appsv1.StatefulSet:
-		var old *appsv1.StatefulSet
-		if req.Operation == Update {
-			o, ok := req.OldObject.(*appsv1.StatefulSet)
-			if !ok || o == nil {
-				return nil, fmt.Errorf("update of a StatefulSet needs the old StatefulSet, got %T", req.OldObject)
-			}
-			old = o
-		}
-		if obj == nil {
-			return nil, fmt.Errorf("nil StatefulSet")
+		old, err := objects(req, obj, "StatefulSet")
+		if err != nil {
+			return nil, err
 		}
 		evaluateStatefulSet(res, req.Operation, obj, old, p, &facts)
 	case *corev1.PersistentVolumeClaim:
-		var old *corev1.PersistentVolumeClaim
-		if req.Operation == Update {
-			o, ok := req.OldObject.(*corev1.PersistentVolumeClaim)
-			if !ok || o == nil {
-				return nil, fmt.Errorf("update of a PersistentVolumeClaim needs the old claim, got %T", req.OldObject)
-			}
-			old = o
-		}
-		if obj == nil {
-			return nil, fmt.Errorf("nil PersistentVolumeClaim")
+		old, err := objects(req, obj, "PersistentVolumeClaim")
+		if err != nil {
+			return nil, err
 		}
 		evaluateClaim(res, req.Operation, obj, old, p, &facts)
 	default:
 		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
 	}
 	return res, nil
+}
+
+// objects checks that the object is set and, on Update, returns the old object of the same type.
+func objects[T interface{ *appsv1.StatefulSet | *corev1.PersistentVolumeClaim }](req Request, obj T, kind string) (T, error) {
+	var old T
+	if obj == nil {
+		return old, fmt.Errorf("nil %s", kind)
+	}
+	if req.Operation != Update {
+		return old, nil
+	}
+	o, ok := req.OldObject.(T)
+	if !ok || o == nil {
+		return old, fmt.Errorf("update of a %s needs the old %s, got %T", kind, kind, req.OldObject)
+	}
+	return o, nil
 }
 
 // context carries what the rules of one evaluation read, and collects what they find.

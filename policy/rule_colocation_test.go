@@ -10,6 +10,31 @@ import (
 
 // Helpers shared by the tests of the co-location rules, and the ratcheting test they share.
 
+// violationCase is a StatefulSet evaluated as a CREATE under the default policy, and the
+// violations ("rule severity field") it must give.
+type violationCase struct {
+	name string
+	sts  *appsv1.StatefulSet
+	want []string
+}
+
+func runCases(t *testing.T, cases []violationCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := create(t, tc.sts, testPolicy(), Facts{})
+			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+			for _, v := range res.Violations {
+				if v.Message == "" || v.Message[0] < 'a' || v.Message[0] > 'z' {
+					t.Errorf("message must start lower-case: %q", v.Message)
+				}
+			}
+		})
+	}
+}
+
 func nodeAffinity(terms ...corev1.NodeSelectorTerm) func(*appsv1.StatefulSet) {
 	return func(s *appsv1.StatefulSet) {
 		if s.Spec.Template.Spec.Affinity == nil {

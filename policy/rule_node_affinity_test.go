@@ -3,8 +3,6 @@ package policy
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -12,11 +10,7 @@ import (
 
 func TestNodeAffinityTooFewHosts(t *testing.T) {
 	pathNA := "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
-	tests := []struct {
-		name string
-		sts  *appsv1.StatefulSet
-		want []string
-	}{
+	runCases(t, []violationCase{
 		{
 			name: "3 replicas, node affinity admits 2 hostnames → rejected",
 			sts:  compliant(nodeAffinity(hostsIn("node-a", "node-b"))),
@@ -52,18 +46,5 @@ func TestNodeAffinityTooFewHosts(t *testing.T) {
 				{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a"}}}})),
 			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res := create(t, tc.sts, testPolicy(), Facts{})
-			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
-				t.Errorf("violations (-want +got):\n%s", diff)
-			}
-			for _, v := range res.Violations {
-				if v.Message == "" || v.Message[0] < 'a' || v.Message[0] > 'z' {
-					t.Errorf("message must start lower-case: %q", v.Message)
-				}
-			}
-		})
-	}
+	})
 }
