@@ -27,8 +27,8 @@ import (
 
 // Annotations that mark the cluster's default StorageClass.
 const (
-	defaultClassAnnotation     = "storageclass.kubernetes.io/is-default-class"
-	betaDefaultClassAnnotation = "storageclass.beta.kubernetes.io/is-default-class"
+	defaultClassAnnotation     = policy.DefaultClassAnnotation
+	betaDefaultClassAnnotation = policy.BetaDefaultClassAnnotation
 	betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 )
 
@@ -205,20 +205,7 @@ func nodeState(n *corev1.Node, opts Options, threshold time.Duration) NodeState 
 // defaultStorageClass returns the class the API server would fill in: among those annotated as
 // default, the most recently created, then the smallest name.
 func defaultStorageClass(classes []*storagev1.StorageClass) string {
-	var best *storagev1.StorageClass
-	for _, sc := range classes {
-		if sc == nil || (sc.Annotations[defaultClassAnnotation] != "true" && sc.Annotations[betaDefaultClassAnnotation] != "true") {
-			continue
-		}
-		if best == nil || sc.CreationTimestamp.After(best.CreationTimestamp.Time) ||
-			(sc.CreationTimestamp.Equal(&best.CreationTimestamp) && sc.Name < best.Name) {
-			best = sc
-		}
-	}
-	if best == nil {
-		return ""
-	}
-	return best.Name
+	return policy.DefaultStorageClass(classes)
 }
 
 // namespaceLabels returns a namespace's labels, or the ones every namespace carries.

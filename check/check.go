@@ -103,7 +103,7 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				for ; i < len(inputs); i++ {
-					done[i] <- &fileResult{}
+					done[i] <- &fileResult{cancelled: true}
 				}
 				return
 			}
@@ -112,6 +112,9 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	}()
 	for i := range inputs {
 		fr := <-done[i]
+		if fr.cancelled {
+			continue // never took a slot
+		}
 		<-slots
 		sum.Objects += fr.objects
 		for j := range fr.errors {
@@ -141,11 +144,13 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 
 // fileResult is what one input produced.
 type fileResult struct {
-	objects int
-	results []Result
-	errors  []InputError
-	fixed   []byte
-	diff    []byte
+	// cancelled is set for inputs never processed because the run was cancelled.
+	cancelled bool
+	objects   int
+	results   []Result
+	errors    []InputError
+	fixed     []byte
+	diff      []byte
 }
 
 // processInput evaluates every document of one input and builds its fixed form: documents in

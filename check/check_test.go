@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -375,3 +378,29 @@ func TestFieldPath(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestCancelledRunReturns(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	data, _ := os.ReadFile("testdata/colocated.yaml")
+	var paths []string
+	for i := range 40 {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d.yaml", i))
+		os.WriteFile(p, data, 0o644)
+		paths = append(paths, p)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Options{Policies: policy.NewSet(policyfile.Default()), Workers: 1, Stdout: io.Discard, Stderr: io.Discard}, paths)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a cancelled run reported success")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled run never returned")
+	}
+}

@@ -80,10 +80,11 @@ func gatherFacts(inputs []*input, defaultNamespace string) *clusterFacts {
 				case d.Kind == "Namespace" && d.APIVersion == "v1":
 					ns := &corev1.Namespace{}
 					if _, err := stream.Decode(d, ns); err == nil && ns.Name != "" {
-						labels := map[string]string{corev1.LabelMetadataName: ns.Name}
+						labels := map[string]string{}
 						for k, v := range ns.Labels {
 							labels[k] = v
 						}
+						labels[corev1.LabelMetadataName] = ns.Name // the API server always sets it so
 						f.namespaces[ns.Name] = labels
 					}
 				}

@@ -94,7 +94,12 @@ func TestAuditScale(t *testing.T) {
 		return cl.Status().Update(ctx, n)
 	})
 	parallel(namespaces, "namespace", func(i int) error {
-		return cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("tenant-%02d", i)}})
+		ns := fmt.Sprintf("tenant-%02d", i)
+		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+		// No controller manager runs here to create it, and pods cannot be admitted without it.
+		return cl.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}})
 	})
 	populated := time.Now()
 	class := "openebs-hostpath"

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -55,7 +56,9 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 }
 
 // objects checks that the object is set and, on Update, returns the old object of the same type.
-func objects[T interface{ *appsv1.StatefulSet | *corev1.PersistentVolumeClaim }](req Request, obj T, kind string) (T, error) {
+func objects[T interface {
+	*appsv1.StatefulSet | *corev1.PersistentVolumeClaim
+}](req Request, obj T, kind string) (T, error) {
 	var old T
 	if obj == nil {
 		return old, fmt.Errorf("nil %s", kind)
@@ -70,6 +73,50 @@ func objects[T interface{ *appsv1.StatefulSet | *corev1.PersistentVolumeClaim }]
 	return o, nil
 }
 
+// KeepStored evaluates an Update that no policy applies to (none selects the object, or it
+// opted out): nothing is checked and nothing is added, but what keeps the stored object's
+// immutable values still applies. A claim (template) class that Stowage filled in earlier must
+// survive a re-apply that drops it, or the API server rejects the update as changing an
+// immutable field. Other operations give an empty result.
+func KeepStored(req Request) (*Result, error) {
+	res := &Result{}
+	switch obj := req.Object.(type) {
+	case *appsv1.StatefulSet:
+		old, err := objects(req, obj, "StatefulSet")
+		if err != nil {
+			return nil, err
+		}
+		res.Object, res.Patch = keepStoredStatefulSet(req.Operation, obj, old)
+	case *corev1.PersistentVolumeClaim:
+		old, err := objects(req, obj, "PersistentVolumeClaim")
+		if err != nil {
+			return nil, err
+		}
+		res.Object, res.Patch = keepStoredClaim(req.Operation, obj, old)
+	default:
+		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
+	}
+	return res, nil
+}
+
+func keepStoredStatefulSet(op Operation, in, old *appsv1.StatefulSet) (runtime.Object, []jsonpatch.Operation) {
+	out := in.DeepCopy()
+	if op != Update {
+		return out, nil
+	}
+	preserveStorageClass(&context{sts: out}, old)
+	return out, statefulSetPatch(in, out)
+}
+
+func keepStoredClaim(op Operation, in, old *corev1.PersistentVolumeClaim) (runtime.Object, []jsonpatch.Operation) {
+	out := in.DeepCopy()
+	if op != Update {
+		return out, nil
+	}
+	preserveClaimStorageClass(&context{pvc: out}, old)
+	return out, diffTyped(nil, "/spec", &in.Spec, &out.Spec)
+}
+
 // context carries what the rules of one evaluation read, and collects what they find.
 type context struct {
 	op     Operation
@@ -79,7 +126,8 @@ type context struct {
 	// For StatefulSets.
 	sts      *appsv1.StatefulSet
 	replicas int32
-	// pods is spec.selector; nil when it is missing, empty or malformed.
+	// pods is spec.selector; nil when it is missing, empty, malformed, or does not select the
+	// template's own labels.
 	pods *metav1.LabelSelector
 
 	// For PersistentVolumeClaims.
@@ -144,7 +192,7 @@ func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.Pl
 	if sts.Spec.Replicas != nil {
 		c.replicas = *sts.Spec.Replicas
 	}
-	if validPodSelector(sts.Spec.Selector) {
+	if validPodSelector(sts.Spec.Selector) && selectsPods(sts.Spec.Selector, sts.Spec.Template.Labels) {
 		c.pods = sts.Spec.Selector
 	}
 	return c
@@ -153,7 +201,7 @@ func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.Pl
 func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) {
 	if exempt, v := optOut(in.ObjectMeta, p); exempt {
 		res.Exempt = true
-		res.Object = in.DeepCopy()
+		res.Object, res.Patch = keepStoredStatefulSet(op, in, old)
 		return
 	} else if v != nil {
 		res.Violations = append(res.Violations, *v)
@@ -182,7 +230,7 @@ func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet,
 		for _, check := range statefulSetChecks {
 			check(oc)
 		}
-		found = ratchet(found, oc.found)
+		found = ratchet(found, oc.found, c.replicas > oc.replicas)
 	}
 	res.Object = out
 	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
@@ -192,7 +240,7 @@ func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet,
 func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeClaim, p *v1alpha1.PlacementPolicy, facts *Facts) {
 	if exempt, v := optOut(in.ObjectMeta, p); exempt {
 		res.Exempt = true
-		res.Object = in.DeepCopy()
+		res.Object, res.Patch = keepStoredClaim(op, in, old)
 		return
 	} else if v != nil {
 		res.Violations = append(res.Violations, *v)
@@ -220,7 +268,7 @@ func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeCl
 		for _, check := range claimChecks {
 			check(oc)
 		}
-		found = ratchet(found, oc.found)
+		found = ratchet(found, oc.found, false)
 	}
 	res.Object = out
 	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
@@ -245,17 +293,26 @@ type podSurface struct {
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 }
 
-// ratchet downgrades to warnings the violations that the old object already had, so an update
-// is only rejected for what it makes worse.
-func ratchet(found, before []Violation) []Violation {
+// countRules report a problem whose size is the replica count: more replicas make it worse.
+var countRules = map[RuleID]bool{
+	RuleNodeNamePinned: true, RuleHostnameNodeSelector: true, RuleNodeAffinityTooFewHosts: true,
+	RulePodAffinityCoLocates: true, RuleInsufficientEligibleNodes: true,
+}
+
+// ratchet downgrades to warnings the errors that the old object already had, so an update is
+// only rejected for what it makes worse: an error at the same rule and field in the old object
+// (an error there too, not a warning), unless the update adds replicas to a problem that grows
+// with them. A scale-down of a StatefulSet that already breaks the policy is never rejected.
+func ratchet(found, before []Violation, grew bool) []Violation {
 	for i := range found {
-		if found[i].Severity != SeverityError {
+		v := &found[i]
+		if v.Severity != SeverityError || grew && countRules[v.Rule] {
 			continue
 		}
 		for _, b := range before {
-			if b.Rule == found[i].Rule && b.Message == found[i].Message && b.Field.String() == found[i].Field.String() {
-				found[i].Severity = SeverityWarning
-				found[i].Message += " (already present before this update, so not rejected)"
+			if b.Rule == v.Rule && b.Severity == SeverityError && b.Field.String() == v.Field.String() {
+				v.Severity = SeverityWarning
+				v.Message += " (already so before this update, so not rejected)"
 				break
 			}
 		}

@@ -120,10 +120,8 @@ func (d *differ) value(a, b reflect.Value) {
 }
 
 func (d *differ) slice(a, b reflect.Value) {
-	if a.IsNil() != b.IsNil() && (a.Len() == 0 || b.Len() == 0) {
-		if a.Len() != b.Len() || a.IsNil() { // null → [] or [] → null: a present value either way
-			d.emit("replace", b)
-		}
+	if a.IsNil() != b.IsNil() {
+		d.emit("replace", b) // null and a list are different JSON values
 		return
 	}
 	la, lb := a.Len(), b.Len()
@@ -182,6 +180,10 @@ func subsequence(a, b reflect.Value) ([]int, bool) {
 }
 
 func (d *differ) mapping(a, b reflect.Value) {
+	if a.IsNil() != b.IsNil() {
+		d.emit("replace", b) // null and an object are different JSON values
+		return
+	}
 	if equal(a, b) {
 		return
 	}

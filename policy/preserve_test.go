@@ -7,6 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
 
 // TestUpdateKeepsWhatReApplyWouldUndo covers what an UPDATE keeps: re-applying the original
@@ -100,6 +102,18 @@ func TestUpdateKeepsWhatReApplyWouldUndo(t *testing.T) {
 	}
 }
 
+func TestUpdateLeavesPreferredTermsAloneWithoutUpgrade(t *testing.T) {
+	chartTerm := corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: ownTerm()}
+	noUpgrade := testPolicy(func(s *v1alpha1.PlacementPolicySpec) { f := false; s.AntiAffinity.UpgradePreferred = &f })
+	stored := create(t, statefulSet(withPreferredAnti(chartTerm)), noUpgrade, Facts{}).StatefulSet()
+	next := stored.DeepCopy()
+	next.Spec.Template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].Weight = 100 // a helm upgrade
+	res := evaluate(t, Request{Operation: Update, Object: next, OldObject: stored}, noUpgrade, Facts{})
+	if len(res.Patch) != 0 {
+		t.Fatalf("a preferred term Stowage never upgraded was touched: %v", res.Patch)
+	}
+}
+
 func TestUpdateKeepsTheClaimsClass(t *testing.T) {
 	stored := claim(func(c *corev1.PersistentVolumeClaim) { c.Spec.StorageClassName = ptrTo("openebs-hostpath") })
 	dropped := claim()
@@ -107,4 +121,30 @@ func TestUpdateKeepsTheClaimsClass(t *testing.T) {
 	if len(res.Patch) != 1 || res.Patch[0].Path != "/spec/storageClassName" || *res.PersistentVolumeClaim().Spec.StorageClassName != "openebs-hostpath" {
 		t.Fatalf("patch = %+v", res.Patch)
 	}
+}
+
+func TestKeepStoredWithoutAPolicy(t *testing.T) {
+	stored := create(t, statefulSet(), testPolicy(), Facts{}).StatefulSet()
+	reapplied := stored.DeepCopy()
+	reapplied.Spec.VolumeClaimTemplates[0].Spec.StorageClassName = nil
+	reapplied.Annotations = map[string]string{"stowage.dev/opt-out": "true"}
+	trusting := testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.OptOut.Namespaces = []string{"data"} })
+	t.Run("opted out since: the stored class is still kept", func(t *testing.T) {
+		res := evaluate(t, Request{Operation: Update, Object: reapplied, OldObject: stored}, trusting, Facts{})
+		if !res.Exempt || len(res.Patch) != 1 || res.Patch[0].Path != "/spec/volumeClaimTemplates/0/spec/storageClassName" {
+			t.Fatalf("exempt %v, patch %v", res.Exempt, res.Patch)
+		}
+	})
+	t.Run("no policy selects it any more: KeepStored keeps the class", func(t *testing.T) {
+		res, err := KeepStored(Request{Operation: Update, Object: reapplied, OldObject: stored})
+		if err != nil || len(res.Patch) != 1 || *res.StatefulSet().Spec.VolumeClaimTemplates[0].Spec.StorageClassName != "openebs-hostpath" {
+			t.Fatalf("err %v, patch %v", err, res.Patch)
+		}
+	})
+	t.Run("on Create KeepStored does nothing", func(t *testing.T) {
+		res, err := KeepStored(Request{Operation: Create, Object: reapplied})
+		if err != nil || len(res.Patch) != 0 {
+			t.Fatalf("err %v, patch %v", err, res.Patch)
+		}
+	})
 }

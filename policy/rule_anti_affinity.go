@@ -164,7 +164,7 @@ func ensureAntiAffinity(spec *corev1.PodSpec) *corev1.PodAntiAffinity {
 // re-apply never rolls the pods. The required term itself is never put back: its removal is an
 // edit that weakens placement, which the checks report.
 func preserveAntiAffinity(c *context, old *appsv1.StatefulSet) {
-	if c.pods == nil || c.policy.AntiAffinity.Mode != v1alpha1.Required {
+	if c.pods == nil || c.policy.AntiAffinity.Mode != v1alpha1.Required || !*c.policy.AntiAffinity.UpgradePreferred {
 		return
 	}
 	oldAnti, anti := podAntiAffinity(&old.Spec.Template.Spec), podAntiAffinity(c.podSpec())
@@ -174,7 +174,7 @@ func preserveAntiAffinity(c *context, old *appsv1.StatefulSet) {
 	var kept []corev1.WeightedPodAffinityTerm
 	for _, w := range anti.PreferredDuringSchedulingIgnoredDuringExecution {
 		reAdded := w.PodAffinityTerm.TopologyKey == v1alpha1.HostnameTopologyKey && selectsExactlyOwnPods(&w.PodAffinityTerm, c.sts) &&
-			!containsWeighted(oldAnti.PreferredDuringSchedulingIgnoredDuringExecution, w) &&
+			!containsPreferredTerm(oldAnti.PreferredDuringSchedulingIgnoredDuringExecution, w.PodAffinityTerm) &&
 			containsTerm(oldAnti.RequiredDuringSchedulingIgnoredDuringExecution, w.PodAffinityTerm) &&
 			containsTerm(anti.RequiredDuringSchedulingIgnoredDuringExecution, w.PodAffinityTerm)
 		if !reAdded {
@@ -195,9 +195,10 @@ func containsTerm(list []corev1.PodAffinityTerm, t corev1.PodAffinityTerm) bool 
 	return false
 }
 
-func containsWeighted(list []corev1.WeightedPodAffinityTerm, w corev1.WeightedPodAffinityTerm) bool {
+// containsPreferredTerm reports whether a preferred list holds the term, whatever its weight.
+func containsPreferredTerm(list []corev1.WeightedPodAffinityTerm, t corev1.PodAffinityTerm) bool {
 	for i := range list {
-		if equal(reflectValue(&list[i]), reflectValue(&w)) {
+		if equal(reflectValue(&list[i].PodAffinityTerm), reflectValue(&t)) {
 			return true
 		}
 	}

@@ -29,6 +29,12 @@ func TestAntiAffinityMutation(t *testing.T) {
 		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app.kubernetes.io/instance", Operator: metav1.LabelSelectorOpIn, Values: []string{"prod", "canary"}}},
 	}
 	preferredOff := func(s *v1alpha1.PlacementPolicySpec) { f := false; s.AntiAffinity.UpgradePreferred = &f }
+	allNamespaces := ownTerm()
+	allNamespaces.NamespaceSelector = &metav1.LabelSelector{}
+	twoNamespaces := ownTerm()
+	twoNamespaces.Namespaces = []string{"data", "other"}
+	unknownNamespaces := ownTerm()
+	unknownNamespaces.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: metav1.LabelSelectorOpDoesNotExist}}}
 
 	tests := []struct {
 		name          string
@@ -84,6 +90,23 @@ func TestAntiAffinityMutation(t *testing.T) {
 			policy:        testPolicy(preferredOff),
 			wantRequired:  []corev1.PodAffinityTerm{ownTerm()},
 			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: ownTerm()}},
+		},
+		{
+			name:          "preferred term over these labels in every namespace → not upgraded (it would bind other releases), ours added",
+			sts:           statefulSet(withPreferredAnti(corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: allNamespaces})),
+			wantRequired:  []corev1.PodAffinityTerm{ownTerm()},
+			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: allNamespaces}},
+		},
+		{
+			name:          "preferred term listing another namespace too → not upgraded, ours added",
+			sts:           statefulSet(withPreferredAnti(corev1.WeightedPodAffinityTerm{Weight: 1, PodAffinityTerm: twoNamespaces})),
+			wantRequired:  []corev1.PodAffinityTerm{ownTerm()},
+			wantPreferred: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: twoNamespaces}},
+		},
+		{
+			name:         "required term whose namespace selector the engine cannot decide → not trusted, ours added",
+			sts:          statefulSet(withRequiredAnti(unknownNamespaces)),
+			wantRequired: []corev1.PodAffinityTerm{unknownNamespaces, ownTerm()},
 		},
 		{
 			name:         "user's required term over the whole release covers the pods → nothing added",

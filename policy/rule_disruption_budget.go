@@ -14,6 +14,10 @@ package policy
 // every drain; both are reported as warnings, because the fix is on the budget, not on this object.
 
 import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,13 +47,19 @@ const (
 	budgetSuffix = "-stowage"
 )
 
-// BudgetName is the name of the PodDisruptionBudget Stowage keeps for a StatefulSet.
+// BudgetName is the name of the PodDisruptionBudget Stowage keeps for a StatefulSet: its name
+// and "-stowage", or, when that is too long for a name, a prefix of its name and a hash of the
+// whole, so two long names that share a prefix never share a budget.
 func BudgetName(statefulSet string) string {
 	name := statefulSet + budgetSuffix
-	if len(name) > validation.DNS1123SubdomainMaxLength {
-		name = statefulSet[:validation.DNS1123SubdomainMaxLength-len(budgetSuffix)] + budgetSuffix
+	if len(name) <= validation.DNS1123SubdomainMaxLength {
+		return name
 	}
-	return name
+	sum := fnv.New32a()
+	sum.Write([]byte(statefulSet))
+	tail := fmt.Sprintf("-%08x%s", sum.Sum32(), budgetSuffix)
+	prefix := strings.TrimRight(statefulSet[:validation.DNS1123SubdomainMaxLength-len(tail)], "-.")
+	return prefix + tail
 }
 
 // IsOwnBudget reports whether a budget is the one Stowage keeps for the named StatefulSet.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -119,7 +121,12 @@ func TestBudgetName(t *testing.T) {
 	if got := BudgetName("db"); got != "db-stowage" {
 		t.Errorf("BudgetName(db) = %q", got)
 	}
-	if got := BudgetName(string(long)); len(got) != 253 {
-		t.Errorf("BudgetName of a 260-character name is %d characters, want 253", len(got))
+	a, b := BudgetName(string(long)), BudgetName(string(long[:259])+"b")
+	if len(a) > 253 || a == b || !strings.HasSuffix(a, "-stowage") {
+		t.Errorf("BudgetName of two long names sharing a prefix: %q and %q", a, b)
+	}
+	dotted := strings.Repeat("a", 235) + "." + strings.Repeat("b", 20)
+	if got := BudgetName(dotted); len(validation.IsDNS1123Subdomain(got)) > 0 {
+		t.Errorf("BudgetName(%q) = %q is not a valid name", dotted, got)
 	}
 }

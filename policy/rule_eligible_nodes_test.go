@@ -213,3 +213,35 @@ func TestNodeEligible(t *testing.T) {
 		})
 	}
 }
+
+func TestRatchetOnScale(t *testing.T) {
+	three := []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3")}
+	f := Facts{NodesKnown: true, Nodes: three}
+	pinned := func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.NodeName = "a" }
+	noAnti := func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.Affinity = nil }
+	tests := []struct {
+		name     string
+		old, sts *appsv1.StatefulSet
+		want     []string
+	}{
+		{"5 → 4 replicas on 3 nodes: better, so only a warning", compliant(replicas(5)), compliant(replicas(4)),
+			[]string{"InsufficientEligibleNodes warning spec.replicas"}},
+		{"4 → 5 replicas on 3 nodes: worse, so an error", compliant(replicas(4)), compliant(replicas(5)),
+			[]string{"InsufficientEligibleNodes error spec.replicas"}},
+		{"nodeName pinned, 3 → 2 replicas: a warning", compliant(pinned), compliant(pinned, replicas(2)),
+			[]string{"NodeNamePinned warning spec.template.spec.nodeName"}},
+		{"no anti-affinity, 1 → 3 replicas: the scale-up is what makes co-location possible, so an error",
+			statefulSet(noAnti, replicas(1)), statefulSet(noAnti),
+			[]string{"AntiAffinityMissing error spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+				"TopologySpreadMissing warning spec.template.spec.topologySpreadConstraints",
+				"StorageClassUnset warning spec.volumeClaimTemplates[0].spec.storageClassName"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := evaluate(t, Request{Operation: Update, Object: tc.sts, OldObject: tc.old}, testPolicy(), f)
+			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

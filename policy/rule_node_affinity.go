@@ -38,36 +38,43 @@ func checkNodeAffinity(c *context) {
 			"name at least %d hostnames, or restrict by a label that many nodes carry", hosts.Len(), c.replicas, c.replicas)
 }
 
-// admittedHosts returns the hosts that a set of ORed node selector terms can admit, and whether
-// that set is bounded at all.
+// admittedHosts returns an upper bound of the nodes a set of ORed node selector terms can admit,
+// and whether there is a bound at all. Within a term, hostname values (the
+// kubernetes.io/hostname label) and node names (matchFields on metadata.name) name nodes in
+// different ways, so they are not intersected with each other: the smaller set bounds the term.
+// Across terms the sets are united, which can only overcount.
 func admittedHosts(terms []corev1.NodeSelectorTerm) (sets.Set[string], bool) {
 	all := sets.New[string]()
 	for _, t := range terms {
 		if len(t.MatchExpressions) == 0 && len(t.MatchFields) == 0 {
 			continue // an empty term matches no node
 		}
-		var term sets.Set[string]
-		limit := func(values []string) {
-			if term == nil {
-				term = sets.New(values...)
+		var hosts, names sets.Set[string]
+		limit := func(have *sets.Set[string], values []string) {
+			if *have == nil {
+				*have = sets.New(values...)
 			} else {
-				term = term.Intersection(sets.New(values...))
+				*have = (*have).Intersection(sets.New(values...))
 			}
 		}
 		for _, r := range t.MatchExpressions {
 			if r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpIn {
-				limit(r.Values)
+				limit(&hosts, r.Values)
 			}
 		}
 		for _, r := range t.MatchFields {
 			if r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpIn {
-				limit(r.Values)
+				limit(&names, r.Values)
 			}
 		}
-		if term == nil {
+		switch {
+		case hosts == nil && names == nil:
 			return nil, false
+		case hosts == nil || names != nil && names.Len() < hosts.Len():
+			all = all.Union(names)
+		default:
+			all = all.Union(hosts)
 		}
-		all = all.Union(term)
 	}
 	return all, true
 }

@@ -12,6 +12,14 @@ func TestNodeAffinityTooFewHosts(t *testing.T) {
 	pathNA := "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
 	runCases(t, []violationCase{
 		{
+			name: "2 replicas, one term naming 2 hosts both by hostname and by node name → 2 nodes, fine",
+			sts: compliant(replicas(2), nodeAffinity(corev1.NodeSelectorTerm{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{"n1", "n2"}}},
+				MatchFields:      []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n1.example.com", "n2.example.com"}}},
+			})),
+			want: []string{},
+		},
+		{
 			name: "3 replicas, node affinity admits 2 hostnames → rejected",
 			sts:  compliant(nodeAffinity(hostsIn("node-a", "node-b"))),
 			want: []string{"NodeAffinityTooFewHosts error " + pathNA},

@@ -2,7 +2,7 @@ package policy
 
 // Rule PodSelectorInvalid.
 //
-// Reads: spec.selector.
+// Reads: spec.selector and spec.template.metadata.labels.
 //
 // Every term Stowage adds selects the StatefulSet's pods with its spec.selector. Without a
 // usable selector it cannot add them, and the API server would reject the StatefulSet anyway;
@@ -16,7 +16,11 @@ func checkPodSelector(c *context) {
 		return
 	}
 	msg := "spec.selector must select the pods by at least one label; set matchLabels to labels of spec.template.metadata.labels"
-	if sel := c.sts.Spec.Selector; sel != nil && (len(sel.MatchLabels) > 0 || len(sel.MatchExpressions) > 0) {
+	switch sel := c.sts.Spec.Selector; {
+	case validPodSelector(sel):
+		msg = "spec.selector does not select the pods' own labels in spec.template.metadata.labels; " +
+			"make them match (the API server rejects the StatefulSet otherwise)"
+	case sel != nil && (len(sel.MatchLabels) > 0 || len(sel.MatchExpressions) > 0):
 		msg = "spec.selector is not a valid label selector (each matchExpressions operator must be In or NotIn with values, " +
 			"or Exists or DoesNotExist without); fix it so it selects the pods by their template labels"
 	}

@@ -19,6 +19,8 @@ func TestPodSelector(t *testing.T) {
 		{"empty selector would select every pod in the namespace → rejected", &metav1.LabelSelector{}, []string{"PodSelectorInvalid error spec.selector"}},
 		{"In without values → rejected", &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn}}},
 			[]string{"PodSelectorInvalid error spec.selector"}},
+		{"selector that does not match the template labels → rejected, and no term built (it would never cover the pods)",
+			&metav1.LabelSelector{MatchLabels: map[string]string{"app": "other"}}, []string{"PodSelectorInvalid error spec.selector"}},
 		{"unknown operator → rejected", &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Like", Values: []string{"x"}}}},
 			[]string{"PodSelectorInvalid error spec.selector"}},
 	}

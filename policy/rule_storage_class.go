@@ -19,6 +19,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -87,7 +88,41 @@ func mutateClaimStorageClass(c *context) {
 }
 
 func checkClaimStorageClass(c *context) {
+	before := len(c.found)
 	checkClass(c, pathSpec.Child("storageClassName"), c.pvc.Annotations, &c.pvc.Spec, "claim")
+	if len(c.found) > before && madeFromTemplate(c.pvc, c.facts.StatefulSets) {
+		for i := before; i < len(c.found); i++ {
+			if c.found[i].Rule == RuleStorageClassNotAllowed {
+				c.found[i].Severity = SeverityWarning
+				c.found[i].Message += "; this claim follows its StatefulSet's claim template, which is immutable, " +
+					"so it is not rejected: recreate the StatefulSet with an allowed class"
+			}
+		}
+	}
+}
+
+// madeFromTemplate reports whether a claim is one a StatefulSet makes from a claim template
+// (named <template>-<statefulset>-<ordinal>) with the same class.
+func madeFromTemplate(pvc *corev1.PersistentVolumeClaim, sets []*appsv1.StatefulSet) bool {
+	for _, s := range sets {
+		if s.Namespace != pvc.Namespace {
+			continue
+		}
+		for i := range s.Spec.VolumeClaimTemplates {
+			t := &s.Spec.VolumeClaimTemplates[i]
+			prefix := t.Name + "-" + s.Name + "-"
+			ordinal, ok := strings.CutPrefix(pvc.Name, prefix)
+			if !ok || ordinal == "" || strings.Trim(ordinal, "0123456789") != "" {
+				continue
+			}
+			want, _ := claimClass(t.Annotations, &t.Spec)
+			have, _ := claimClass(pvc.Annotations, &pvc.Spec)
+			if want == have {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func checkClass(c *context, p *field.Path, annotations map[string]string, spec *corev1.PersistentVolumeClaimSpec, what string) {
@@ -107,18 +142,16 @@ func checkClass(c *context, p *field.Path, annotations map[string]string, spec *
 }
 
 func allowedList(s *v1alpha1.StorageSpec) string {
-	out := s.ClassName
-	for i, a := range s.AllowedClassNames {
-		if a == s.ClassName {
-			continue
-		}
-		if i == len(s.AllowedClassNames)-1 {
-			out += " or " + a
-		} else {
-			out += ", " + a
+	names := []string{s.ClassName}
+	for _, a := range s.AllowedClassNames {
+		if !slices.Contains(names, a) {
+			names = append(names, a)
 		}
 	}
-	return out
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // preserveStorageClass keeps a claim template's stored class when an update drops it. Claim

@@ -225,6 +225,24 @@ func TestStorageClassClaim(t *testing.T) {
 	}
 }
 
+func TestStorageClassClaimFromATemplate(t *testing.T) {
+	enforce := testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.Storage.Mode = v1alpha1.Enforce })
+	legacy := statefulSet(vctClass(ptrTo("nfs")))
+	made := claim(func(c *corev1.PersistentVolumeClaim) { c.Name = "data-db-3"; c.Spec.StorageClassName = ptrTo("nfs") })
+	res := create(t, made, enforce, Facts{StatefulSets: []*appsv1.StatefulSet{legacy}})
+	if diff := cmp.Diff([]string{"StorageClassNotAllowed warning spec.storageClassName"}, ruleHits(res.Violations)); diff != "" {
+		t.Errorf("a claim made from an admitted template (-want +got):\n%s", diff)
+	}
+	standalone := claim(func(c *corev1.PersistentVolumeClaim) {
+		c.Name = "data-db-extra"
+		c.Spec.StorageClassName = ptrTo("nfs")
+	})
+	res = create(t, standalone, enforce, Facts{StatefulSets: []*appsv1.StatefulSet{legacy}})
+	if diff := cmp.Diff([]string{"StorageClassNotAllowed error spec.storageClassName"}, ruleHits(res.Violations)); diff != "" {
+		t.Errorf("a claim that only looks like one (-want +got):\n%s", diff)
+	}
+}
+
 func TestStorageClassClaimUpdateIsNeverPatched(t *testing.T) {
 	old := claim()
 	grown := claim(func(c *corev1.PersistentVolumeClaim) { c.Labels = map[string]string{"grown": "yes"} })

@@ -93,11 +93,13 @@ func coversOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet) bool {
 }
 
 // selectsExactlyOwnPods reports whether a term covers the StatefulSet's pods and nothing wider:
-// every requirement of spec.selector is also a requirement of the term. Only such a term may be
-// upgraded from preferred to required; upgrading a wider term would constrain other workloads.
+// it reaches the StatefulSet's namespace only, and every requirement of spec.selector is also a
+// requirement of the term. Only such a term may be upgraded from preferred to required;
+// upgrading a wider term would constrain other workloads (required anti-affinity is symmetric).
 func selectsExactlyOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet) bool {
 	own := sts.Spec.Selector
-	if !coversOwnPods(term, sts) || own == nil {
+	if !coversOwnPods(term, sts) || own == nil || term.NamespaceSelector != nil ||
+		len(term.Namespaces) > 1 || len(term.Namespaces) == 1 && term.Namespaces[0] != sts.Namespace {
 		return false
 	}
 	theirs := term.LabelSelector
@@ -136,20 +138,37 @@ func sameSet(a, b []string) bool {
 }
 
 func termReachesNamespace(term *corev1.PodAffinityTerm, ns string) bool {
-	if term.NamespaceSelector != nil {
-		if len(term.NamespaceSelector.MatchLabels) == 0 && len(term.NamespaceSelector.MatchExpressions) == 0 {
+	if sel := term.NamespaceSelector; sel != nil {
+		if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
 			return true // {} selects every namespace
 		}
-		// A namespace selector is evaluated against namespace labels the engine does not have;
-		// the namespace's own name label is the one it can check.
-		if m, ok := matches(term.NamespaceSelector, map[string]string{corev1.LabelMetadataName: ns}); ok && m {
-			return true
+		// The engine does not have the namespace's labels, only its name. A selector on the name
+		// label alone can be decided; one on any other key might not select the namespace, so it
+		// is taken as not reaching it (then Stowage adds its own term rather than trust it).
+		if onlyNameLabel(sel) {
+			if m, ok := matches(sel, map[string]string{corev1.LabelMetadataName: ns}); ok && m {
+				return true
+			}
 		}
 	}
 	if len(term.Namespaces) == 0 {
 		return term.NamespaceSelector == nil
 	}
 	return slices.Contains(term.Namespaces, ns)
+}
+
+func onlyNameLabel(sel *metav1.LabelSelector) bool {
+	for k := range sel.MatchLabels {
+		if k != corev1.LabelMetadataName {
+			return false
+		}
+	}
+	for _, r := range sel.MatchExpressions {
+		if r.Key != corev1.LabelMetadataName {
+			return false
+		}
+	}
+	return true
 }
 
 // selectsPods reports whether a PodDisruptionBudget-style selector reaches the template labels.

@@ -69,6 +69,10 @@ type Facts struct {
 	PDBs []*policyv1.PodDisruptionBudget
 	// DefaultStorageClass is the name of the cluster's default StorageClass, or "".
 	DefaultStorageClass string
+	// StatefulSets are the StatefulSets in a claim's namespace, when the caller has them. A
+	// claim a StatefulSet makes from one of its (immutable) templates must follow the template,
+	// so it is never rejected for its class. Read-only.
+	StatefulSets []*appsv1.StatefulSet
 }
 
 // Request is what is evaluated.

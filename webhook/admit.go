@@ -29,8 +29,9 @@ type Cluster interface {
 	Policies() *policy.Set
 	// NamespaceLabels returns the labels of a namespace.
 	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
-	// Facts returns the facts the engine needs for an object in the namespace. withNodes asks
-	// for the nodes too, which only StatefulSets need.
+	// Facts returns the facts the engine needs for an object in the namespace: budgets and the
+	// default StorageClass, and for a StatefulSet (withNodes) the nodes, for a claim the
+	// namespace's StatefulSets.
 	Facts(ctx context.Context, namespace string, withNodes bool) (policy.Facts, error)
 	// StatefulSet returns a stored StatefulSet, for requests on its scale subresource.
 	StatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
@@ -98,6 +99,15 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 		return allowed(), d
 	}
 	resp := allowed()
+	if res == nil && op == policy.Update {
+		// No policy applies now, but what Stowage filled in before must survive a re-apply.
+		if res, err = policy.KeepStored(policy.Request{Operation: op, Object: obj, OldObject: old}); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "keeping stored values; admitting unchanged")
+			d.errored = true
+			return resp, d
+		}
+		p = &v1alpha1.PlacementPolicy{}
+	}
 	if res == nil {
 		return resp, d
 	}

@@ -14,9 +14,6 @@ import (
 	"github.com/stowage-dev/stowage/policy"
 )
 
-// DefaultClassAnnotation marks the cluster's default StorageClass.
-const DefaultClassAnnotation = "storageclass.kubernetes.io/is-default-class"
-
 // CacheCluster answers the admitter from a controller-runtime cache. Objects are read without
 // deep copies: the engine never modifies its inputs.
 type CacheCluster struct {
@@ -70,9 +67,20 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 	if err := c.Reader.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
 		return f, err
 	}
+	scs := make([]*storagev1.StorageClass, len(classes.Items))
 	for i := range classes.Items {
-		if classes.Items[i].Annotations[DefaultClassAnnotation] == "true" {
-			f.DefaultStorageClass = classes.Items[i].Name
+		scs[i] = &classes.Items[i]
+	}
+	f.DefaultStorageClass = policy.DefaultStorageClass(scs)
+	if !withNodes {
+		// Claims: the StatefulSets that may have made them from a template.
+		var sets appsv1.StatefulSetList
+		if err := c.Reader.List(ctx, &sets, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+			return f, err
+		}
+		f.StatefulSets = make([]*appsv1.StatefulSet, len(sets.Items))
+		for i := range sets.Items {
+			f.StatefulSets[i] = &sets.Items[i]
 		}
 	}
 	if withNodes {

@@ -54,8 +54,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.Log.Error(fmt.Errorf("panic: %v", p), "admission handler panicked", "uid", uid, "stack", string(debug.Stack()))
-			writeReview(w, http.StatusOK, errorResponse(uid, http.StatusInternalServerError,
+			writeReview(w, http.StatusOK, h.failed(uid, http.StatusInternalServerError,
 				fmt.Sprintf("stowage hit an internal error evaluating this object (uid %s); it has been logged, please report it", uid)))
+			if h.Metrics != nil {
+				h.Metrics.observe(h.Mode, &decision{errored: true}, time.Since(start))
+			}
 		}
 	}()
 
@@ -116,13 +119,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, d = h.Admitter.Validate(ctx, req)
 	}
 	if err := ctx.Err(); err != nil && errors.Is(err, context.DeadlineExceeded) {
-		resp = errorResponse(uid, http.StatusGatewayTimeout, "stowage did not decide within the API server's timeout")
+		resp = h.failed(uid, http.StatusGatewayTimeout, "stowage did not decide within the API server's timeout")
+		d = &decision{errored: true}
 	}
 	resp.UID = req.UID
 	writeReview(w, http.StatusOK, resp)
 	if h.Metrics != nil {
 		h.Metrics.observe(h.Mode, d, time.Since(start))
 	}
+}
+
+// failed answers a request the handler could not decide. The mutating endpoint never rejects:
+// it admits the object unchanged, with a warning, and leaves the verdict to the validating
+// endpoint (an explicit denial would bypass failurePolicy: Ignore). The validating endpoint
+// fails closed.
+func (h *Handler) failed(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {
+	if h.Mode == Mutating {
+		return &admissionv1.AdmissionResponse{UID: uid, Allowed: true, Warnings: []string{msg + "; admitted unchanged"}}
+	}
+	return errorResponse(uid, code, msg)
 }
 
 func errorResponse(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {

@@ -314,7 +314,12 @@ func TestPanicGivesACleanError(t *testing.T) {
 	c.panics = true
 	w, resp := serve(t, newTestHandler(Validating, c), review(t, admissionv1.Create, statefulSetsGVR, "", galera(t), nil), "application/json", "")
 	if w.Code != 200 || resp == nil || resp.Allowed || resp.UID != "uid-42" || !strings.Contains(resp.Result.Message, "internal error") {
-		t.Fatalf("code %d, response %+v", w.Code, resp)
+		t.Fatalf("validating: code %d, response %+v", w.Code, resp)
+	}
+	// The mutating endpoint never rejects, not even on a panic: it admits unchanged and warns.
+	w, resp = serve(t, newTestHandler(Mutating, c), review(t, admissionv1.Create, statefulSetsGVR, "", galera(t), nil), "application/json", "")
+	if w.Code != 200 || resp == nil || !resp.Allowed || resp.Patch != nil || resp.UID != "uid-42" || len(resp.Warnings) != 1 {
+		t.Fatalf("mutating: code %d, response %+v", w.Code, resp)
 	}
 }
 
@@ -328,6 +333,10 @@ func TestTimeoutIsHonoured(t *testing.T) {
 	}
 	if resp.Allowed || resp.Result.Code != http.StatusGatewayTimeout {
 		t.Fatalf("response = %+v", resp.Result)
+	}
+	_, resp = serve(t, newTestHandler(Mutating, c), review(t, admissionv1.Create, statefulSetsGVR, "", galera(t), nil), "application/json", "?timeout=100ms")
+	if !resp.Allowed || resp.Patch != nil {
+		t.Fatalf("the mutating endpoint rejected on a timeout: %+v", resp)
 	}
 }
 

@@ -43,10 +43,12 @@ func Compile(items []v1alpha1.PlacementPolicy) (*policy.Set, map[string]string) 
 
 // WatchPolicies keeps the cluster's policy set in step with the PlacementPolicies in the
 // cache. It runs on every replica (not only the leader), since every replica serves admission.
-func WatchPolicies(ctx context.Context, c cache.Cache, target *CacheCluster, log logr.Logger) error {
+// The returned function reports whether the set reflects every policy listed at start-up; the
+// replica must not report ready before, or it would admit everything unchanged meanwhile.
+func WatchPolicies(ctx context.Context, c cache.Cache, target *CacheCluster, log logr.Logger) (func() bool, error) {
 	inf, err := c.GetInformer(ctx, &v1alpha1.PlacementPolicy{})
 	if err != nil {
-		return fmt.Errorf("watching PlacementPolicies: %w", err)
+		return nil, fmt.Errorf("watching PlacementPolicies: %w", err)
 	}
 	rebuild := func() {
 		var list v1alpha1.PlacementPolicyList
@@ -58,12 +60,15 @@ func WatchPolicies(ctx context.Context, c cache.Cache, target *CacheCluster, log
 		target.SetPolicies(set)
 		log.Info("policies in force", "valid", set.Len(), "invalid", len(invalid))
 	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { rebuild() },
 		UpdateFunc: func(any, any) { rebuild() },
 		DeleteFunc: func(any) { rebuild() },
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return reg.HasSynced, nil
 }
 
 // PolicyStatusReconciler writes each PlacementPolicy's status: observedGeneration and a Ready

@@ -206,13 +206,22 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 			return fmt.Errorf("starting the informer for %T (is the PlacementPolicy CRD installed?): %w", obj, err)
 		}
 	}
-	if err := webhook.WatchPolicies(ctx, mgr.GetCache(), cluster, log.WithName("policies")); err != nil {
+	policiesSynced, err := webhook.WatchPolicies(ctx, mgr.GetCache(), cluster, log.WithName("policies"))
+	if err != nil {
 		return err
 	}
 	var synced atomic.Bool
 	if err := mgr.Add(alwaysRunnable(func(ctx context.Context) error {
 		if !mgr.GetCache().WaitForCacheSync(ctx) {
 			return errors.New("the caches never synced")
+		}
+		// The policy set is built by an event handler; wait until it has seen every policy.
+		for !policiesSynced() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 		synced.Store(true)
 		log.Info("caches synced; ready")
