@@ -22,6 +22,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -37,6 +38,22 @@ import (
 // 200. STOWAGE_LOAD_RPS and STOWAGE_LOAD_SECONDS change the load.
 func TestWebhookLoad(t *testing.T) {
 	rps, seconds := envInt("STOWAGE_LOAD_RPS", 1000), envInt("STOWAGE_LOAD_SECONDS", 10)
+	// Earlier suites' namespaces are still being torn down by the controller manager and kwok,
+	// which competes for the same two cores; measure on a settled cluster.
+	settle := time.Now()
+	eventually(t, 5*time.Minute, "earlier suites' namespaces are gone", func() (bool, error) {
+		var list corev1.NamespaceList
+		if err := env.cluster.Client.List(context.Background(), &list); err != nil {
+			return false, nil
+		}
+		for _, ns := range list.Items {
+			if ns.DeletionTimestamp != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	t.Logf("waited %s for the cluster to settle", time.Since(settle).Round(time.Second))
 	body := largestReview(t)
 	caPEM, err := os.ReadFile(filepath.Join(env.webhook.certDir, "ca.crt"))
 	if err != nil {
@@ -218,4 +235,3 @@ func processMemory(pid int) (rss, hwm int64) {
 	return rss, hwm
 }
 
-var _ = context.Background
