@@ -234,4 +234,3 @@ func processMemory(pid int) (rss, hwm int64) {
 	}
 	return rss, hwm
 }
-
