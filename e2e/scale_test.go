@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,17 +30,19 @@ import (
 
 // TestAuditScale populates a control plane of its own with 1,000 nodes, 5,000 StatefulSets and
 // 15,000 pods, claims and local volumes, and times `stowage audit` over it, measuring its wall
-// time and peak RSS. Nothing runs there, so no scheduler, controller manager or kwok is needed:
-// the objects are written with the state a running cluster would give them (Ready nodes,
-// Running pods, Bound claims). A few placements are wrong on purpose, so the audit has
-// findings to report. It is slow to populate (minutes), so it runs only with
-// STOWAGE_AUDIT_SCALE=1 (`make bench-audit`).
+// time and peak RSS. kwok is the kubelet of the 1,000 fake nodes: it makes them Ready, renews
+// their Leases, and runs every pod (Running, Ready, a pod IP from the node's podCIDR). The
+// test binds the pods itself (spec.nodeName) instead of running the StatefulSet controller
+// and the scheduler, which would take far longer on 2 cores and add nothing the audit reads,
+// and writes claims Bound to pre-made local PVs as the provisioner would. A few placements
+// are wrong on purpose, so the audit has findings to report. It is slow to populate
+// (minutes), so it runs only with STOWAGE_AUDIT_SCALE=1 (`make bench-audit`).
 func TestAuditScale(t *testing.T) {
 	if os.Getenv("STOWAGE_AUDIT_SCALE") != "1" {
 		t.Skip("set STOWAGE_AUDIT_SCALE=1 (make bench-audit) to populate 1,000 nodes and 5,000 StatefulSets")
 	}
 	const nodes, sets, replicas, namespaces = 1000, 5000, 3, 50
-	c := cluster.StartForTest(t, cluster.Options{ExtraArgs: map[cluster.Component][]string{
+	c := cluster.StartForTest(t, cluster.Options{FakeKubelets: true, ExtraArgs: map[cluster.Component][]string{
 		cluster.APIServer: {"--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000"}}}, false)
 	cfg := rest.CopyConfig(c.RESTConfig)
 	cfg.QPS, cfg.Burst = -1, 0 // unthrottled: the server's inflight limits apply
@@ -81,17 +84,18 @@ func TestAuditScale(t *testing.T) {
 	}
 	nodeName := func(i int) string { return fmt.Sprintf("n-%04d", i%nodes) }
 	parallel(nodes, "node", func(i int) error {
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName(i), Labels: map[string]string{
-			corev1.LabelHostname: nodeName(i), corev1.LabelTopologyZone: fmt.Sprintf("zone-%d", i%3)}}}
+		spec := cluster.NodeSpec{Name: nodeName(i), Zone: fmt.Sprintf("zone-%d", i%3)}
+		n := spec.Node()
+		n.Spec.PodCIDR = fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256) // kwok's pod IPs
 		if err := cl.Create(ctx, n); err != nil {
 			return err
 		}
-		n.Status = corev1.NodeStatus{
-			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now(), LastHeartbeatTime: metav1.Now()}},
-			Allocatable: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")},
-			Capacity:    corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")},
-		}
-		return cl.Status().Update(ctx, n)
+		// kube-apiserver taints every new Node not-ready; the node lifecycle controller, which
+		// would lift the taint once kwok reports the Node Ready, does not run here.
+		// A merge patch, because kwok may already have written the Node's status.
+		before := n.DeepCopy()
+		n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeNotReady })
+		return cl.Patch(ctx, n, client.MergeFrom(before))
 	})
 	parallel(namespaces, "namespace", func(i int) error {
 		ns := fmt.Sprintf("tenant-%02d", i)
@@ -164,16 +168,47 @@ func TestAuditScale(t *testing.T) {
 				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: name, UID: sts.UID, Controller: &controller}}},
 				Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "db", Image: "db:1"}},
 					Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}}}
-			if err := cl.Create(ctx, pod); err != nil {
-				return err
-			}
-			pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-			if err := cl.Status().Update(ctx, pod); err != nil {
+			if err := cl.Create(ctx, pod); err != nil { // kwok runs it
 				return err
 			}
 		}
 		return nil
 	})
+	// Wait for kwok: every node Ready and every pod Running.
+	err = cluster.WaitFor(ctx, 10*time.Minute, func() (bool, error) {
+		ready, running := 0, 0
+		var nl corev1.NodeList
+		if err := cl.List(ctx, &nl); err != nil {
+			return false, err
+		}
+		for i := range nl.Items {
+			for _, cond := range nl.Items[i].Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		var pl corev1.PodList
+		for opts := (&client.ListOptions{Limit: 500}); ; {
+			if err := cl.List(ctx, &pl, opts); err != nil {
+				return false, err
+			}
+			for i := range pl.Items {
+				if pl.Items[i].Status.Phase == corev1.PodRunning && pl.Items[i].Status.PodIP != "" {
+					running++
+				}
+			}
+			if pl.Continue == "" {
+				break
+			}
+			opts.Continue = pl.Continue
+		}
+		t.Logf("kwok: %d/%d nodes Ready, %d/%d pods Running after %s", ready, nodes, running, sets*replicas, time.Since(start).Round(time.Second))
+		return ready == nodes && running == sets*replicas, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for kwok to run the nodes and pods: %v", err)
+	}
 	filled := time.Since(start)
 	t.Logf("populated %d nodes, %d StatefulSets, %d pods, claims and volumes in %s (nodes and namespaces %s)",
 		nodes, sets, sets*replicas, filled.Round(time.Second), populated.Sub(start).Round(time.Second))

@@ -44,8 +44,8 @@ type Timings struct {
 	// APIServer is the time from starting kube-apiserver to its /readyz answering ok.
 	APIServer time.Duration
 	// Scheduling is the time from starting kube-controller-manager, kube-scheduler and kwok
-	// to all three being healthy and the default ServiceAccount existing. Zero without
-	// Options.Scheduling.
+	// to all three being healthy and the default ServiceAccount existing (kwok alone with
+	// Options.FakeKubelets). Zero without either option.
 	Scheduling time.Duration
 	// Total is the whole of Start.
 	Total time.Duration
@@ -197,47 +197,55 @@ func (c *Cluster) start(ctx context.Context, bins binaries, begin time.Time) err
 	c.Timings.APIServer = time.Since(t)
 	logf("kube-apiserver ready in %s", c.Timings.APIServer.Round(time.Millisecond))
 
-	if c.opts.Scheduling {
+	if c.opts.runsKwok() {
 		t = time.Now()
-		if err := c.startScheduling(ctx, bins, pt); err != nil {
+		started, err := c.startScheduling(ctx, bins, pt)
+		if err != nil {
 			return err
 		}
 		c.Timings.Scheduling = time.Since(t)
-		logf("kube-controller-manager, kube-scheduler and kwok ready in %s", c.Timings.Scheduling.Round(time.Millisecond))
+		logf("%s ready in %s", started, c.Timings.Scheduling.Round(time.Millisecond))
 	}
 
 	c.Timings.Total = time.Since(begin)
-	logf("control plane up in %s (scheduling=%t, work folder %s)", c.Timings.Total.Round(time.Millisecond), c.opts.Scheduling, c.WorkDir)
+	logf("control plane up in %s (scheduling=%t, fake kubelets=%t, work folder %s)", c.Timings.Total.Round(time.Millisecond),
+		c.opts.Scheduling, c.opts.runsKwok(), c.WorkDir)
 	return nil
 }
 
-// startScheduling starts kube-controller-manager, kube-scheduler and kwok side by side and
-// waits for all three.
-func (c *Cluster) startScheduling(ctx context.Context, bins binaries, pt ports) error {
-	kcm, err := c.run(ControllerManager, bins.controllerManager, c.controllerManagerArgs(pt), nil)
-	if err != nil {
-		return err
-	}
-	sched, err := c.run(Scheduler, bins.scheduler, c.schedulerArgs(pt), nil)
-	if err != nil {
-		return err
+type healthCheck struct {
+	p     *process
+	what  string
+	check func(context.Context) error
+}
+
+// startScheduling starts kube-controller-manager, kube-scheduler and kwok side by side (only
+// kwok with Options.FakeKubelets) and waits for them all. It returns what it started.
+func (c *Cluster) startScheduling(ctx context.Context, bins binaries, pt ports) (string, error) {
+	var checks []healthCheck
+	started := "kwok"
+	if c.opts.Scheduling {
+		kcm, err := c.run(ControllerManager, bins.controllerManager, c.controllerManagerArgs(pt), nil)
+		if err != nil {
+			return "", err
+		}
+		sched, err := c.run(Scheduler, bins.scheduler, c.schedulerArgs(pt), nil)
+		if err != nil {
+			return "", err
+		}
+		checks = append(checks,
+			healthCheck{kcm, "kube-controller-manager /healthz", httpGetOK(insecureHTTPS, fmt.Sprintf("https://127.0.0.1:%d/healthz", pt.controllerManager))},
+			healthCheck{kcm, "default ServiceAccount", c.defaultServiceAccountExists},
+			healthCheck{sched, "kube-scheduler /healthz", httpGetOK(insecureHTTPS, fmt.Sprintf("https://127.0.0.1:%d/healthz", pt.scheduler))})
+		started = "kube-controller-manager, kube-scheduler and kwok"
 	}
 	kwokEnv := append(os.Environ(), "HOME="+filepath.Join(c.WorkDir, "kwok-home")) // so ~/.kwok/kwok.yaml is not loaded
 	kwok, err := c.run(Kwok, bins.kwok, c.kwokArgs(pt, bins.kwokStages), kwokEnv)
 	if err != nil {
-		return err
+		return "", err
 	}
+	checks = append(checks, healthCheck{kwok, "kwok /healthz", httpGetOK(plainHTTP, fmt.Sprintf("http://127.0.0.1:%d/healthz", pt.kwok))})
 
-	checks := []struct {
-		p     *process
-		what  string
-		check func(context.Context) error
-	}{
-		{kcm, "kube-controller-manager /healthz", httpGetOK(insecureHTTPS, fmt.Sprintf("https://127.0.0.1:%d/healthz", pt.controllerManager))},
-		{kcm, "default ServiceAccount", c.defaultServiceAccountExists},
-		{sched, "kube-scheduler /healthz", httpGetOK(insecureHTTPS, fmt.Sprintf("https://127.0.0.1:%d/healthz", pt.scheduler))},
-		{kwok, "kwok /healthz", httpGetOK(plainHTTP, fmt.Sprintf("http://127.0.0.1:%d/healthz", pt.kwok))},
-	}
 	begin := time.Now()
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
@@ -250,7 +258,7 @@ func (c *Cluster) startScheduling(ctx context.Context, bins binaries, pt ports) 
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return started, errors.Join(errs...)
 }
 
 // run starts one component with its output in logs/<component>.log and records it for Stop.

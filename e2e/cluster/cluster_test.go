@@ -232,6 +232,61 @@ func TestHarnessAPIServerOnly(t *testing.T) {
 	}
 }
 
+// TestHarnessFakeKubelets runs kwok without the controller manager and scheduler: kwok makes a
+// Node Ready and runs a Pod bound to it, and a Pod left unbound stays unscheduled.
+func TestHarnessFakeKubelets(t *testing.T) {
+	c := cluster.StartForTest(t, cluster.Options{FakeKubelets: true}, false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	if err := c.CreateNodes(ctx, []cluster.NodeSpec{{Name: "fake-1", Zone: "z1"}}); err != nil {
+		t.Fatalf("create nodes: %v", err)
+	}
+	node, err := c.Clientset.CoreV1().Nodes().Get(ctx, "fake-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get node: %v", err)
+	}
+	if len(node.Spec.Taints) != 0 {
+		t.Errorf("taints = %v, want none", node.Spec.Taints)
+	}
+	if got := node.Status.NodeInfo.KubeletVersion; got == "" {
+		t.Error("node has no kubelet version: kwok did not initialize it")
+	}
+	// No controller manager runs, so the namespace has no default ServiceAccount to admit Pods
+	// with; the test creates it as the controller manager would.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: metav1.NamespaceDefault}}
+	if _, err := c.Clientset.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create default service account: %v", err)
+	}
+	pod := func(name, node string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
+			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}
+	}
+	pods := c.Clientset.CoreV1().Pods(metav1.NamespaceDefault)
+	for _, p := range []*corev1.Pod{pod("bound", "fake-1"), pod("unbound", "")} {
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create pod %s: %v", p.Name, err)
+		}
+	}
+	err = cluster.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		p, err := pods.Get(ctx, "bound", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "", err
+	})
+	if err != nil {
+		t.Fatalf("bound pod not Running with an IP: %v", err)
+	}
+	unbound, err := pods.Get(ctx, "unbound", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unbound.Spec.NodeName != "" || unbound.Status.Phase == corev1.PodRunning {
+		t.Errorf("unbound pod was scheduled (node %q, phase %s) with no scheduler running", unbound.Spec.NodeName, unbound.Status.Phase)
+	}
+	if got := len(c.PIDs()); got != 3 {
+		t.Errorf("%d components running, want 3 (etcd, kube-apiserver, kwok)", got)
+	}
+}
+
 // webStatefulSet returns a 3-replica StatefulSet with a volume claim template on
 // openebs-hostpath and required anti-affinity on the hostname.
 func webStatefulSet(ns string) *appsv1.StatefulSet {

@@ -1,6 +1,6 @@
 // Package cluster starts a real Kubernetes control plane for Stowage's end-to-end tests: etcd
 // and kube-apiserver, and with Options.Scheduling also kube-controller-manager, kube-scheduler
-// and kwok, all from locally built binaries (`make tools` builds them into bin/). kwok plays
+// and kwok (Options.FakeKubelets: kwok alone), all from locally built binaries (`make tools` builds them into bin/). kwok plays
 // the kubelet of fake Nodes, so Pods are really scheduled, bound and reported Running without a
 // container runtime, and the controllers Stowage relies on (statefulset, disruption, garbage
 // collector, node lifecycle, persistentvolume binder) really run.

@@ -87,8 +87,9 @@ func (s NodeSpec) Node() *corev1.Node {
 // taint that kube-apiserver puts on every new Node.
 //
 // With Options.Scheduling kwok marks them Ready and keeps their Leases fresh, and the node
-// lifecycle controller lifts the taint. Without it nothing would, so CreateNodes does both
-// itself: the Nodes are then plain objects, ready for admission tests that read them.
+// lifecycle controller lifts the taint. With Options.FakeKubelets kwok marks them Ready and
+// CreateNodes lifts the taint. With neither, nothing would, so CreateNodes does both itself:
+// the Nodes are then plain objects, ready for admission tests that read them.
 func (c *Cluster) CreateNodes(ctx context.Context, specs []NodeSpec) error {
 	nodes := c.Clientset.CoreV1().Nodes()
 	names := make([]string, 0, len(specs))
@@ -97,7 +98,7 @@ func (c *Cluster) CreateNodes(ctx context.Context, specs []NodeSpec) error {
 			return errors.New("create nodes: a node spec has no name")
 		}
 		node := s.Node()
-		if !c.opts.Scheduling {
+		if !c.opts.runsKwok() {
 			now := metav1.Now()
 			node.Status.Conditions = []corev1.NodeCondition{{
 				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
@@ -118,7 +119,7 @@ func (c *Cluster) CreateNodes(ctx context.Context, specs []NodeSpec) error {
 }
 
 // WaitNodesReady waits until the named Nodes are Ready and carry neither the not-ready nor the
-// unreachable taint and, with Options.Scheduling, kwok holds their Leases, for at most a
+// unreachable taint and, when kwok runs, kwok holds their Leases, for at most a
 // minute.
 func (c *Cluster) WaitNodesReady(ctx context.Context, names ...string) error {
 	pending := slices.Clone(names)
@@ -152,7 +153,7 @@ func (c *Cluster) nodeSettled(ctx context.Context, name string) (bool, error) {
 	if !nodeReady(node) || hasTaint(node, corev1.TaintNodeNotReady) || hasTaint(node, corev1.TaintNodeUnreachable) {
 		return false, nil
 	}
-	if !c.opts.Scheduling {
+	if !c.opts.runsKwok() {
 		return true, nil
 	}
 	lease, err := c.Clientset.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, name, metav1.GetOptions{})
@@ -192,10 +193,10 @@ func (c *Cluster) DeleteNode(ctx context.Context, name string) error {
 // neither renews the Lease nor updates the Node or its Pods. The node lifecycle controller
 // then marks the Node Ready=Unknown and taints it unreachable once
 // --node-monitor-grace-period (50 s by default; set it with Options.ExtraArgs) has passed
-// without a renewal. It needs Options.Scheduling.
+// without a renewal. It needs kwok (Options.Scheduling or Options.FakeKubelets).
 func (c *Cluster) StopNodeHeartbeat(ctx context.Context, name string) error {
-	if !c.opts.Scheduling {
-		return errors.New("stop node heartbeat: kwok is not running (Options.Scheduling is off)")
+	if !c.opts.runsKwok() {
+		return errors.New("stop node heartbeat: kwok is not running (Options.Scheduling and Options.FakeKubelets are off)")
 	}
 	leases := c.Clientset.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	holder := HeartbeatStoppedHolder
@@ -231,8 +232,8 @@ func (c *Cluster) StopNodeHeartbeat(ctx context.Context, name string) error {
 // back within about 10 s and then marks the Node Ready again. Wait for that with
 // WaitNodesReady.
 func (c *Cluster) ResumeNodeHeartbeat(ctx context.Context, name string) error {
-	if !c.opts.Scheduling {
-		return errors.New("resume node heartbeat: kwok is not running (Options.Scheduling is off)")
+	if !c.opts.runsKwok() {
+		return errors.New("resume node heartbeat: kwok is not running (Options.Scheduling and Options.FakeKubelets are off)")
 	}
 	leases := c.Clientset.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {

@@ -74,6 +74,11 @@ type Options struct {
 	// created, scheduled and run on fake nodes. Without it only etcd and kube-apiserver run:
 	// enough for admission tests, and about twice as fast to start.
 	Scheduling bool
+	// FakeKubelets starts kwok alone, without kube-controller-manager and kube-scheduler: kwok
+	// marks annotated Nodes Ready, keeps their Leases and runs the Pods written with
+	// spec.nodeName, and nothing else acts on the objects a test writes. For populating a
+	// large cluster quickly. Scheduling implies it.
+	FakeKubelets bool
 
 	// WorkDir holds the PKI, kubeconfig, etcd data and logs. Default: a new temporary folder,
 	// removed by Stop unless KeepWorkDir is set or $STOWAGE_E2E_KEEP is non-empty. A folder
@@ -159,15 +164,18 @@ func (o Options) resolveBinaries() (binaries, error) {
 	if o.Scheduling {
 		b.controllerManager = filepath.Join(o.KubeBinDir, string(ControllerManager))
 		b.scheduler = filepath.Join(o.KubeBinDir, string(Scheduler))
+		need = append(need, b.controllerManager, b.scheduler)
+	}
+	if o.runsKwok() {
 		b.kwok = o.Kwok
-		need = append(need, b.controllerManager, b.scheduler, b.kwok)
+		need = append(need, b.kwok)
 	}
 	for _, p := range need {
 		if err := checkExecutable(p); err != nil {
 			return b, err
 		}
 	}
-	if o.Scheduling {
+	if o.runsKwok() {
 		stages, err := kwokStages(o.KwokStagesDir, b.kwok)
 		if err != nil {
 			return b, err
@@ -176,6 +184,9 @@ func (o Options) resolveBinaries() (binaries, error) {
 	}
 	return b, nil
 }
+
+// runsKwok reports whether the cluster runs kwok.
+func (o Options) runsKwok() bool { return o.Scheduling || o.FakeKubelets }
 
 // checkExecutable reports a missing or non-executable file, wrapping ErrBinaryNotFound.
 func checkExecutable(path string) error {
