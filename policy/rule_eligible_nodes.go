@@ -14,7 +14,6 @@ package policy
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -26,21 +25,47 @@ func checkEligibleNodes(c *context) {
 	if !c.facts.NodesKnown || !c.replicated() || c.pods == nil {
 		return
 	}
-	eligible := EligibleNodes(c.podSpec(), c.facts.Nodes)
-	anti := podAntiAffinity(c.podSpec())
+	spec := c.podSpec()
+	anti := podAntiAffinity(spec)
 
 	// The tightest required anti-affinity term over these pods decides how many domains exist.
-	key, domains := v1alpha1.HostnameTopologyKey, -1
+	// Each term's domains, and the hostnames, are counted over the eligible nodes only up to
+	// the replicas: enough is enough, and the scan stops as soon as every count has reached it,
+	// so that a StatefulSet costs a few nodes' checks, not the whole cluster's (the audit
+	// evaluates thousands of them against thousands of nodes).
+	need := int(c.replicas)
+	var terms []*domainCount
 	if anti != nil {
 		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
 			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if !coversOwnPods(t, c.sts) {
-				continue
+			if coversOwnPods(t, c.sts) {
+				terms = append(terms, &domainCount{key: t.TopologyKey})
 			}
-			n, ok := countDomains(eligible, t.TopologyKey)
-			if ok && (domains < 0 || n < domains) {
-				key, domains = t.TopologyKey, n
+		}
+	}
+	hosts := &domainCount{key: v1alpha1.HostnameTopologyKey}
+	for _, n := range c.facts.Nodes {
+		if !NodeEligible(spec, n) {
+			continue
+		}
+		done := true
+		for _, t := range terms {
+			if !t.add(n, need) {
+				done = false
 			}
+		}
+		if !hosts.add(n, need) {
+			done = false
+		}
+		if done {
+			break
+		}
+	}
+
+	key, domains := v1alpha1.HostnameTopologyKey, -1
+	for _, t := range terms {
+		if !t.unbounded && (domains < 0 || len(t.seen) < domains) {
+			key, domains = t.key, len(t.seen)
 		}
 	}
 	if domains >= 0 {
@@ -53,7 +78,7 @@ func checkEligibleNodes(c *context) {
 		}
 		return
 	}
-	if hosts := countHosts(eligible); int32(hosts) < c.replicas {
+	if n := len(hosts.seen); int32(n) < c.replicas {
 		sev := SeverityWarning
 		if c.policy.AntiAffinity.Mode == v1alpha1.Required {
 			sev = SeverityError
@@ -61,31 +86,36 @@ func checkEligibleNodes(c *context) {
 		c.report(RuleInsufficientEligibleNodes, sev, pathReplicas,
 			"%d replicas but only %d eligible node(s) (after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), "+
 				"and no required anti-affinity keeps them apart, so replicas would share a node; reduce spec.replicas to %d or make more nodes eligible",
-			c.replicas, hosts, hosts)
+			c.replicas, n, n)
 	}
 }
 
-// countDomains counts the distinct values of key among the nodes. When a node lacks the key the
-// scheduler places any number of replicas there, so no bound can be given.
-func countDomains(nodes []*corev1.Node, key string) (int, bool) {
-	seen := sets.New[string]()
-	for _, n := range nodes {
-		v, ok := n.Labels[key]
-		if !ok {
-			if key != v1alpha1.HostnameTopologyKey {
-				return 0, false
-			}
-			v = n.Name
+// domainCount counts the distinct values of a topology key among eligible nodes, up to a
+// bound. A node without the key leaves the count unbounded: the scheduler places any number
+// of replicas there. Nodes without a hostname label count by name, as NodeHostname does.
+type domainCount struct {
+	key       string
+	seen      map[string]struct{}
+	unbounded bool
+}
+
+// add counts the node and reports whether the count needs no more nodes: it is unbounded, or
+// has reached need.
+func (d *domainCount) add(n *corev1.Node, need int) bool {
+	if d.unbounded || len(d.seen) >= need {
+		return true
+	}
+	v, ok := n.Labels[d.key]
+	if !ok {
+		if d.key != v1alpha1.HostnameTopologyKey {
+			d.unbounded = true
+			return true
 		}
-		seen.Insert(v)
+		v = n.Name
 	}
-	return seen.Len(), true
-}
-
-func countHosts(nodes []*corev1.Node) int {
-	seen := sets.New[string]()
-	for _, n := range nodes {
-		seen.Insert(NodeHostname(n))
+	if d.seen == nil {
+		d.seen = make(map[string]struct{}, need)
 	}
-	return seen.Len()
+	d.seen[v] = struct{}{}
+	return len(d.seen) >= need
 }

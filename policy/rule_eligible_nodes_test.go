@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,6 +22,16 @@ func tainted(effect corev1.TaintEffect) func(*corev1.Node) {
 
 func labelled(k, v string) func(*corev1.Node) {
 	return func(n *corev1.Node) { n.Labels[k] = v }
+}
+
+// manyNodes returns n plain nodes in three zones, each changed by mod.
+func manyNodes(n int, mod func(i int, n *corev1.Node)) []*corev1.Node {
+	out := make([]*corev1.Node, n)
+	for i := range out {
+		out[i] = node(fmt.Sprintf("n-%03d", i), fmt.Sprintf("z%d", i%3))
+		mod(i, out[i])
+	}
+	return out
 }
 
 func TestEligibleNodes(t *testing.T) {
@@ -110,6 +121,45 @@ func TestEligibleNodes(t *testing.T) {
 			nodes:  three[:2], known: true,
 			want:      []string{"InsufficientEligibleNodes warning spec.replicas"},
 			wantInMsg: "would share a node",
+		},
+		{
+			name:   "anti-affinity off, user's zone term, a node without a zone label → no bound from the zone; 3 replicas on 2 hosts warned",
+			sts:    statefulSet(withRequiredAnti(func() corev1.PodAffinityTerm { t := ownTerm(); t.TopologyKey = v1alpha1.ZoneTopologyKey; return t }())),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.AntiAffinity.Mode = v1alpha1.Off }),
+			nodes:  []*corev1.Node{node("a", "z1"), func() *corev1.Node { n := node("b", "z2"); delete(n.Labels, v1alpha1.ZoneTopologyKey); return n }()},
+			known:  true,
+			want: []string{
+				"InsufficientEligibleNodes warning spec.replicas",
+				"AntiAffinityWideKey warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
+			},
+			wantInMsg: "only 2 eligible node(s)",
+		},
+		{
+			name: "3 replicas, 500 nodes of which only the last 2 are eligible → the count is exact: rejected naming 2",
+			sts:  statefulSet(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "nvme"} }),
+			nodes: manyNodes(500, func(i int, n *corev1.Node) {
+				if i >= 498 {
+					n.Labels["disk"] = "nvme"
+				}
+			}),
+			known:     true,
+			want:      []string{"InsufficientEligibleNodes error spec.replicas"},
+			wantInMsg: "only 2 eligible node(s)",
+		},
+		{
+			name:  "3 replicas, 500 nodes, the first 3 of them cordoned → fine",
+			sts:   statefulSet(),
+			nodes: manyNodes(500, func(i int, n *corev1.Node) { n.Spec.Unschedulable = i < 3 }),
+			known: true,
+			want:  []string{},
+		},
+		{
+			name:      "3 replicas, 500 nodes sharing 2 hostnames → 2 distinct hostnames, rejected",
+			sts:       statefulSet(),
+			nodes:     manyNodes(500, func(i int, n *corev1.Node) { n.Labels[corev1.LabelHostname] = []string{"h1", "h2"}[i%2] }),
+			known:     true,
+			want:      []string{"InsufficientEligibleNodes error spec.replicas"},
+			wantInMsg: "only 2 eligible node(s)",
 		},
 		{
 			name:  "2 nodes, but the StatefulSet has a single replica → fine",
