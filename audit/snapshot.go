@@ -17,6 +17,9 @@ type Snapshot struct {
 	// StatefulSets are the StatefulSets to audit.
 	StatefulSets []*appsv1.StatefulSet
 	// Pods are the pods; those a StatefulSet controls are found by their controller reference.
+	// Analyze reads only their name, namespace, UID, labels, owner references, deletion
+	// timestamp, spec.nodeName, and status phase, reason, message and conditions, so a caller
+	// may pass pods cut down to those (package collect does).
 	Pods []*corev1.Pod
 	// PVCs are the PersistentVolumeClaims; a replica's are found by name.
 	PVCs []*corev1.PersistentVolumeClaim

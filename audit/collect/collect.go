@@ -50,7 +50,7 @@ func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface
 			return nil, "", err
 		}
 		return l.Items, l.Continue, nil
-	}, ownedByStatefulSet); err != nil {
+	}, slimStatefulSetPod); err != nil {
 		return nil, err
 	}
 	if snap.PVCs, err = list(ctx, "persistentvolumeclaims", func(ctx context.Context, o metav1.ListOptions) ([]corev1.PersistentVolumeClaim, string, error) {
@@ -107,12 +107,12 @@ func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface
 	return snap, nil
 }
 
-// list follows the continue token until the last page, keeping the objects keep accepts, with
-// their managed fields cleared.
+// list follows the continue token until the last page, keeping what keep returns for each
+// object (nil drops it), with managed fields cleared.
 func list[T any, PT interface {
 	*T
 	metav1.Object
-}](ctx context.Context, what string, page func(context.Context, metav1.ListOptions) ([]T, string, error), keep func(PT) bool) ([]PT, error) {
+}](ctx context.Context, what string, page func(context.Context, metav1.ListOptions) ([]T, string, error), keep func(PT) PT) ([]PT, error) {
 	var out []PT
 	opts := metav1.ListOptions{Limit: PageSize}
 	for {
@@ -121,8 +121,8 @@ func list[T any, PT interface {
 			return nil, fmt.Errorf("listing %s: %w", what, err)
 		}
 		for i := range items {
-			o := PT(&items[i])
-			if !keep(o) {
+			o := keep(PT(&items[i]))
+			if o == nil {
 				continue
 			}
 			o.SetManagedFields(nil)
@@ -135,12 +135,30 @@ func list[T any, PT interface {
 	}
 }
 
-func keepAll[T any](*T) bool { return true }
+func keepAll[T any](o *T) *T { return o }
 
-// ownedByStatefulSet keeps the pods whose controller is a StatefulSet.
-func ownedByStatefulSet(p *corev1.Pod) bool {
+// slimStatefulSetPod keeps the pods whose controller is a StatefulSet, and of those only the
+// fields the analysis reads: a copy, so that the page the pod came in, with every pod's full
+// spec and status, is garbage as soon as the next page arrives. Pods are most of a cluster's
+// objects, and of their bytes.
+func slimStatefulSetPod(p *corev1.Pod) *corev1.Pod {
 	ref := metav1.GetControllerOfNoCopy(p)
-	return ref != nil && ref.Kind == "StatefulSet"
+	if ref == nil || ref.Kind != "StatefulSet" {
+		return nil
+	}
+	slim := &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, OwnerReferences: p.OwnerReferences, DeletionTimestamp: p.DeletionTimestamp,
+		},
+		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, Reason: p.Status.Reason, Message: p.Status.Message},
+	}
+	for _, c := range p.Status.Conditions {
+		slim.Status.Conditions = append(slim.Status.Conditions, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message})
+	}
+	return slim
 }
 
 // namespaces lists the namespaces, or gets the one audited. Without permission to read them the

@@ -6,8 +6,9 @@
 //
 // Every list is paginated (pages of 500, following the continue token), as Gatekeeper's audit
 // does, so that a large cluster never answers one huge list. Pods that no StatefulSet controls
-// are dropped page by page, and managed fields are cleared, so memory follows the stateful part
-// of the cluster rather than all of it. It reads only; it never writes.
+// are dropped page by page, the others are cut down to the fields the analysis reads (name,
+// labels, owner, node, phase and conditions), and managed fields are cleared, so memory follows
+// the stateful part of the cluster rather than all of it. It reads only; it never writes.
 //
 // It may import the standard library, k8s.io/api, k8s.io/apimachinery, k8s.io/client-go
 // (kubernetes and dynamic interfaces), package audit and the policy API types.
