@@ -253,6 +253,19 @@ func TestAuditScale(t *testing.T) {
 		nodes, sets, sets*replicas, filled.Round(time.Second), strings.Join(lines, "\n"))
 	t.Log("\n" + report)
 	os.WriteFile(filepath.Join(env.root, "bin", "audit-scale.md"), []byte(report), 0o644)
+
+	// One more run, not timed, with CPU and heap profiles for whoever makes it faster:
+	// go tool pprof -top bin/audit-scale.cpu.pprof
+	prof := exec.Command(env.stowage, "audit", "-o", "json", "--kubeconfig", c.Kubeconfig,
+		"--cpuprofile", filepath.Join(env.root, "bin", "audit-scale.cpu.pprof"),
+		"--memprofile", filepath.Join(env.root, "bin", "audit-scale.mem.pprof"))
+	var stderr strings.Builder
+	prof.Stderr = &stderr
+	if err := prof.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != audit.ExitFindings {
+			t.Errorf("profiled audit: %v\n%s", err, stderr.String())
+		}
+	}
 }
 
 func lastLine(s string) string {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -35,4 +37,24 @@ func (k *kubeFlags) config() (*rest.Config, error) {
 		}
 	}
 	return nil, fmt.Errorf("connecting to the cluster: %w", err)
+}
+
+// auditClients are the clients the audit lists with: a typed clientset that speaks protobuf
+// (a third of JSON's bytes for built-in kinds, and far cheaper to decode on both sides) and a
+// dynamic client for PlacementPolicies and PolicyReports (CRDs speak JSON only). Listing the
+// pages of a big cluster quickly needs more than client-go's default 5 QPS.
+func auditClients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, dyn, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,14 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	var prof profiling
+	root := newRootCommand()
+	prof.addFlags(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
+	err := root.ExecuteContext(ctx)
+	if perr := prof.stop(); err == nil {
+		err = perr
+	}
 	stop()
 	var ee exitError
 	switch {
@@ -59,3 +67,51 @@ func newRootCommand() *cobra.Command {
 
 // extraCommands lets each subcommand file register itself.
 var extraCommands []func() *cobra.Command
+
+// profiling writes Go CPU and heap profiles of one run, for measuring the CLI on real inputs
+// (`make bench-audit` profiles the audit this way). The flags are hidden: they are for the
+// people who work on Stowage.
+type profiling struct {
+	cpuFile, heapFile string
+	cpu               *os.File
+}
+
+func (p *profiling) addFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&p.cpuFile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&p.heapFile, "memprofile", "", "write a heap profile (allocations included) at the end of the run to this file")
+	_ = f.MarkHidden("cpuprofile")
+	_ = f.MarkHidden("memprofile")
+}
+
+func (p *profiling) start() error {
+	if p.cpuFile == "" {
+		return nil
+	}
+	f, err := os.Create(p.cpuFile)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	p.cpu = f
+	return nil
+}
+
+func (p *profiling) stop() error {
+	var errs []error
+	if p.cpu != nil {
+		pprof.StopCPUProfile()
+		errs = append(errs, p.cpu.Close())
+	}
+	if p.heapFile != "" {
+		f, err := os.Create(p.heapFile)
+		if err != nil {
+			return errors.Join(append(errs, fmt.Errorf("heap profile: %w", err))...)
+		}
+		errs = append(errs, pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+	}
+	return errors.Join(errs...)
+}
