@@ -15,6 +15,8 @@ ETCD_VERSION           ?= v3.6.16
 KWOK_VERSION           ?= v0.8.0
 HELM_VERSION           ?= v3.22.0
 CONTROLLER_GEN_VERSION ?= v0.23.0
+# cert-manager: the version tools/cert-manager/go.mod requires (checked when it is built).
+CERT_MANAGER_VERSION   ?= v1.21.2
 
 BIN         := $(CURDIR)/bin
 KUBE_BIN    := $(BIN)/kube-$(KUBE_VERSION)
@@ -22,6 +24,7 @@ ETCD_BIN    := $(BIN)/etcd-$(ETCD_VERSION)
 KWOK_BIN    := $(BIN)/kwok-$(KWOK_VERSION)
 HELM_BIN    := $(BIN)/helm-$(HELM_VERSION)
 CTRLGEN_BIN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+CERTMGR_BIN := $(BIN)/cert-manager-$(CERT_MANAGER_VERSION)
 
 KUBE_APISERVER := $(KUBE_BIN)/kube-apiserver
 KUBE_CM        := $(KUBE_BIN)/kube-controller-manager
@@ -30,6 +33,8 @@ ETCD           := $(ETCD_BIN)/etcd
 KWOK           := $(KWOK_BIN)/kwok
 HELM           := $(HELM_BIN)/helm
 CONTROLLER_GEN := $(CTRLGEN_BIN)/controller-gen
+CERT_MANAGER   := $(CERTMGR_BIN)/cert-manager
+CERT_MANAGER_CRDS := $(CERTMGR_BIN)/crds
 
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -47,9 +52,10 @@ FUZZ_TARGETS := \
 	./internal/policyfile:FuzzLoad \
 	./webhook:FuzzServeHTTP
 
-# Environment for the e2e suites: where the pinned binaries are.
+# Environment for the e2e suites: where the pinned binaries are. cert-manager's CRDs are read
+# from the crds/ folder next to STOWAGE_CERT_MANAGER.
 E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_KWOK_STAGES_DIR=$(KWOK_BIN)/stages \
-	STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN)
+	STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN) STOWAGE_CERT_MANAGER=$(CERT_MANAGER)
 
 ##@ Development
 
@@ -85,12 +91,16 @@ test-unit: $(HELM) $(CONTROLLER_GEN) ## Run the unit tests (includes helm lint/t
 	$(E2E_ENV) $(GO) test -count=1 ./...
 
 .PHONY: test-e2e
-test-e2e: tools chromium ## Run every e2e suite (webhook, placement, audit) against a real control plane
+test-e2e: tools chromium ## Run every e2e suite (webhook, placement, audit, cert-manager) against a real control plane
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 60m -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log
 
 .PHONY: test-placement
 test-placement: tools ## Run only the placement suite (included in test-e2e); its table goes to bin/placement-*.md
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 40m -v -run 'TestPlacement' ./e2e/ 2>&1 | tee $(BIN)/placement.log
+
+.PHONY: test-cert-manager
+test-cert-manager: tools ## Run only the cert-manager suite (included in test-e2e): real cert-manager issues the chart's certificate
+	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 20m -v -run 'TestCertManager' ./e2e/ 2>&1 | tee $(BIN)/cert-manager.log
 
 .PHONY: chromium
 chromium: ## Install Debian's headless Chromium if missing (the audit's HTML is rendered in it)
@@ -142,7 +152,7 @@ KWOK_STAGE_FILES := node/fast/node-initialize.yaml \
 	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
 
 .PHONY: tools
-tools: $(KUBE_APISERVER) $(KUBE_CM) $(KUBE_SCHEDULER) $(ETCD) $(KWOK) $(KWOK_STAGES)/.stamp $(HELM) $(CONTROLLER_GEN) ## Build every pinned tool the tests need (skips what is built)
+tools: $(KUBE_APISERVER) $(KUBE_CM) $(KUBE_SCHEDULER) $(ETCD) $(KWOK) $(KWOK_STAGES)/.stamp $(HELM) $(CONTROLLER_GEN) $(CERT_MANAGER) $(CERT_MANAGER_CRDS)/.stamp ## Build every pinned tool the tests need (skips what is built)
 
 $(KUBE_BIN)/%:
 	@mkdir -p $(KUBE_BIN)
@@ -177,6 +187,25 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(CTRLGEN_BIN)
 	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
 	GOBIN=$(CTRLGEN_BIN) CGO_ENABLED=0 $(GO) install -trimpath -ldflags '-s -w' sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+
+# cert-manager's commands are modules the proxy does not serve: tools/cert-manager runs its
+# controllers and cainjector from the library module, pinned in its go.mod. Rebuilt when its
+# sources change.
+$(CERT_MANAGER): tools/cert-manager/main.go tools/cert-manager/go.mod tools/cert-manager/go.sum
+	@mkdir -p $(CERTMGR_BIN)
+	@echo ">> building cert-manager $(CERT_MANAGER_VERSION) controllers and cainjector (cold: minutes)"
+	@v="$$(cd tools/cert-manager && $(GO) list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)"; \
+		test "$$v" = "$(CERT_MANAGER_VERSION)" || { echo "tools/cert-manager/go.mod requires cert-manager $$v, not $(CERT_MANAGER_VERSION)"; exit 1; }
+	cd tools/cert-manager && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp . && mv $@.tmp $@
+
+# The CRDs a cert-manager install creates, from the same module.
+$(CERT_MANAGER_CRDS)/.stamp:
+	@mkdir -p $(CERT_MANAGER_CRDS)
+	@echo ">> copying cert-manager $(CERT_MANAGER_VERSION) CRDs"
+	dir="$$(cd / && $(GO) mod download -json github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')"; \
+	test -n "$$dir"; \
+	install -m 0644 "$$dir"/deploy/crds/*.yaml $(CERT_MANAGER_CRDS)/
+	@touch $@
 
 ##@ Help
 
