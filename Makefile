@@ -18,6 +18,9 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 # cert-manager: the version tools/cert-manager/go.mod requires (checked when it is built).
 CERT_MANAGER_VERSION   ?= v1.21.2
 
+# Separate modules that pin what `make tools` builds.
+TOOL_MODULES := tools/kube tools/etcd tools/cert-manager
+
 BIN         := $(CURDIR)/bin
 KUBE_BIN    := $(BIN)/kube-$(KUBE_VERSION)
 ETCD_BIN    := $(BIN)/etcd-$(ETCD_VERSION)
@@ -128,12 +131,13 @@ bench-audit: tools ## Time `stowage audit` over 1,000 nodes, 5,000 StatefulSets 
 	$(E2E_ENV) STOWAGE_AUDIT_SCALE=1 $(GO) test -count=1 -tags e2e -timeout 60m -v -run 'TestAuditScale' ./e2e/ 2>&1 | tee $(BIN)/audit-scale.log
 
 .PHONY: lint
-lint: ## go vet, gofmt and go mod tidy must be clean
+lint: ## go vet, gofmt and go mod tidy must be clean (the tool modules' go.mod files too)
 	$(GO) mod tidy -diff
+	for d in $(TOOL_MODULES); do (cd $$d && $(GO) mod tidy -diff) || { echo "go mod tidy needed in $$d"; exit 1; }; done
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 	$(GO) vet -tags checkonly ./cmd/stowage
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/') ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 .PHONY: verify
 verify: lint ## lint, plus golden files unchanged
