@@ -100,9 +100,10 @@ type domainCount struct {
 }
 
 // add counts the node and reports whether the count needs no more nodes: it is unbounded, or
-// has reached need.
+// has reached need. A node without the key still makes a capped count unbounded, because the
+// scan goes on for the other counts, and an unbounded term must not bound the domains.
 func (d *domainCount) add(n *corev1.Node, need int) bool {
-	if d.unbounded || len(d.seen) >= need {
+	if d.unbounded {
 		return true
 	}
 	v, ok := n.Labels[d.key]
@@ -112,6 +113,9 @@ func (d *domainCount) add(n *corev1.Node, need int) bool {
 			return true
 		}
 		v = n.Name
+	}
+	if len(d.seen) >= need {
+		return true
 	}
 	if d.seen == nil {
 		d.seen = make(map[string]struct{}, need)

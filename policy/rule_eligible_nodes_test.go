@@ -2,12 +2,15 @@ package policy
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -133,6 +136,23 @@ func TestEligibleNodes(t *testing.T) {
 				"AntiAffinityWideKey warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
 			},
 			wantInMsg: "only 2 eligible node(s)",
+		},
+		{
+			name:   "anti-affinity off, user's zone term, 3 zones then a node without a zone label, one hostname → no bound from the zone; warned",
+			sts:    statefulSet(withRequiredAnti(func() corev1.PodAffinityTerm { t := ownTerm(); t.TopologyKey = v1alpha1.ZoneTopologyKey; return t }())),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.AntiAffinity.Mode = v1alpha1.Off }),
+			nodes: manyNodes(4, func(i int, n *corev1.Node) {
+				n.Labels[corev1.LabelHostname] = "h"
+				if i == 3 {
+					delete(n.Labels, v1alpha1.ZoneTopologyKey)
+				}
+			}),
+			known: true,
+			want: []string{
+				"InsufficientEligibleNodes warning spec.replicas",
+				"AntiAffinityWideKey warning spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
+			},
+			wantInMsg: "only 1 eligible node(s)",
 		},
 		{
 			name: "3 replicas, 500 nodes of which only the last 2 are eligible → the count is exact: rejected naming 2",
@@ -294,4 +314,130 @@ func TestRatchetOnScale(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEligibleNodesMatchesReference checks the early-stopping count against the plain one it
+// replaced (checkEligibleNodesReference: every eligible node's domains counted in full) on
+// random clusters: 0–2 required anti-affinity terms on hostname, zone or rack, nodes with and
+// without each label, duplicate hostnames, cordoned nodes, replicas 0–4, anti-affinity Required
+// and Off. Both must report the same violations, message included.
+func TestEligibleNodesMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := []string{corev1.LabelHostname, v1alpha1.ZoneTopologyKey, "rack"}
+	for it := range 20000 {
+		var terms []corev1.PodAffinityTerm
+		for i := r.IntN(3); i > 0; i-- {
+			term := ownTerm()
+			term.TopologyKey = keys[r.IntN(3)]
+			terms = append(terms, term)
+		}
+		sts := statefulSet(replicas(int32(r.IntN(5))))
+		if len(terms) > 0 {
+			withRequiredAnti(terms...)(sts)
+		}
+		var nodes []*corev1.Node
+		for i := r.IntN(7); i > 0; i-- {
+			n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%d", r.IntN(4)), Labels: map[string]string{}}}
+			if r.IntN(3) > 0 {
+				n.Labels[corev1.LabelHostname] = fmt.Sprintf("n%d", r.IntN(4))
+			}
+			if r.IntN(4) > 0 {
+				n.Labels[v1alpha1.ZoneTopologyKey] = fmt.Sprintf("z%d", r.IntN(3))
+			}
+			if r.IntN(4) > 0 {
+				n.Labels["rack"] = fmt.Sprintf("r%d", r.IntN(3))
+			}
+			n.Spec.Unschedulable = r.IntN(5) == 0
+			nodes = append(nodes, n)
+		}
+		p := testPolicy()
+		if r.IntN(2) == 0 {
+			p.Spec.AntiAffinity.Mode = v1alpha1.Off
+		}
+		facts := &Facts{NodesKnown: true, Nodes: nodes}
+		newContext := func() *context {
+			return &context{op: Create, policy: &p.Spec, facts: facts, sts: sts, replicas: *sts.Spec.Replicas, pods: sts.Spec.Selector}
+		}
+		want, got := newContext(), newContext()
+		checkEligibleNodesReference(want)
+		checkEligibleNodes(got)
+		if diff := cmp.Diff(fmt.Sprint(want.found), fmt.Sprint(got.found)); diff != "" {
+			var desc []string
+			for _, n := range nodes {
+				desc = append(desc, fmt.Sprintf("%s%v cordoned=%t", n.Name, n.Labels, n.Spec.Unschedulable))
+			}
+			t.Fatalf("case %d: replicas %d, mode %s, terms %v, nodes %v (-reference +got):\n%s",
+				it, *sts.Spec.Replicas, p.Spec.AntiAffinity.Mode, terms, desc, diff)
+		}
+	}
+}
+
+// checkEligibleNodesReference is the rule as first written, the oracle for
+// TestEligibleNodesMatchesReference: it lists every eligible node and counts every domain.
+func checkEligibleNodesReference(c *context) {
+	if !c.facts.NodesKnown || !c.replicated() || c.pods == nil {
+		return
+	}
+	eligible := EligibleNodes(c.podSpec(), c.facts.Nodes)
+	anti := podAntiAffinity(c.podSpec())
+
+	// The tightest required anti-affinity term over these pods decides how many domains exist.
+	key, domains := v1alpha1.HostnameTopologyKey, -1
+	if anti != nil {
+		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
+			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
+			if !coversOwnPods(t, c.sts) {
+				continue
+			}
+			n, ok := countDomainsReference(eligible, t.TopologyKey)
+			if ok && (domains < 0 || n < domains) {
+				key, domains = t.TopologyKey, n
+			}
+		}
+	}
+	if domains >= 0 {
+		if int32(domains) < c.replicas {
+			c.report(RuleInsufficientEligibleNodes, SeverityError, pathReplicas,
+				"%d replicas need %d distinct %s values under required anti-affinity, but only %d eligible node(s) provide them "+
+					"(after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), so %d replica(s) would stay Pending; "+
+					"reduce spec.replicas to %d or make more nodes eligible",
+				c.replicas, c.replicas, key, domains, c.replicas-int32(domains), domains)
+		}
+		return
+	}
+	if hosts := countHostsReference(eligible); int32(hosts) < c.replicas {
+		sev := SeverityWarning
+		if c.policy.AntiAffinity.Mode == v1alpha1.Required {
+			sev = SeverityError
+		}
+		c.report(RuleInsufficientEligibleNodes, sev, pathReplicas,
+			"%d replicas but only %d eligible node(s) (after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), "+
+				"and no required anti-affinity keeps them apart, so replicas would share a node; reduce spec.replicas to %d or make more nodes eligible",
+			c.replicas, hosts, hosts)
+	}
+}
+
+// countDomainsReference counts the distinct values of key among the nodes. When a node lacks the key the
+// scheduler places any number of replicas there, so no bound can be given.
+func countDomainsReference(nodes []*corev1.Node, key string) (int, bool) {
+	seen := sets.New[string]()
+	for _, n := range nodes {
+		v, ok := n.Labels[key]
+		if !ok {
+			if key != v1alpha1.HostnameTopologyKey {
+				return 0, false
+			}
+			v = n.Name
+		}
+		seen.Insert(v)
+	}
+	return seen.Len(), true
+}
+
+func countHostsReference(nodes []*corev1.Node) int {
+	seen := sets.New[string]()
+	for _, n := range nodes {
+		seen.Insert(NodeHostname(n))
+	}
+	return seen.Len()
 }

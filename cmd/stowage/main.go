@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -111,6 +112,7 @@ func (p *profiling) stop() error {
 		if err != nil {
 			return errors.Join(append(errs, fmt.Errorf("heap profile: %w", err))...)
 		}
+		runtime.GC() // so that the in-use figures are the heap at the end, not at the last collection
 		errs = append(errs, pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 	}
 	return errors.Join(errs...)

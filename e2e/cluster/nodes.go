@@ -193,7 +193,9 @@ func (c *Cluster) DeleteNode(ctx context.Context, name string) error {
 // neither renews the Lease nor updates the Node or its Pods. The node lifecycle controller
 // then marks the Node Ready=Unknown and taints it unreachable once
 // --node-monitor-grace-period (50 s by default; set it with Options.ExtraArgs) has passed
-// without a renewal. It needs kwok (Options.Scheduling or Options.FakeKubelets).
+// without a renewal. It needs kwok (Options.Scheduling or Options.FakeKubelets); with
+// FakeKubelets alone no node lifecycle controller runs, so the Node only stops being renewed
+// and never turns Unknown or tainted.
 func (c *Cluster) StopNodeHeartbeat(ctx context.Context, name string) error {
 	if !c.opts.runsKwok() {
 		return errors.New("stop node heartbeat: kwok is not running (Options.Scheduling and Options.FakeKubelets are off)")
