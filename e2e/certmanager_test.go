@@ -245,19 +245,15 @@ func TestCertManager(t *testing.T) {
 }
 
 // certManagerBinary returns tools/cert-manager's binary: $STOWAGE_CERT_MANAGER, else the one
-// `make tools` builds. It skips the test when neither is there, and fails it when the variable
-// names a file that is not.
+// `make tools` builds. Like the control plane's binaries, a missing one fails the test.
 func certManagerBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("STOWAGE_CERT_MANAGER"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("STOWAGE_CERT_MANAGER: %v (run `make tools`)", err)
-		}
-		return p
+	p := os.Getenv("STOWAGE_CERT_MANAGER")
+	if p == "" {
+		p = filepath.Join(env.root, "bin", "cert-manager-"+certManagerVersion, "cert-manager")
 	}
-	p := filepath.Join(env.root, "bin", "cert-manager-"+certManagerVersion, "cert-manager")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("cert-manager %s (tools/cert-manager) is not built and STOWAGE_CERT_MANAGER is unset; run `make tools`: %v", certManagerVersion, err)
+		t.Fatalf("cert-manager %s (tools/cert-manager): %v; run `make tools`", certManagerVersion, err)
 	}
 	return p
 }
@@ -288,13 +284,7 @@ func startCertManager(t *testing.T, bin string, c *cluster.Cluster) *certManager
 	}
 	go func() { p.err = p.cmd.Wait(); logFile.Close(); close(p.waited) }()
 	t.Cleanup(func() {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.waited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.waited
-		}
+		stopProcessGroup(p.cmd.Process.Pid, p.waited, 10*time.Second)
 		if t.Failed() {
 			t.Logf("cert-manager log (tail):\n%s", p.logTail())
 		} else if p.err != nil {
@@ -314,25 +304,14 @@ func (p *certManagerProcess) exited() error {
 	}
 }
 
-func (p *certManagerProcess) logTail() string {
-	data, _ := os.ReadFile(p.logPath)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > 60 {
-		lines = lines[len(lines)-60:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *certManagerProcess) logTail() string { return fileTail(p.logPath, 60) }
 
 // renderChart renders the chart with its defaults (cert-manager mode) as a user installs it,
 // and checks that the webhook configurations it renders carry no caBundle, so whatever the
 // cluster later holds was injected.
 func renderChart(t *testing.T) string {
 	t.Helper()
-	helm := os.Getenv("STOWAGE_HELM")
-	if helm == "" {
-		helm = filepath.Join(env.root, "bin/helm-v3.22.0/helm")
-	}
-	out, err := exec.Command(helm, "template", "stowage", filepath.Join(env.root, "manifests/chart"),
+	out, err := exec.Command(env.helm(), "template", "stowage", filepath.Join(env.root, "manifests/chart"),
 		"--namespace", cmNamespace, "--kube-version", cluster.KubeVersion).Output()
 	if err != nil {
 		var stderr []byte

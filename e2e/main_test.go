@@ -208,10 +208,7 @@ func (e *environment) installCRD(ctx context.Context) error {
 // installWebhookConfigurations renders the chart's webhook configurations with the pinned helm,
 // exactly as a user installs them, and points them at the local webhook instead of the Service.
 func (e *environment) installWebhookConfigurations(ctx context.Context, caBundle string) error {
-	helm := os.Getenv("STOWAGE_HELM")
-	if helm == "" {
-		helm = filepath.Join(e.root, "bin/helm-v3.22.0/helm")
-	}
+	helm := e.helm()
 	cmd := exec.Command(helm, "template", "stowage", filepath.Join(e.root, "manifests/chart"), "--namespace", "stowage-system",
 		"--kube-version", "v1.37.2", "--set", "certManager.enabled=false", "--set", "caBundle="+caBundle, "--show-only", "templates/webhooks.yaml",
 		"--set-json", fmt.Sprintf(`webhook.namespaceSelectorExpressions=[{"key":%q,"operator":"DoesNotExist"}]`, controlLabel))
@@ -351,22 +348,39 @@ func (w *webhookProcess) stop() {
 	if w == nil || w.cmd == nil || w.cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGTERM)
+	stopProcessGroup(w.cmd.Process.Pid, w.waited, 15*time.Second)
+}
+
+func (w *webhookProcess) logTail() string { return fileTail(w.logPath, 80) }
+
+// stopProcessGroup sends SIGTERM to the process group led by pid (started with Setpgid), waits
+// up to grace for done to close, then kills the group.
+func stopProcessGroup(pid int, done <-chan struct{}, grace time.Duration) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	select {
-	case <-w.waited:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
-		<-w.waited
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
 	}
 }
 
-func (w *webhookProcess) logTail() string {
-	data, _ := os.ReadFile(w.logPath)
-	lines := strings.Split(string(data), "\n")
-	if len(lines) > 80 {
-		lines = lines[len(lines)-80:]
+// fileTail returns the last n lines of a log file.
+func fileTail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// helm is the pinned helm binary: $STOWAGE_HELM, else the one `make tools` builds.
+func (e *environment) helm() string {
+	if h := os.Getenv("STOWAGE_HELM"); h != "" {
+		return h
+	}
+	return filepath.Join(e.root, "bin/helm-v3.22.0/helm")
 }
 
 func (w *webhookProcess) metricsText() (string, error) {
