@@ -222,7 +222,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 
 	row.PDB = checkBudgets(add, v.budgets, n)
 
-	row.HardAntiAffinity = hardAntiAffinity(sts, nsLabels)
+	row.HardAntiAffinity = policy.HostnameAntiAffinity(sts, nsLabels)
 	row.EligibleNodes = ix.eligibleHosts(&sts.Spec.Template.Spec)
 	checkCapacity(add, n, row.EligibleNodes, row.HardAntiAffinity)
 

@@ -88,9 +88,14 @@ func hasHardHostnameAntiAffinity(s *appsv1.StatefulSet) bool {
 	if a == nil || a.PodAntiAffinity == nil {
 		return false
 	}
+	// A replica's labels: the template's, and the pod name the StatefulSet controller adds.
+	pod := labels.Set{appsv1.StatefulSetPodNameLabel: s.Name + "-0"}
+	for k, v := range s.Spec.Template.Labels {
+		pod[k] = v
+	}
 	for _, term := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 		sel, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
-		if err == nil && term.TopologyKey == corev1.LabelHostname && sel.Matches(labels.Set(s.Spec.Template.Labels)) {
+		if err == nil && term.TopologyKey == corev1.LabelHostname && sel.Matches(pod) {
 			return true
 		}
 	}

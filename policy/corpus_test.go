@@ -70,8 +70,7 @@ func TestCorpusProperties(t *testing.T) {
 			}
 			statefulSets++
 			out := res.StatefulSet()
-			c := &context{sts: out}
-			if !hasHostnameTerm(podAntiAffinity(&out.Spec.Template.Spec), c, true, false) {
+			if !HostnameAntiAffinity(out, nil) {
 				t.Error("no required hostname anti-affinity over its own pods")
 			}
 			if !hasSpreadKey(&out.Spec.Template.Spec, v1alpha1.ZoneTopologyKey) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -35,6 +36,11 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 	default:
 		return nil, fmt.Errorf("unsupported operation %q: want %s, %s or %s", req.Operation, Create, Update, Background)
 	}
+	switch req.Phase {
+	case Admit, Mutate, Validate:
+	default:
+		return nil, fmt.Errorf("unsupported phase %q: want %q, %s or %s", req.Phase, Admit, Mutate, Validate)
+	}
 	res := &Result{Policy: p.Name, Action: p.Spec.EnforcementAction}
 	switch obj := req.Object.(type) {
 	case *appsv1.StatefulSet:
@@ -42,13 +48,13 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 		if err != nil {
 			return nil, err
 		}
-		evaluateStatefulSet(res, req.Operation, obj, old, p, &facts)
+		evaluateStatefulSet(res, req.Operation, req.Phase, obj, old, p, &facts)
 	case *corev1.PersistentVolumeClaim:
 		old, err := objects(req, obj, "PersistentVolumeClaim")
 		if err != nil {
 			return nil, err
 		}
-		evaluateClaim(res, req.Operation, obj, old, p, &facts)
+		evaluateClaim(res, req.Operation, req.Phase, obj, old, p, &facts)
 	default:
 		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
 	}
@@ -169,6 +175,7 @@ var (
 	statefulSetPreservers = []func(c *context, old *appsv1.StatefulSet){
 		preserveStorageClass,
 		preserveAntiAffinity,
+		preserveTopologySpread,
 	}
 	statefulSetChecks = []func(*context){
 		checkPodSelector,
@@ -198,12 +205,15 @@ func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.Pl
 	return c
 }
 
-func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) {
+func evaluateStatefulSet(res *Result, op Operation, phase Phase, in, old *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) {
 	if exempt, v := optOut(in.ObjectMeta, p); exempt {
 		res.Exempt = true
 		res.Object, res.Patch = keepStoredStatefulSet(op, in, old)
+		if phase == Validate {
+			res.Object = in.DeepCopy()
+		}
 		return
-	} else if v != nil {
+	} else if v != nil && phase != Mutate {
 		res.Violations = append(res.Violations, *v)
 	}
 
@@ -221,6 +231,15 @@ func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet,
 		}
 		res.Patch = statefulSetPatch(in, out)
 	}
+	res.Object = out
+	if phase == Mutate {
+		return
+	}
+	if phase == Validate {
+		// Judge what will be stored: the object as it came, after every mutator.
+		res.Object = in.DeepCopy()
+		c = newStatefulSetContext(op, res.Object.(*appsv1.StatefulSet), p, facts)
+	}
 	for _, check := range statefulSetChecks {
 		check(c)
 	}
@@ -232,17 +251,22 @@ func evaluateStatefulSet(res *Result, op Operation, in, old *appsv1.StatefulSet,
 		}
 		found = ratchet(found, oc.found, c.replicas > oc.replicas)
 	}
-	res.Object = out
+	if phase == Validate {
+		notSkippedMutation(found, res.Patch)
+	}
 	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
-	res.PDB = desiredBudget(out, c.replicas, p, facts)
+	res.PDB = desiredBudget(c.sts, c.replicas, p, facts)
 }
 
-func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeClaim, p *v1alpha1.PlacementPolicy, facts *Facts) {
+func evaluateClaim(res *Result, op Operation, phase Phase, in, old *corev1.PersistentVolumeClaim, p *v1alpha1.PlacementPolicy, facts *Facts) {
 	if exempt, v := optOut(in.ObjectMeta, p); exempt {
 		res.Exempt = true
 		res.Object, res.Patch = keepStoredClaim(op, in, old)
+		if phase == Validate {
+			res.Object = in.DeepCopy()
+		}
 		return
-	} else if v != nil {
+	} else if v != nil && phase != Mutate {
 		res.Violations = append(res.Violations, *v)
 	}
 	out := in.DeepCopy()
@@ -259,6 +283,14 @@ func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeCl
 		}
 		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
 	}
+	res.Object = out
+	if phase == Mutate {
+		return
+	}
+	if phase == Validate {
+		res.Object = in.DeepCopy()
+		c = &context{op: op, policy: &p.Spec, facts: facts, pvc: res.Object.(*corev1.PersistentVolumeClaim)}
+	}
 	for _, check := range claimChecks {
 		check(c)
 	}
@@ -270,8 +302,39 @@ func evaluateClaim(res *Result, op Operation, in, old *corev1.PersistentVolumeCl
 		}
 		found = ratchet(found, oc.found, false)
 	}
-	res.Object = out
+	if phase == Validate {
+		notSkippedMutation(found, res.Patch)
+	}
 	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
+}
+
+// mutationSkipped is added to a violation that the mutating webhook would have prevented.
+const mutationSkipped = "; Stowage's mutating webhook did not run on this request (it fails open, so the API server " +
+	"admitted the object unchanged), which is why this is missing: check that the stowage webhook pods are running " +
+	"and its Service has endpoints, then retry"
+
+// notSkippedMutation marks the violations at fields the mutation would have changed: the
+// mutating webhook did not run on this request.
+func notSkippedMutation(found []Violation, patch []jsonpatch.Operation) {
+	if len(patch) == 0 {
+		return
+	}
+	for i := range found {
+		at := pointer(found[i].Field)
+		for _, op := range patch {
+			if strings.HasPrefix(at+"/", op.Path+"/") || strings.HasPrefix(op.Path+"/", at+"/") {
+				found[i].Message += mutationSkipped
+				break
+			}
+		}
+	}
+}
+
+// pointer turns a field path (spec.a[0].b) into a JSON pointer (/spec/a/0/b).
+func pointer(p *field.Path) string {
+	s := p.String()
+	s = strings.NewReplacer("[", ".", "]", "").Replace(s)
+	return "/" + strings.ReplaceAll(s, ".", "/")
 }
 
 // statefulSetPatch diffs the parts of a StatefulSet that the mutators may touch: the claim

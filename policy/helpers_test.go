@@ -69,7 +69,12 @@ func replicas(n int32) func(*appsv1.StatefulSet) {
 	return func(s *appsv1.StatefulSet) { s.Spec.Replicas = &n }
 }
 
-// ownTerm is the anti-affinity term Stowage adds for statefulSet().
+// stowageTerm is the anti-affinity term Stowage adds for statefulSet(): its selector, and only
+// pods a StatefulSet made.
+func stowageTerm() corev1.PodAffinityTerm { return ownPodsOnly(ownTerm()) }
+
+// ownTerm is a term over exactly statefulSet()'s pods by its selector, as a chart writes it (and
+// as Stowage added it before it required the pod-name label).
 func ownTerm() corev1.PodAffinityTerm {
 	return corev1.PodAffinityTerm{
 		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "db", "app.kubernetes.io/instance": "prod"}},
@@ -91,7 +96,7 @@ func withPreferredAnti(terms ...corev1.WeightedPodAffinityTerm) func(*appsv1.Sta
 
 // compliant is statefulSet() as Stowage's default policy leaves it.
 func compliant(mods ...func(*appsv1.StatefulSet)) *appsv1.StatefulSet {
-	s := statefulSet(withRequiredAnti(ownTerm()), func(s *appsv1.StatefulSet) {
+	s := statefulSet(withRequiredAnti(stowageTerm()), func(s *appsv1.StatefulSet) {
 		s.Spec.VolumeClaimTemplates[0].Spec.StorageClassName = ptrTo(v1alpha1.DefaultStorageClassName)
 		s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 			MaxSkew: 1, TopologyKey: v1alpha1.ZoneTopologyKey, WhenUnsatisfiable: corev1.ScheduleAnyway,
@@ -160,6 +165,22 @@ func evaluate(t *testing.T, req Request, p *v1alpha1.PlacementPolicy, f Facts) *
 	}
 	if after := mustJSON(t, req.Object); string(after) != string(before) {
 		t.Fatalf("Evaluate modified its input:\n%s", cmp.Diff(string(before), string(after)))
+	}
+	if req.Phase == Validate {
+		// The object is judged as given; the patch is what the mutate phase computes.
+		if diff := cmp.Diff(req.Object, res.Object); diff != "" {
+			t.Fatalf("the validate phase changed the object:\n%s", diff)
+		}
+		m := req
+		m.Phase = Mutate
+		mut, err := Evaluate(m, p, f)
+		if err != nil {
+			t.Fatalf("Evaluate (mutate phase): %v", err)
+		}
+		if diff := cmp.Diff(mut.Patch, res.Patch); diff != "" {
+			t.Fatalf("the validate phase's patch differs from the mutate phase's:\n%s", diff)
+		}
+		return res
 	}
 	checkPatch(t, before, res)
 	if req.Operation == Background && len(res.Patch) > 0 {

@@ -38,7 +38,7 @@ func checkEligibleNodes(c *context) {
 	if anti != nil {
 		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
 			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if coversOwnPods(t, c.sts) {
+			if coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
 				terms = append(terms, &domainCount{key: t.TopologyKey})
 			}
 		}

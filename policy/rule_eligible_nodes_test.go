@@ -386,7 +386,7 @@ func checkEligibleNodesReference(c *context) {
 	if anti != nil {
 		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
 			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if !coversOwnPods(t, c.sts) {
+			if !coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
 				continue
 			}
 			n, ok := countDomainsReference(eligible, t.TopologyKey)

@@ -26,7 +26,7 @@ func checkPodAffinity(c *context) {
 	}
 	for i := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 		t := &a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
-		if t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, c.sts) {
+		if t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, c.sts, c.facts.NamespaceLabels, true) {
 			c.report(RulePodAffinityCoLocates, SeverityError, pathRequiredPodAffinity.Index(i),
 				"required pod affinity on kubernetes.io/hostname to this StatefulSet's own pods puts all %d replicas on one node; "+
 					"remove this term, or select another application's pods with it", c.replicas)

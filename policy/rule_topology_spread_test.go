@@ -64,7 +64,7 @@ func TestTopologySpread(t *testing.T) {
 }
 
 func TestTopologySpreadMissingOnUpdate(t *testing.T) {
-	old := compliant()
+	old := compliant(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.TopologySpreadConstraints[0].MaxSkew = 2 }) // the user's
 	edited := compliant(func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.TopologySpreadConstraints = nil })
 	res := evaluate(t, Request{Operation: Update, Object: edited, OldObject: old}, testPolicy(), Facts{})
 	want := []string{"TopologySpreadMissing warning spec.template.spec.topologySpreadConstraints"}

@@ -6,6 +6,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
 
 // Helpers that decide which pods a label selector or affinity term reaches. A StatefulSet's pods
@@ -77,18 +79,108 @@ func validPodSelector(sel *metav1.LabelSelector) bool {
 	return ok
 }
 
-// coversOwnPods reports whether an affinity term reaches every pod of the StatefulSet: its
-// namespace scope includes the StatefulSet's namespace and its selector matches the template
-// labels. A term that also reaches other pods still covers these. Terms with matchLabelKeys or
-// mismatchLabelKeys depend on the incoming pod's labels and are conservatively not counted.
-func coversOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet) bool {
-	if term.LabelSelector == nil || len(term.MatchLabelKeys) > 0 || len(term.MismatchLabelKeys) > 0 {
+// Labels the StatefulSet controller sets on every pod on top of the template's: the pod's name
+// and ordinal differ from pod to pod, the revision hash from revision to revision.
+var controllerLabels = map[string]bool{
+	appsv1.StatefulSetPodNameLabel:        true,
+	appsv1.PodIndexLabel:                  true,
+	appsv1.ControllerRevisionHashLabelKey: true,
+}
+
+// matchesEveryOwnPod reports whether a label selector matches every pod of the StatefulSet: the
+// template's labels, plus the labels the controller adds. A requirement on a label the
+// controller adds holds for every pod only when it is Exists (the values differ between pods or
+// revisions, so In, NotIn and equality hold for some pods at most). ok is false for a malformed
+// selector.
+func matchesEveryOwnPod(sel *metav1.LabelSelector, tmpl map[string]string) (match, ok bool) {
+	if sel == nil {
+		return false, true
+	}
+	if !onControllerLabel(sel) {
+		return matches(sel, tmpl)
+	}
+	plain, everyPod := &metav1.LabelSelector{}, true
+	for k, v := range sel.MatchLabels {
+		if controllerLabels[k] {
+			everyPod = false
+			continue
+		}
+		if plain.MatchLabels == nil {
+			plain.MatchLabels = map[string]string{}
+		}
+		plain.MatchLabels[k] = v
+	}
+	for _, r := range sel.MatchExpressions {
+		if !controllerLabels[r.Key] {
+			plain.MatchExpressions = append(plain.MatchExpressions, r)
+			continue
+		}
+		if _, valid := matches(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{r}}, nil); !valid {
+			return false, false
+		}
+		if r.Operator != metav1.LabelSelectorOpExists {
+			everyPod = false
+		}
+	}
+	m, ok := matches(plain, tmpl)
+	return ok && m && everyPod, ok
+}
+
+func onControllerLabel(sel *metav1.LabelSelector) bool {
+	for k := range sel.MatchLabels {
+		if controllerLabels[k] {
+			return true
+		}
+	}
+	for _, r := range sel.MatchExpressions {
+		if controllerLabels[r.Key] {
+			return true
+		}
+	}
+	return false
+}
+
+// coversOwnPods reports whether an affinity term reaches every pod of the StatefulSet from every
+// other: its namespace scope includes the StatefulSet's namespace and its selector, merged with
+// matchLabelKeys and mismatchLabelKeys as the scheduler merges them, matches the pods.
+//
+// The scheduler turns each matchLabelKeys key the incoming pod carries into "key In (its
+// value)", and each mismatchLabelKeys key into "key NotIn (its value)"; keys the pod lacks are
+// ignored. For a template label every replica has the same value, so matchLabelKeys keeps the
+// replicas selected and mismatchLabelKeys excludes them. For the pod's name or ordinal the value
+// is the pod's own: matchLabelKeys then selects the pod alone, mismatchLabelKeys every other
+// replica. For the revision hash, replicas of one revision are selected by matchLabelKeys: with
+// sameRevision, that counts as covering (pod affinity pulls such replicas together); without it,
+// it does not (anti-affinity must also keep a new revision's pod off an old one's node).
+func coversOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet, nsLabels map[string]string, sameRevision bool) bool {
+	if term.LabelSelector == nil || !termReachesNamespace(term, sts.Namespace, nsLabels) {
 		return false
 	}
-	if !termReachesNamespace(term, sts.Namespace) {
-		return false
+	tmpl := sts.Spec.Template.Labels
+	for _, k := range term.MatchLabelKeys {
+		switch {
+		case k == appsv1.ControllerRevisionHashLabelKey:
+			if !sameRevision {
+				return false
+			}
+		case controllerLabels[k]:
+			return false // selects the incoming pod alone
+		}
+		// A template label: every replica has the incoming pod's value. Absent: ignored.
 	}
-	m, ok := matches(term.LabelSelector, sts.Spec.Template.Labels)
+	for _, k := range term.MismatchLabelKeys {
+		switch {
+		case k == appsv1.StatefulSetPodNameLabel || k == appsv1.PodIndexLabel:
+			// NotIn the pod's own value: every other replica stays selected.
+		case k == appsv1.ControllerRevisionHashLabelKey:
+			return false // only other revisions' pods
+		default:
+			if _, has := tmpl[k]; has {
+				return false // the replicas share the value, so they are excluded
+			}
+		}
+	}
+	m, ok := matchesEveryOwnPod(term.LabelSelector, tmpl)
 	return ok && m
 }
 
@@ -98,7 +190,7 @@ func coversOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet) bool {
 // upgrading a wider term would constrain other workloads (required anti-affinity is symmetric).
 func selectsExactlyOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet) bool {
 	own := sts.Spec.Selector
-	if !coversOwnPods(term, sts) || own == nil || term.NamespaceSelector != nil ||
+	if !coversOwnPods(term, sts, nil, false) || own == nil || term.NamespaceSelector != nil ||
 		len(term.Namespaces) > 1 || len(term.Namespaces) == 1 && term.Namespaces[0] != sts.Namespace {
 		return false
 	}
@@ -137,15 +229,21 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
-func termReachesNamespace(term *corev1.PodAffinityTerm, ns string) bool {
+// termReachesNamespace reports whether a term's namespace scope includes the namespace. With
+// the namespace's labels (nsLabels, from the facts) a namespaceSelector is decided fully.
+func termReachesNamespace(term *corev1.PodAffinityTerm, ns string, nsLabels map[string]string) bool {
 	if sel := term.NamespaceSelector; sel != nil {
 		if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
 			return true // {} selects every namespace
 		}
-		// The engine does not have the namespace's labels, only its name. A selector on the name
-		// label alone can be decided; one on any other key might not select the namespace, so it
-		// is taken as not reaching it (then Stowage adds its own term rather than trust it).
-		if onlyNameLabel(sel) {
+		if nsLabels != nil {
+			if m, ok := matches(sel, withNameLabel(nsLabels, ns)); ok && m {
+				return true
+			}
+		} else if onlyNameLabel(sel) {
+			// Without the namespace's labels, only its name is known: a selector on the name
+			// label alone can be decided; one on any other key might not select the namespace,
+			// so it is taken as not reaching it (then Stowage adds its own term rather than trust it).
 			if m, ok := matches(sel, map[string]string{corev1.LabelMetadataName: ns}); ok && m {
 				return true
 			}
@@ -155,6 +253,37 @@ func termReachesNamespace(term *corev1.PodAffinityTerm, ns string) bool {
 		return term.NamespaceSelector == nil
 	}
 	return slices.Contains(term.Namespaces, ns)
+}
+
+// withNameLabel returns the labels with kubernetes.io/metadata.name, which the API server sets on
+// every namespace.
+func withNameLabel(l map[string]string, ns string) map[string]string {
+	if l[corev1.LabelMetadataName] == ns {
+		return l
+	}
+	out := make(map[string]string, len(l)+1)
+	for k, v := range l {
+		out[k] = v
+	}
+	out[corev1.LabelMetadataName] = ns
+	return out
+}
+
+// HostnameAntiAffinity reports whether a required anti-affinity term on kubernetes.io/hostname
+// keeps every pod of the StatefulSet off every other's node, as the scheduler merges the term
+// (matchLabelKeys, the pod-name label the controller adds, the namespace's labels when given).
+func HostnameAntiAffinity(sts *appsv1.StatefulSet, nsLabels map[string]string) bool {
+	anti := podAntiAffinity(&sts.Spec.Template.Spec)
+	if anti == nil {
+		return false
+	}
+	for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
+		t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
+		if t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, sts, nsLabels, false) {
+			return true
+		}
+	}
+	return false
 }
 
 func onlyNameLabel(sel *metav1.LabelSelector) bool {

@@ -30,6 +30,23 @@ const (
 	Background Operation = "BACKGROUND"
 )
 
+// Phase says which half of admission an evaluation is for.
+type Phase string
+
+const (
+	// Admit, the default, mutates and then judges the mutated copy: the object as it will be
+	// stored after both webhooks. `stowage check` and the audit use it.
+	Admit Phase = ""
+	// Mutate computes only the mutation and its patch, as the mutating webhook needs: no checks,
+	// no violations, no budget.
+	Mutate Phase = "Mutate"
+	// Validate judges the object as given, as the validating webhook sees it after every
+	// mutator. The mutation is still computed, and Result.Patch is what it would change: a
+	// non-empty patch means the mutating webhook did not run on this request (it fails open),
+	// and the violations it would have prevented say so.
+	Validate Phase = "Validate"
+)
+
 // RuleID names a rule. It is stable: reports, metrics and SARIF use it.
 type RuleID string
 
@@ -67,6 +84,10 @@ type Facts struct {
 	Nodes []*corev1.Node
 	// PDBs are the PodDisruptionBudgets in the object's namespace. Read-only.
 	PDBs []*policyv1.PodDisruptionBudget
+	// NamespaceLabels are the labels of the object's namespace, when the caller has them: the
+	// namespaceSelector of an affinity term is then decided fully, not only by the name label.
+	// Read-only.
+	NamespaceLabels map[string]string
 	// DefaultStorageClass is the name of the cluster's default StorageClass, or "".
 	DefaultStorageClass string
 	// StatefulSets are the StatefulSets in a claim's namespace, when the caller has them. A
@@ -83,6 +104,8 @@ type Request struct {
 	Object runtime.Object
 	// OldObject is the stored object on Update, of the same type as Object. Read-only.
 	OldObject runtime.Object
+	// Phase is Admit (the default), Mutate or Validate.
+	Phase Phase
 }
 
 // Result is the engine's decision about one object.
@@ -93,11 +116,12 @@ type Result struct {
 	Action v1alpha1.EnforcementAction
 	// Exempt is true when the object opted out in a namespace the policy allows it to.
 	Exempt bool
-	// Object is a deep copy of the input with the mutations applied. On Background it equals
-	// the input; on Update it differs only where a stored value was kept.
+	// Object is a deep copy of the input with the mutations applied. On Background and in the
+	// Validate phase it equals the input; on Update it differs only where a stored value was
+	// kept.
 	Object runtime.Object
 	// Patch turns the input into Object (RFC 6902). Empty when nothing changes, and always
-	// empty on Background.
+	// empty on Background. In the Validate phase it is what the mutating phase would change.
 	Patch []jsonpatch.Operation
 	// Violations are sorted by field path, then rule.
 	Violations []Violation

@@ -92,7 +92,7 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 	if old != nil {
 		setNamespace(old, req.Namespace)
 	}
-	res, p, err := a.evaluate(ctx, op, obj, old, req.Namespace)
+	res, p, err := a.evaluate(ctx, op, policy.Mutate, obj, old, req.Namespace)
 	if err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "evaluation failed; admitting unchanged")
 		d.errored = true
@@ -129,7 +129,9 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 
 // Validate answers the validating endpoint. A CREATE is judged as it will be stored, after every
 // mutator; an UPDATE (including a change of replicas through the scale subresource) against
-// the stored object, so that only what it makes worse is rejected.
+// the stored object, so that only what it makes worse is rejected. Where the mutating endpoint
+// would still have changed the object, it did not run on this request (it fails open), and the
+// denial says so.
 func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, *decision) {
 	d := &decision{}
 	switch req.Operation {
@@ -139,7 +141,7 @@ func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionReque
 	}
 	var obj, old runtime.Object
 	var gk schema.GroupKind
-	op := policy.Background
+	op := policy.Create
 	switch {
 	case req.SubResource == "scale" && req.Resource == statefulSetsGVR:
 		if req.Operation != admissionv1.Update {
@@ -180,7 +182,7 @@ func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionReque
 	if m, ok := obj.(metav1.Object); ok && m.GetDeletionTimestamp() != nil {
 		return allowed(), d // an object on its way out is not placed again
 	}
-	res, p, err := a.evaluate(ctx, op, obj, old, req.Namespace)
+	res, p, err := a.evaluate(ctx, op, policy.Validate, obj, old, req.Namespace)
 	if err != nil {
 		d.errored = true
 		return errored(http.StatusInternalServerError, err), d
@@ -214,7 +216,7 @@ func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionReque
 }
 
 // evaluate picks the policy and runs the engine. It returns a nil result when no policy applies.
-func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, obj, old runtime.Object, ns string) (*policy.Result, *v1alpha1.PlacementPolicy, error) {
+func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, phase policy.Phase, obj, old runtime.Object, ns string) (*policy.Result, *v1alpha1.PlacementPolicy, error) {
 	set := a.Cluster.Policies()
 	if set == nil || set.Len() == 0 {
 		return nil, nil, nil
@@ -232,7 +234,7 @@ func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, obj, old r
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading cluster facts from the cache: %w", err)
 	}
-	res, err := policy.Evaluate(policy.Request{Operation: op, Object: obj, OldObject: old}, p, facts)
+	res, err := policy.Evaluate(policy.Request{Operation: op, Object: obj, OldObject: old, Phase: phase}, p, facts)
 	if err != nil {
 		return nil, nil, err
 	}

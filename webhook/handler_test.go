@@ -206,7 +206,7 @@ func TestMutateReturnsTheEnginesPatch(t *testing.T) {
 	}
 }
 
-func TestMutateOnUpdateOnlyKeepsTheStoredClass(t *testing.T) {
+func TestMutateOnUpdateKeepsWhatStowageAdded(t *testing.T) {
 	res, _ := policy.Evaluate(policy.Request{Operation: policy.Create, Object: galera(t)}, policyfile.Default(), policy.Facts{})
 	stored := res.StatefulSet()
 	_, resp := serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", stored, stored), "application/json", "")
@@ -219,16 +219,36 @@ func TestMutateOnUpdateOnlyKeepsTheStoredClass(t *testing.T) {
 	if string(resp.Patch) != `[{"op":"add","path":"/spec/volumeClaimTemplates/0/spec/storageClassName","value":"openebs-hostpath"}]` {
 		t.Fatalf("patch = %s", resp.Patch)
 	}
-	// An update that removes the required anti-affinity is not repaired here: it is denied.
+	// An update that drops Stowage's anti-affinity (helm's null, a replace) gets it back, exactly
+	// as stored, and the validating endpoint then admits it.
 	weakened := stored.DeepCopy()
 	weakened.Spec.Template.Spec.Affinity = nil
 	_, resp = serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", weakened, stored), "application/json", "")
-	if resp.Patch != nil {
-		t.Fatalf("the mutator re-added what an edit removed: %s", resp.Patch)
+	patch, err := jsonpatch5.DecodePatch(resp.Patch)
+	if err != nil {
+		t.Fatalf("patch %s: %v", resp.Patch, err)
 	}
+	in, _ := json.Marshal(weakened)
+	out, err := patch.Apply(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(stored)
+	if !jsonpatch5.Equal(out, want) {
+		t.Fatalf("the kept object is not the stored one:\n%s\n%s", out, want)
+	}
+	kept := &appsv1.StatefulSet{}
+	if err := json.Unmarshal(out, kept); err != nil {
+		t.Fatal(err)
+	}
+	_, resp = serve(t, newTestHandler(Validating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", kept, stored), "application/json", "")
+	if !resp.Allowed {
+		t.Fatalf("the kept object was denied: %+v", resp.Result)
+	}
+	// Without the mutating webhook (it fails open), the validating one denies and says why.
 	_, resp = serve(t, newTestHandler(Validating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", weakened, stored), "application/json", "")
-	if resp.Allowed {
-		t.Fatal("removing the anti-affinity was admitted")
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "mutating webhook did not run") {
+		t.Fatalf("removing the anti-affinity without the mutating webhook: %+v", resp.Result)
 	}
 }
 

@@ -94,7 +94,11 @@ func TestCheckCorpus(t *testing.T) {
 			for i, in := range before.statefulSets {
 				total++
 				out := after.statefulSets[i]
-				tmpl := out.Spec.Template.Labels
+				// The labels of a replica: the template's, and the pod name the controller adds.
+				tmpl := map[string]string{appsv1.StatefulSetPodNameLabel: out.Name + "-0"}
+				for k, v := range out.Spec.Template.Labels {
+					tmpl[k] = v
+				}
 				hard := false
 				if a := out.Spec.Template.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
 					for _, term := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
