@@ -162,38 +162,6 @@ var (
 	pathAnnotations = field.NewPath("metadata", "annotations")
 )
 
-// statefulSetRules run, in order, on every StatefulSet. Mutators run first, on Create only.
-var (
-	statefulSetMutators = []func(*context){
-		mutateStorageClass,
-		mutateAntiAffinity,
-		mutateTopologySpread,
-	}
-	// statefulSetPreservers run on Update only. They never add anything new: they keep what the
-	// stored object has where re-applying the original manifest would undo Stowage's work
-	// (see preserve* in each rule file).
-	statefulSetPreservers = []func(c *context, old *appsv1.StatefulSet){
-		preserveStorageClass,
-		preserveAntiAffinity,
-		preserveTopologySpread,
-	}
-	statefulSetChecks = []func(*context){
-		checkPodSelector,
-		checkStorageClass,
-		checkNodeName,
-		checkHostnameNodeSelector,
-		checkNodeAffinity,
-		checkPodAffinity,
-		checkAntiAffinity,
-		checkEligibleNodes,
-		checkTopologySpread,
-		checkDisruptionBudgets,
-	}
-	claimMutators   = []func(*context){mutateClaimStorageClass}
-	claimPreservers = []func(c *context, old *corev1.PersistentVolumeClaim){preserveClaimStorageClass}
-	claimChecks     = []func(*context){checkClaimStorageClass}
-)
-
 func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) *context {
 	c := &context{op: op, policy: &p.Spec, facts: facts, sts: sts, replicas: 1}
 	if sts.Spec.Replicas != nil {
@@ -221,13 +189,17 @@ func evaluateStatefulSet(res *Result, op Operation, phase Phase, in, old *appsv1
 	c := newStatefulSetContext(op, out, p, facts)
 	switch op {
 	case Create:
-		for _, m := range statefulSetMutators {
-			m(c)
+		for _, k := range checkers {
+			if k.mutate != nil {
+				k.mutate(c)
+			}
 		}
 		res.Patch = statefulSetPatch(in, out)
 	case Update:
-		for _, p := range statefulSetPreservers {
-			p(c, old)
+		for _, k := range checkers {
+			if k.preserve != nil {
+				k.preserve(c, old)
+			}
 		}
 		res.Patch = statefulSetPatch(in, out)
 	}
@@ -240,15 +212,11 @@ func evaluateStatefulSet(res *Result, op Operation, phase Phase, in, old *appsv1
 		res.Object = in.DeepCopy()
 		c = newStatefulSetContext(op, res.Object.(*appsv1.StatefulSet), p, facts)
 	}
-	for _, check := range statefulSetChecks {
-		check(c)
-	}
+	checkStatefulSet(c)
 	found := c.found
 	if op == Update {
 		oc := newStatefulSetContext(Background, old, p, facts)
-		for _, check := range statefulSetChecks {
-			check(oc)
-		}
+		checkStatefulSet(oc)
 		found = ratchet(found, oc.found, c.replicas > oc.replicas)
 	}
 	if phase == Validate {
@@ -273,13 +241,17 @@ func evaluateClaim(res *Result, op Operation, phase Phase, in, old *corev1.Persi
 	c := &context{op: op, policy: &p.Spec, facts: facts, pvc: out}
 	switch op {
 	case Create:
-		for _, m := range claimMutators {
-			m(c)
+		for _, k := range checkers {
+			if k.mutateClaim != nil {
+				k.mutateClaim(c)
+			}
 		}
 		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
 	case Update:
-		for _, p := range claimPreservers {
-			p(c, old)
+		for _, k := range checkers {
+			if k.preserveClaim != nil {
+				k.preserveClaim(c, old)
+			}
 		}
 		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
 	}
@@ -291,15 +263,11 @@ func evaluateClaim(res *Result, op Operation, phase Phase, in, old *corev1.Persi
 		res.Object = in.DeepCopy()
 		c = &context{op: op, policy: &p.Spec, facts: facts, pvc: res.Object.(*corev1.PersistentVolumeClaim)}
 	}
-	for _, check := range claimChecks {
-		check(c)
-	}
+	checkClaim(c)
 	found := c.found
 	if op == Update {
 		oc := &context{op: Background, policy: &p.Spec, facts: facts, pvc: old}
-		for _, check := range claimChecks {
-			check(oc)
-		}
+		checkClaim(oc)
 		found = ratchet(found, oc.found, false)
 	}
 	if phase == Validate {
@@ -356,10 +324,20 @@ type podSurface struct {
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 }
 
-// countRules report a problem whose size is the replica count: more replicas make it worse.
-var countRules = map[RuleID]bool{
-	RuleNodeNamePinned: true, RuleHostnameNodeSelector: true, RuleNodeAffinityTooFewHosts: true,
-	RulePodAffinityCoLocates: true, RuleInsufficientEligibleNodes: true,
+func checkStatefulSet(c *context) {
+	for _, k := range checkers {
+		if k.check != nil {
+			k.check(c)
+		}
+	}
+}
+
+func checkClaim(c *context) {
+	for _, k := range checkers {
+		if k.checkClaim != nil {
+			k.checkClaim(c)
+		}
+	}
 }
 
 // ratchet downgrades to warnings the errors that the old object already had, so an update is
@@ -369,7 +347,7 @@ var countRules = map[RuleID]bool{
 func ratchet(found, before []Violation, grew bool) []Violation {
 	for i := range found {
 		v := &found[i]
-		if v.Severity != SeverityError || grew && countRules[v.Rule] {
+		if v.Severity != SeverityError || grew && growsWithReplicas(v.Rule) {
 			continue
 		}
 		for _, b := range before {

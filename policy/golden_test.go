@@ -23,9 +23,11 @@ import (
 // a PersistentVolumeClaim) and, optionally, a PlacementPolicy to use instead of the default, Nodes
 // (which turn on the node-aware checks) and PodDisruptionBudgets. Evaluating it as a CREATE must
 // give <case>.out.yaml (the mutated object, then the desired budget if any) and
-// <case>.violations.yaml. UPDATE_GOLDEN=1 rewrites the expected files.
+// <case>.violations.yaml. A fixture with two objects under test is an UPDATE: the first is the
+// stored object, the second the update. UPDATE_GOLDEN=1 rewrites the expected files.
 
 type fixture struct {
+	old    runtime.Object // the stored object of an UPDATE, or nil
 	object runtime.Object
 	policy *v1alpha1.PlacementPolicy
 	facts  Facts
@@ -66,11 +68,11 @@ func loadFixture(t *testing.T, path string) fixture {
 		default:
 			t.Fatalf("%s:%d: unexpected kind %s in a fixture", path, d.Line, d.Kind)
 		}
-		if fx.object != nil {
-			t.Fatalf("%s: more than one object under test", path)
+		if fx.old != nil {
+			t.Fatalf("%s: more than two objects under test", path)
 		}
 		decodeFixture(t, d, into)
-		fx.object = into
+		fx.old, fx.object = fx.object, into
 		return nil
 	})
 	if len(errs) > 0 || fx.object == nil {
@@ -102,7 +104,7 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(in, ".in.yaml")
 		t.Run(strings.TrimPrefix(name, "testdata/"), func(t *testing.T) {
 			fx := loadFixture(t, in)
-			res := create(t, fx.object, fx.policy, fx.facts)
+			res := fx.evaluate(t)
 
 			out := toYAML(t, res.Object)
 			if res.PDB != nil {
@@ -148,4 +150,13 @@ func compareGolden(t *testing.T, path string, got []byte, update bool) {
 	if !bytes.Equal(want, got) {
 		t.Errorf("%s is out of date (UPDATE_GOLDEN=1 rewrites it) (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
 	}
+}
+
+// evaluate runs the fixture: a CREATE, or an UPDATE of the stored object.
+func (fx fixture) evaluate(t *testing.T) *Result {
+	t.Helper()
+	if fx.old != nil {
+		return evaluate(t, Request{Operation: Update, Object: fx.object, OldObject: fx.old}, fx.policy, fx.facts)
+	}
+	return create(t, fx.object, fx.policy, fx.facts)
 }

@@ -41,6 +41,20 @@ const (
 
 var pathRequiredAnti = pathAffinity.Child("podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{
+			{ID: RuleAntiAffinityMissing, Severity: SeverityError,
+				Summary: "pods need required anti-affinity on kubernetes.io/hostname over the StatefulSet's own pods"},
+			{ID: RuleAntiAffinityWideKey, Severity: SeverityWarning,
+				Summary: "required anti-affinity should use kubernetes.io/hostname, not a wider key"},
+		},
+		mutate:   mutateAntiAffinity,
+		preserve: preserveAntiAffinity,
+		check:    checkAntiAffinity,
+	})
+}
+
 func mutateAntiAffinity(c *context) {
 	if c.pods == nil || c.policy.AntiAffinity.Mode == v1alpha1.Off {
 		return

@@ -50,6 +50,18 @@ const (
 // BudgetName is the name of the PodDisruptionBudget Stowage keeps for a StatefulSet: its name
 // and "-stowage", or, when that is too long for a name, a prefix of its name and a hash of the
 // whole, so two long names that share a prefix never share a budget.
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{
+			{ID: RuleDisruptionBudgetConflict, Severity: SeverityWarning,
+				Summary: "exactly one PodDisruptionBudget may select a StatefulSet's pods"},
+			{ID: RuleDisruptionBudgetBlocksEviction, Severity: SeverityWarning,
+				Summary: "the PodDisruptionBudget over a StatefulSet's pods must allow one eviction"},
+		},
+		check: checkDisruptionBudgets,
+	})
+}
+
 func BudgetName(statefulSet string) string {
 	name := statefulSet + budgetSuffix
 	if len(name) <= validation.DNS1123SubdomainMaxLength {

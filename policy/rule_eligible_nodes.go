@@ -21,6 +21,14 @@ import (
 // RuleInsufficientEligibleNodes reports more replicas than eligible nodes.
 const RuleInsufficientEligibleNodes RuleID = "InsufficientEligibleNodes"
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RuleInsufficientEligibleNodes, Severity: SeverityError, GrowsWithReplicas: true,
+			Summary: "there must be at least as many eligible nodes as replicas"}},
+		check: checkEligibleNodes,
+	})
+}
+
 func checkEligibleNodes(c *context) {
 	if !c.facts.NodesKnown || !c.replicated() || c.pods == nil {
 		return

@@ -12,6 +12,14 @@ import corev1 "k8s.io/api/core/v1"
 // RuleHostnameNodeSelector reports a replicated StatefulSet pinned to one host by nodeSelector.
 const RuleHostnameNodeSelector RuleID = "HostnameNodeSelector"
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RuleHostnameNodeSelector, Severity: SeverityError, GrowsWithReplicas: true,
+			Summary: "a replicated StatefulSet must not pin its pods to one host with a nodeSelector on kubernetes.io/hostname"}},
+		check: checkHostnameNodeSelector,
+	})
+}
+
 func checkHostnameNodeSelector(c *context) {
 	if !c.replicated() {
 		return

@@ -21,6 +21,14 @@ const RuleNodeAffinityTooFewHosts RuleID = "NodeAffinityTooFewHosts"
 
 var pathRequiredNodeAffinity = pathAffinity.Child("nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RuleNodeAffinityTooFewHosts, Severity: SeverityError, GrowsWithReplicas: true,
+			Summary: "required node affinity must admit at least as many hosts as there are replicas"}},
+		check: checkNodeAffinity,
+	})
+}
+
 func checkNodeAffinity(c *context) {
 	if !c.replicated() {
 		return

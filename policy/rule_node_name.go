@@ -10,6 +10,14 @@ package policy
 // RuleNodeNamePinned reports a replicated StatefulSet whose pod template sets nodeName.
 const RuleNodeNamePinned RuleID = "NodeNamePinned"
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RuleNodeNamePinned, Severity: SeverityError, GrowsWithReplicas: true,
+			Summary: "a replicated StatefulSet must not set nodeName, which binds every replica to one node"}},
+		check: checkNodeName,
+	})
+}
+
 func checkNodeName(c *context) {
 	if !c.replicated() || c.podSpec().NodeName == "" {
 		return

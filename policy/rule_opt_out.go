@@ -22,6 +22,15 @@ import (
 const RuleOptOutNotAllowed RuleID = "OptOutNotAllowed"
 
 // optOut reports whether the object is exempt, or the violation for an ignored opt-out.
+// The opt-out is decided before any other rule (see evaluateStatefulSet), so this file
+// registers only its description.
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RuleOptOutNotAllowed, Severity: SeverityWarning,
+			Summary: "the opt-out annotation is only honoured in namespaces the policy lists"}},
+	})
+}
+
 func optOut(meta metav1.ObjectMeta, p *v1alpha1.PlacementPolicy) (bool, *Violation) {
 	if meta.Annotations[v1alpha1.OptOutAnnotation] != "true" {
 		return false, nil

@@ -16,6 +16,14 @@ const RulePodAffinityCoLocates RuleID = "PodAffinityCoLocates"
 
 var pathRequiredPodAffinity = pathAffinity.Child("podAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RulePodAffinityCoLocates, Severity: SeverityError, GrowsWithReplicas: true,
+			Summary: "required pod affinity must not pull a StatefulSet's replicas onto one node"}},
+		check: checkPodAffinity,
+	})
+}
+
 func checkPodAffinity(c *context) {
 	if !c.replicated() {
 		return

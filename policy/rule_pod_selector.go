@@ -11,6 +11,14 @@ package policy
 // RulePodSelectorInvalid reports a StatefulSet whose spec.selector is missing, empty or invalid.
 const RulePodSelectorInvalid RuleID = "PodSelectorInvalid"
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RulePodSelectorInvalid, Severity: SeverityError,
+			Summary: "spec.selector must select the pods by their template labels"}},
+		check: checkPodSelector,
+	})
+}
+
 func checkPodSelector(c *context) {
 	if c.pods != nil {
 		return

@@ -39,6 +39,23 @@ const (
 const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 
 // claimClass returns the class a claim names, and whether it names one.
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{
+			{ID: RuleStorageClassNotAllowed, Severity: SeverityError,
+				Summary: "an explicit storage class must be one the policy allows"},
+			{ID: RuleStorageClassUnset, Severity: SeverityWarning,
+				Summary: "claims should name a storage class; the cluster default is not node-local storage"},
+		},
+		mutate:        mutateStorageClass,
+		preserve:      preserveStorageClass,
+		check:         checkStorageClass,
+		mutateClaim:   mutateClaimStorageClass,
+		preserveClaim: preserveClaimStorageClass,
+		checkClaim:    checkClaimStorageClass,
+	})
+}
+
 func claimClass(meta map[string]string, spec *corev1.PersistentVolumeClaimSpec) (string, bool) {
 	if spec.StorageClassName != nil {
 		return *spec.StorageClassName, true

@@ -24,6 +24,16 @@ import (
 // RuleTopologySpreadMissing reports an existing StatefulSet without the policy's spread constraints.
 const RuleTopologySpreadMissing RuleID = "TopologySpreadMissing"
 
+func init() {
+	addChecker(&checker{
+		rules: []RuleInfo{{ID: RuleTopologySpreadMissing, Severity: SeverityWarning,
+			Summary: "pods should carry the policy's topology spread constraints"}},
+		mutate:   mutateTopologySpread,
+		preserve: preserveTopologySpread,
+		check:    checkTopologySpread,
+	})
+}
+
 func hasSpreadKey(spec *corev1.PodSpec, key string) bool {
 	return slices.ContainsFunc(spec.TopologySpreadConstraints, func(t corev1.TopologySpreadConstraint) bool {
 		return t.TopologyKey == key

@@ -1,5 +1,12 @@
 package policy
 
+import (
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
 // RuleInfo describes a rule for reports and documentation.
 type RuleInfo struct {
 	ID RuleID
@@ -7,24 +14,69 @@ type RuleInfo struct {
 	Summary string
 	// Severity is the rule's severity under a Deny policy, before ratcheting.
 	Severity Severity
+	// GrowsWithReplicas marks a problem whose size is the replica count: an update that adds
+	// replicas makes it worse, so ratcheting does not excuse it.
+	GrowsWithReplicas bool
 }
 
-// Rules lists every rule the engine can report, in a stable order.
-func Rules() []RuleInfo {
-	return []RuleInfo{
-		{RuleNodeNamePinned, "a replicated StatefulSet must not set nodeName, which binds every replica to one node", SeverityError},
-		{RuleHostnameNodeSelector, "a replicated StatefulSet must not pin its pods to one host with a nodeSelector on kubernetes.io/hostname", SeverityError},
-		{RuleNodeAffinityTooFewHosts, "required node affinity must admit at least as many hosts as there are replicas", SeverityError},
-		{RulePodAffinityCoLocates, "required pod affinity must not pull a StatefulSet's replicas onto one node", SeverityError},
-		{RuleInsufficientEligibleNodes, "there must be at least as many eligible nodes as replicas", SeverityError},
-		{RuleAntiAffinityMissing, "pods need required anti-affinity on kubernetes.io/hostname over the StatefulSet's own pods", SeverityError},
-		{RuleAntiAffinityWideKey, "required anti-affinity should use kubernetes.io/hostname, not a wider key", SeverityWarning},
-		{RulePodSelectorInvalid, "spec.selector must select the pods by their template labels", SeverityError},
-		{RuleStorageClassNotAllowed, "an explicit storage class must be one the policy allows", SeverityError},
-		{RuleStorageClassUnset, "claims should name a storage class; the cluster default is not node-local storage", SeverityWarning},
-		{RuleTopologySpreadMissing, "pods should carry the policy's topology spread constraints", SeverityWarning},
-		{RuleDisruptionBudgetConflict, "exactly one PodDisruptionBudget may select a StatefulSet's pods", SeverityWarning},
-		{RuleDisruptionBudgetBlocksEviction, "the PodDisruptionBudget over a StatefulSet's pods must allow one eviction", SeverityWarning},
-		{RuleOptOutNotAllowed, "the opt-out annotation is only honoured in namespaces the policy lists", SeverityWarning},
+// checker is what one rule file contributes: the rules it reports and the functions that
+// mutate, preserve and check. Every rule_<name>.go registers exactly one in its init, the way
+// pod-security-admission's check_<name>.go files call addCheck, so that a rule's ID, summary,
+// severity, ratchet class and logic live in one file. TestRulesAreDescribed reads the sources
+// and fails when a file reports a rule it does not describe.
+type checker struct {
+	rules []RuleInfo
+
+	// StatefulSets. mutate runs on Create, preserve on Update (it only keeps stored values),
+	// check on every evaluation except the Mutate phase.
+	mutate   func(*context)
+	preserve func(*context, *appsv1.StatefulSet)
+	check    func(*context)
+
+	// PersistentVolumeClaims, likewise.
+	mutateClaim   func(*context)
+	preserveClaim func(*context, *corev1.PersistentVolumeClaim)
+	checkClaim    func(*context)
+}
+
+// checkers are the registered rule files, in registration order.
+var checkers []*checker
+
+// ruleIndex finds a rule's description by ID.
+var ruleIndex = map[RuleID]*RuleInfo{}
+
+// addChecker registers a rule file's checker. It is called from init functions only.
+func addChecker(c *checker) {
+	for i := range c.rules {
+		r := &c.rules[i]
+		if _, dup := ruleIndex[r.ID]; dup {
+			panic("policy: rule " + string(r.ID) + " described twice")
+		}
+		ruleIndex[r.ID] = r
 	}
+	checkers = append(checkers, c)
+}
+
+// Rules lists every rule the engine can report, sorted by ID.
+func Rules() []RuleInfo {
+	out := make([]RuleInfo, 0, len(ruleIndex))
+	for _, r := range ruleIndex {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b RuleInfo) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// growsWithReplicas reports whether a rule's problem grows with the replica count.
+func growsWithReplicas(id RuleID) bool {
+	r := ruleIndex[id]
+	return r != nil && r.GrowsWithReplicas
 }
