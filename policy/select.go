@@ -15,6 +15,9 @@ import (
 // object. It is immutable and safe for concurrent use.
 type Set struct {
 	entries []entry
+	// states and uncertain are set by Compile.
+	states    []PolicyState
+	uncertain bool
 }
 
 type entry struct {
@@ -49,8 +52,13 @@ func NewSet(policies ...*v1alpha1.PlacementPolicy) *Set {
 	return s
 }
 
-// Len returns the number of policies in the set.
-func (s *Set) Len() int { return len(s.entries) }
+// Len returns the number of policies in force in the set.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.entries)
+}
 
 // Policies returns the policies in the order Select considers them.
 func (s *Set) Policies() []*v1alpha1.PlacementPolicy {

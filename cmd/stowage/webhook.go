@@ -227,7 +227,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	})); err != nil {
 		return err
 	}
-	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	scope := &webhook.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}

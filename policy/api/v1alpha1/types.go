@@ -258,6 +258,20 @@ type PlacementPolicyStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// LastValid is the last valid spec of the policy, which stays in force while the current
+	// spec is invalid (an edit stored through an older CRD, or written around the API server's
+	// validation), so that a bad edit never silently stops protecting anything.
+	// +optional
+	LastValid *LastValidSpec `json:"lastValid,omitempty"`
+}
+
+// LastValidSpec is a copy of a valid spec and the generation it had.
+type LastValidSpec struct {
+	// Generation is the policy's generation when the spec was valid.
+	Generation int64 `json:"generation"`
+	// Spec is the defaulted spec.
+	Spec *PlacementPolicySpec `json:"spec"`
 }
 
 // PlacementPolicyList is a list of PlacementPolicies.
