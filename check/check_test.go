@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/internal/stream"
@@ -356,7 +355,7 @@ metadata:
 	os.WriteFile(filepath.Join(dir, "ns.yaml"), []byte(manifest), 0o644)
 	relaxed := loadPolicy(t, "testdata/warn-policy.yaml")
 	relaxed.Spec.Priority = 10
-	relaxed.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "relaxed"}}
+	relaxed.Spec.NamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{"tier": "relaxed"}}
 	set := policy.NewSet(policyfile.Default(), relaxed)
 	rep, code := jsonReport(t, Options{Policies: set}, filepath.Join(dir, "ns.yaml"), "testdata/colocated.yaml")
 	if code != ExitOK || rep.Results[0].Policy != "warn-only" {

@@ -108,7 +108,7 @@ func TestCompileKeepsTheLastValidVersion(t *testing.T) {
 
 func TestDecide(t *testing.T) {
 	onlyDB := stored("only-db", 1, func(s *v1alpha1.PlacementPolicySpec) {
-		s.ObjectSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "db"}}
+		s.ObjectSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{"app.kubernetes.io/name": "db"}}
 	})
 	set := Compile([]v1alpha1.PlacementPolicy{onlyDB}, nil)
 	other := func(s *appsv1.StatefulSet) { s.Labels = map[string]string{"app.kubernetes.io/name": "web"} }
@@ -163,7 +163,7 @@ func TestDecide(t *testing.T) {
 
 	t.Run("the namespace's labels select the policy", func(t *testing.T) {
 		byNS := Compile([]v1alpha1.PlacementPolicy{stored("prod", 1, func(s *v1alpha1.PlacementPolicySpec) {
-			s.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "prod"}}
+			s.NamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{"tier": "prod"}}
 		})}, nil)
 		d, _ := byNS.Decide(Input{Operation: Create, Object: statefulSet()})
 		if d.Policy != nil {

@@ -34,12 +34,12 @@ func NewSet(policies ...*v1alpha1.PlacementPolicy) *Set {
 		e := entry{policy: p, ns: labels.Everything(), obj: labels.Everything()}
 		var err error
 		if p.Spec.NamespaceSelector != nil {
-			if e.ns, err = metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector); err != nil {
+			if e.ns, err = metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector.Meta()); err != nil {
 				continue
 			}
 		}
 		if p.Spec.ObjectSelector != nil {
-			if e.obj, err = metav1.LabelSelectorAsSelector(p.Spec.ObjectSelector); err != nil {
+			if e.obj, err = metav1.LabelSelectorAsSelector(p.Spec.ObjectSelector.Meta()); err != nil {
 				continue
 			}
 		}

@@ -104,12 +104,12 @@ type PlacementPolicySpec struct {
 	// NamespaceSelector selects the namespaces whose objects the policy covers, by namespace label.
 	// Every namespace carries kubernetes.io/metadata.name. Nil selects every namespace.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// ObjectSelector selects StatefulSets and PersistentVolumeClaims by their own labels.
 	// Nil selects every object.
 	// +optional
-	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	ObjectSelector *LabelSelector `json:"objectSelector,omitempty"`
 
 	// EnforcementAction is Deny (the default), Warn or Audit.
 	// +optional
@@ -137,11 +137,70 @@ type PlacementPolicySpec struct {
 	OptOut OptOutSpec `json:"optOut,omitempty"`
 }
 
+// LabelSelector is a label selector, with the same fields and meaning as metav1.LabelSelector,
+// bounded so that the API server can check it with the rules Stowage's own validation applies.
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="matchExpressions: In and NotIn need values; Exists and DoesNotExist take none"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.key.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && e.key.indexOf('/') <= 253)",message="matchExpressions: each key must be a label name such as app.kubernetes.io/name"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, !has(e.values) || e.values.all(v, v.matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$')))",message="matchExpressions: each value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchLabels) || self.matchLabels.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.indexOf('/') <= 253 && self.matchLabels[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))",message="matchLabels: keys must be label names and values label values"
+type LabelSelector struct {
+	// MatchLabels is a map of label names to values; every one must match.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
+	// MatchExpressions are requirements on labels; every one must match.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelValue is a label value: at most 63 characters.
+// +kubebuilder:validation:MaxLength=63
+type LabelValue string
+
+// LabelSelectorRequirement is one requirement of a LabelSelector, as in
+// metav1.LabelSelectorRequirement.
+type LabelSelectorRequirement struct {
+	// Key is the label name.
+	// +kubebuilder:validation:MaxLength=317
+	Key string `json:"key"`
+	// Operator is In, NotIn, Exists or DoesNotExist.
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+	// Values are the label values for In and NotIn; empty for Exists and DoesNotExist.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	Values []string `json:"values,omitempty"`
+}
+
+// Meta returns the selector as a metav1.LabelSelector; nil stays nil.
+func (s *LabelSelector) Meta() *metav1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	out := &metav1.LabelSelector{}
+	if s.MatchLabels != nil {
+		out.MatchLabels = make(map[string]string, len(s.MatchLabels))
+		for k, v := range s.MatchLabels {
+			out.MatchLabels[k] = string(v)
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: e.Key, Operator: e.Operator, Values: append([]string(nil), e.Values...)})
+	}
+	return out
+}
+
 // StorageSpec is the storage-class part of a policy.
+// +kubebuilder:validation:XValidation:rule="!has(self.allowedClassNames) || size(self.allowedClassNames) == 0 || (has(self.mode) && self.mode == 'Enforce')",message="allowedClassNames is only used with mode: Enforce; set mode: Enforce or remove the list",fieldPath=".allowedClassNames"
 type StorageSpec struct {
 	// ClassName is filled into every claim that names no class. Defaults to openebs-hostpath.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	ClassName string `json:"className,omitempty"`
 
 	// Mode is FillIfUnset (the default) or Enforce.
@@ -152,6 +211,9 @@ type StorageSpec struct {
 	// ClassName is always allowed, and so is "" (static binding to a pre-provisioned volume).
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	AllowedClassNames []string `json:"allowedClassNames,omitempty"`
 
 	// TreatDefaultClassAsUnset makes a standalone claim that names the cluster's default
@@ -195,6 +257,7 @@ type TopologySpreadSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=topologyKey
+	// +kubebuilder:validation:MaxItems=16
 	Constraints []SpreadConstraint `json:"constraints,omitempty"`
 }
 
@@ -203,6 +266,9 @@ type TopologySpreadSpec struct {
 type SpreadConstraint struct {
 	// TopologyKey is the node label that defines the domains.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.indexOf('/') <= 253",message="the prefix before '/' must be at most 253 characters"
 	TopologyKey string `json:"topologyKey"`
 	// MaxSkew is the largest allowed difference between domains. Defaults to 1.
 	// +optional
@@ -223,6 +289,7 @@ type DisruptionBudgetSpec struct {
 	// MaxUnavailable of the budget. Defaults to 1. Zero, which blocks every drain, is invalid.
 	// +optional
 	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == string ? self.matches('^([1-9][0-9]?|100)%$') : self >= 1",message="must be at least 1, or a percentage from 1% to 100%: 0 blocks every drain"
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 
 	// MinReplicas is the smallest replica count that gets a budget. Defaults to 2.
@@ -243,6 +310,9 @@ type OptOutSpec struct {
 	// ignored and reported, so that a tenant cannot exempt itself.
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Namespaces []string `json:"namespaces,omitempty"`
 }
 

@@ -36,10 +36,10 @@ func ValidateSpec(s *PlacementPolicySpec, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	selOpts := metav1validation.LabelSelectorValidationOptions{}
 	if s.NamespaceSelector != nil {
-		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector, selOpts, fldPath.Child("namespaceSelector"))...)
+		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector.Meta(), selOpts, fldPath.Child("namespaceSelector"))...)
 	}
 	if s.ObjectSelector != nil {
-		errs = append(errs, metav1validation.ValidateLabelSelector(s.ObjectSelector, selOpts, fldPath.Child("objectSelector"))...)
+		errs = append(errs, metav1validation.ValidateLabelSelector(s.ObjectSelector.Meta(), selOpts, fldPath.Child("objectSelector"))...)
 	}
 	errs = append(errs, validateEnum(fldPath.Child("enforcementAction"), s.EnforcementAction, Deny, Warn, Audit)...)
 	errs = append(errs, validateStorage(&s.Storage, fldPath.Child("storage"))...)
