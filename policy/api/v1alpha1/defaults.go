@@ -61,4 +61,11 @@ func SetDefaults(p *PlacementPolicy) {
 		a := policyv1.AlwaysAllow
 		s.DisruptionBudget.UnhealthyPodEvictionPolicy = &a
 	}
+
+	if s.NodeCapacity.WhenInsufficient == "" {
+		s.NodeCapacity.WhenInsufficient = Deny
+	}
+	if s.NodeCapacity.GrowableNodeLabels == nil {
+		s.NodeCapacity.GrowableNodeLabels = append([]string(nil), DefaultGrowableNodeLabels...)
+	}
 }

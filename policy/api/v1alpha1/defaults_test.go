@@ -25,6 +25,7 @@ func defaultedSpec() PlacementPolicySpec {
 			MinReplicas:                2,
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
+		NodeCapacity: NodeCapacitySpec{WhenInsufficient: Deny, GrowableNodeLabels: DefaultGrowableNodeLabels},
 	}
 }
 
@@ -51,7 +52,8 @@ func TestSetDefaults(t *testing.T) {
 				}},
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
-				OptOut: OptOutSpec{Namespaces: []string{"legacy"}},
+				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
+				NodeCapacity: NodeCapacitySpec{WhenInsufficient: Warn, GrowableNodeLabels: []string{}},
 			},
 			want: PlacementPolicySpec{
 				Priority:          7,
@@ -63,7 +65,8 @@ func TestSetDefaults(t *testing.T) {
 				}},
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
-				OptOut: OptOutSpec{Namespaces: []string{"legacy"}},
+				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
+				NodeCapacity: NodeCapacitySpec{WhenInsufficient: Warn, GrowableNodeLabels: []string{}},
 			},
 		},
 		{

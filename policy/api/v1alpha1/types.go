@@ -135,6 +135,10 @@ type PlacementPolicySpec struct {
 	// OptOut controls the stowage.dev/opt-out annotation.
 	// +optional
 	OptOut OptOutSpec `json:"optOut,omitempty"`
+
+	// NodeCapacity says when too few eligible nodes deny a StatefulSet.
+	// +optional
+	NodeCapacity NodeCapacitySpec `json:"nodeCapacity,omitempty"`
 }
 
 // LabelSelector is a label selector, with the same fields and meaning as metav1.LabelSelector,
@@ -302,6 +306,39 @@ type DisruptionBudgetSpec struct {
 	// +optional
 	// +kubebuilder:validation:Enum=IfHealthyBudget;AlwaysAllow
 	UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy,omitempty"`
+}
+
+// NodeCapacitySpec says what InsufficientEligibleNodes does. It only ever denies where the node
+// count is final: a cluster with no nodes yet (bootstrap, GitOps before the first node joins)
+// is never judged, and where any node belongs to a group an autoscaler can grow, the rule warns.
+type NodeCapacitySpec struct {
+	// WhenInsufficient is Deny (the default) or Warn: what happens, where the node count is
+	// final, to a StatefulSet with more replicas than eligible nodes.
+	// +optional
+	// +kubebuilder:validation:Enum=Deny;Warn
+	WhenInsufficient EnforcementAction `json:"whenInsufficient,omitempty"`
+
+	// GrowableNodeLabels are node label keys that mark a node as part of a group that an
+	// autoscaler can grow (cluster-autoscaler, Karpenter, managed node pools). When any node
+	// carries one, the node count is not final. Defaults to DefaultGrowableNodeLabels; an
+	// empty list treats every cluster as fixed.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=317
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	GrowableNodeLabels []string `json:"growableNodeLabels,omitempty"`
+}
+
+// DefaultGrowableNodeLabels are the labels that Karpenter and the managed node pools of EKS, GKE
+// and AKS put on their nodes, and that cluster-autoscaler's cloud providers key node groups by.
+var DefaultGrowableNodeLabels = []string{
+	"karpenter.sh/nodepool",
+	"karpenter.sh/provisioner-name",
+	"eks.amazonaws.com/nodegroup",
+	"cloud.google.com/gke-nodepool",
+	"kubernetes.azure.com/agentpool",
+	"node.kubernetes.io/instance-group",
 }
 
 // OptOutSpec controls the stowage.dev/opt-out annotation.

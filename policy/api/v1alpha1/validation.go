@@ -47,6 +47,7 @@ func ValidateSpec(s *PlacementPolicySpec, fldPath *field.Path) field.ErrorList {
 	errs = append(errs, validateSpread(&s.TopologySpread, fldPath.Child("topologySpread"))...)
 	errs = append(errs, validateBudget(&s.DisruptionBudget, fldPath.Child("disruptionBudget"))...)
 	errs = append(errs, validateOptOut(&s.OptOut, fldPath.Child("optOut"))...)
+	errs = append(errs, validateNodeCapacity(&s.NodeCapacity, fldPath.Child("nodeCapacity"))...)
 	return errs
 }
 
@@ -157,6 +158,25 @@ func validateOptOut(o *OptOutSpec, fldPath *field.Path) field.ErrorList {
 			errs = append(errs, field.Duplicate(p, ns))
 		}
 		seen.Insert(ns)
+	}
+	return errs
+}
+
+func validateNodeCapacity(n *NodeCapacitySpec, fldPath *field.Path) field.ErrorList {
+	errs := validateEnum(fldPath.Child("whenInsufficient"), n.WhenInsufficient, Deny, Warn)
+	seen := sets.New[string]()
+	for i, k := range n.GrowableNodeLabels {
+		p := fldPath.Child("growableNodeLabels").Index(i)
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(p, k, msg))
+		}
+		if seen.Has(k) {
+			errs = append(errs, field.Duplicate(p, k))
+		}
+		seen.Insert(k)
+	}
+	if len(n.GrowableNodeLabels) > 32 {
+		errs = append(errs, field.TooMany(fldPath.Child("growableNodeLabels"), len(n.GrowableNodeLabels), 32))
 	}
 	return errs
 }

@@ -185,6 +185,7 @@ func TestValidate(t *testing.T) {
 				"Required value spec.disruptionBudget.maxUnavailable",
 				"Invalid value spec.disruptionBudget.minReplicas",
 				"Required value spec.disruptionBudget.unhealthyPodEvictionPolicy",
+				"Unsupported value spec.nodeCapacity.whenInsufficient",
 			},
 		},
 	}
