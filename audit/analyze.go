@@ -381,6 +381,7 @@ var absorbs = map[policy.RuleID]FindingID{
 	policy.RuleDisruptionBudgetConflict:       MultiplePDBs,
 	policy.RuleDisruptionBudgetBlocksEviction: PDBBlocksEviction,
 	policy.RuleInsufficientEligibleNodes:      InsufficientEligibleNodes,
+	policy.RuleDisruptionBudgetTooLoose:       PDBExceedsQuorum,
 }
 
 func (a *analyzer) addViolation(add func(Finding), first int, policyName string, v policy.Violation) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -202,6 +203,9 @@ func (s *Set) Decide(in Input) (Decision, error) {
 	if nsLabels == nil {
 		nsLabels = NamespaceLabels(m.GetNamespace())
 	}
+	if pdb, ok := in.Object.(*policyv1.PodDisruptionBudget); ok {
+		return s.decideBudget(in, pdb, nsLabels)
+	}
 	req := Request{Operation: in.Operation, Phase: in.Phase, Object: in.Object, OldObject: in.OldObject}
 	var p *v1alpha1.PlacementPolicy
 	if s != nil {
@@ -234,4 +238,46 @@ func (s *Set) Decide(in Input) (Decision, error) {
 		return Decision{Policy: p}, err
 	}
 	return Decision{Policy: p, Result: res}, nil
+}
+
+// decideBudget judges a PodDisruptionBudget being written against every StatefulSet of its
+// namespace whose pods it selects, each under the policy that selects that StatefulSet
+// (DisruptionBudgetTooLoose). Nothing is mutated. The Decision's policy is the one behind the
+// first violation, or the first that applies.
+func (s *Set) decideBudget(in Input, pdb *policyv1.PodDisruptionBudget, nsLabels map[string]string) (Decision, error) {
+	d := Decision{Skip: SkipNoPolicy, Uncertain: s != nil && s.uncertain}
+	if s == nil || s.Len() == 0 || in.Phase == Mutate || in.Facts == nil {
+		return d, nil
+	}
+	old, _ := in.OldObject.(*policyv1.PodDisruptionBudget)
+	if in.Operation == Update && old == nil {
+		return d, fmt.Errorf("update of a PodDisruptionBudget needs the old one, got %T", in.OldObject)
+	}
+	facts, err := in.Facts()
+	if err != nil {
+		return d, fmt.Errorf("reading cluster facts: %w", err)
+	}
+	res := &Result{Object: pdb.DeepCopy()}
+	for _, sts := range facts.StatefulSets {
+		if sts.Namespace != pdb.Namespace || SystemNamespace(sts.Namespace) {
+			continue
+		}
+		p := s.Select(sts.Labels, nsLabels)
+		if p == nil {
+			continue
+		}
+		if exempt, _ := optOut(sts.ObjectMeta, p); exempt {
+			continue
+		}
+		vs := judgeBudget(pdb, old, sts, p)
+		if d.Policy == nil || len(vs) > 0 && len(res.Violations) == 0 {
+			d.Policy, res.Policy, res.Action = p, p.Name, p.Spec.EnforcementAction
+		}
+		res.Violations = append(res.Violations, vs...)
+	}
+	if d.Policy == nil {
+		return d, nil
+	}
+	d.Skip, d.Result = NotSkipped, res
+	return d, nil
 }

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,6 +57,8 @@ type decision struct {
 var (
 	statefulSetsGVR = metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	claimsGVR       = metav1.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	budgetsGVR      = metav1.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}
+	budgetGK        = schema.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"}
 	statefulSetGK   = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
 	claimGK         = schema.GroupKind{Kind: "PersistentVolumeClaim"}
 )
@@ -260,6 +263,8 @@ func decodeObject(gvr metav1.GroupVersionResource, raw []byte) (obj runtime.Obje
 		obj, gk = &appsv1.StatefulSet{}, statefulSetGK
 	case claimsGVR:
 		obj, gk = &corev1.PersistentVolumeClaim{}, claimGK
+	case budgetsGVR:
+		obj, gk = &policyv1.PodDisruptionBudget{}, budgetGK
 	default:
 		return nil, schema.GroupKind{}, false
 	}
