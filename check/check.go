@@ -335,7 +335,7 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		res.Patch = out.Patch
 	}
 	var gen []any
-	if out.PDB != nil && !facts.hasBudget(out.PDB.Namespace, out.PDB.Name) {
+	if sts, ok := obj.(*appsv1.StatefulSet); ok && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
 		if d.Namespace == "" {
 			out.PDB.Namespace = "" // keep the input's convention: no namespace when it names none
 		}

@@ -131,6 +131,11 @@ func desiredBudget(sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.Placemen
 	if b.Mode != v1alpha1.Enabled || replicas < b.MinReplicas || !validPodSelector(sts.Spec.Selector) {
 		return nil
 	}
+	if sts.Name == "" {
+		// generateName: the API server names the StatefulSet after admission, so its budget
+		// cannot be named yet. The budget controller creates it once the StatefulSet exists.
+		return nil
+	}
 	for _, pdb := range BudgetsSelecting(sts, facts.PDBs) {
 		if !IsOwnBudget(pdb, sts.Name) {
 			return nil // someone else's budget already protects the pods
