@@ -120,3 +120,30 @@ func TestBudgetWrites(t *testing.T) {
 		}
 	})
 }
+
+// A budget over one replica by statefulset.kubernetes.io/pod-name counts as covering the pods:
+// a Stowage budget beside it would put that replica under two budgets, and the eviction API
+// then refuses to evict it. It is not judged for looseness, which only means something over all
+// the replicas.
+func TestPerReplicaBudgets(t *testing.T) {
+	perPod := budget("db-0", func(b *policyv1.PodDisruptionBudget) {
+		b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{
+			"app.kubernetes.io/instance": "prod", appsv1.StatefulSetPodNameLabel: "db-0"}}
+		b.Spec.MaxUnavailable = nil
+		b.Spec.MinAvailable = ptrTo(intstr.FromInt32(0))
+	})
+	other := budget("web-0", func(b *policyv1.PodDisruptionBudget) {
+		b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{
+			"app.kubernetes.io/instance": "other", appsv1.StatefulSetPodNameLabel: "web-0"}}
+	})
+	res := create(t, compliant(), testPolicy(), Facts{PDBs: []*policyv1.PodDisruptionBudget{perPod}})
+	if res.PDB != nil {
+		t.Errorf("a budget was generated beside a per-replica budget: %s", res.PDB.Name)
+	}
+	if hits := ruleHits(res.Violations); len(hits) != 0 {
+		t.Errorf("violations: %v", hits)
+	}
+	if res := create(t, compliant(), testPolicy(), Facts{PDBs: []*policyv1.PodDisruptionBudget{other}}); res.PDB == nil {
+		t.Error("a per-replica budget over another StatefulSet's pods suppressed ours")
+	}
+}
