@@ -105,7 +105,7 @@ func checkEligibleNodes(c *context) {
 // capacitySeverity lowers sev to a warning where the node count is not final, or where the
 // policy says so, and explains why.
 func (c *context) capacitySeverity(sev Severity) (Severity, string) {
-	if c.policy.NodeCapacity.WhenInsufficient == v1alpha1.Warn {
+	if c.policy.NodeCapacity.WhenInsufficient == v1alpha1.CapacityWarn {
 		return SeverityWarning, " (a warning: the policy's nodeCapacity.whenInsufficient is Warn)"
 	}
 	for _, n := range c.facts.Nodes {

@@ -83,7 +83,7 @@ func TestEligibleNodes(t *testing.T) {
 		{
 			name:   "4 replicas, 3 fixed nodes, policy whenInsufficient: Warn → a warning",
 			sts:    statefulSet(replicas(4)),
-			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.NodeCapacity.WhenInsufficient = v1alpha1.Warn }),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.NodeCapacity.WhenInsufficient = v1alpha1.CapacityWarn }),
 			nodes:  three, known: true,
 			want:      []string{"InsufficientEligibleNodes warning spec.replicas"},
 			wantInMsg: "whenInsufficient is Warn",

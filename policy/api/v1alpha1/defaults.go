@@ -63,7 +63,7 @@ func SetDefaults(p *PlacementPolicy) {
 	}
 
 	if s.NodeCapacity.WhenInsufficient == "" {
-		s.NodeCapacity.WhenInsufficient = Deny
+		s.NodeCapacity.WhenInsufficient = CapacityDeny
 	}
 	if s.NodeCapacity.GrowableNodeLabels == nil {
 		s.NodeCapacity.GrowableNodeLabels = append([]string(nil), DefaultGrowableNodeLabels...)

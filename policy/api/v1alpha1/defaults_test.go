@@ -25,7 +25,7 @@ func defaultedSpec() PlacementPolicySpec {
 			MinReplicas:                2,
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
-		NodeCapacity: NodeCapacitySpec{WhenInsufficient: Deny, GrowableNodeLabels: DefaultGrowableNodeLabels},
+		NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityDeny, GrowableNodeLabels: DefaultGrowableNodeLabels},
 	}
 }
 
@@ -53,7 +53,7 @@ func TestSetDefaults(t *testing.T) {
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
 				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
-				NodeCapacity: NodeCapacitySpec{WhenInsufficient: Warn, GrowableNodeLabels: []string{}},
+				NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityWarn, GrowableNodeLabels: []string{}},
 			},
 			want: PlacementPolicySpec{
 				Priority:          7,
@@ -66,7 +66,7 @@ func TestSetDefaults(t *testing.T) {
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
 				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
-				NodeCapacity: NodeCapacitySpec{WhenInsufficient: Warn, GrowableNodeLabels: []string{}},
+				NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityWarn, GrowableNodeLabels: []string{}},
 			},
 		},
 		{

@@ -308,6 +308,17 @@ type DisruptionBudgetSpec struct {
 	UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy,omitempty"`
 }
 
+// CapacityAction is what too few eligible nodes do where the node count is final.
+// +kubebuilder:validation:Enum=Deny;Warn
+type CapacityAction string
+
+const (
+	// CapacityDeny denies (under a Deny policy).
+	CapacityDeny CapacityAction = "Deny"
+	// CapacityWarn only warns.
+	CapacityWarn CapacityAction = "Warn"
+)
+
 // NodeCapacitySpec says what InsufficientEligibleNodes does. It only ever denies where the node
 // count is final: a cluster with no nodes yet (bootstrap, GitOps before the first node joins)
 // is never judged, and where any node belongs to a group an autoscaler can grow, the rule warns.
@@ -315,8 +326,7 @@ type NodeCapacitySpec struct {
 	// WhenInsufficient is Deny (the default) or Warn: what happens, where the node count is
 	// final, to a StatefulSet with more replicas than eligible nodes.
 	// +optional
-	// +kubebuilder:validation:Enum=Deny;Warn
-	WhenInsufficient EnforcementAction `json:"whenInsufficient,omitempty"`
+	WhenInsufficient CapacityAction `json:"whenInsufficient,omitempty"`
 
 	// GrowableNodeLabels are node label keys that mark a node as part of a group that an
 	// autoscaler can grow (cluster-autoscaler, Karpenter, managed node pools). When any node

@@ -163,7 +163,7 @@ func validateOptOut(o *OptOutSpec, fldPath *field.Path) field.ErrorList {
 }
 
 func validateNodeCapacity(n *NodeCapacitySpec, fldPath *field.Path) field.ErrorList {
-	errs := validateEnum(fldPath.Child("whenInsufficient"), n.WhenInsufficient, Deny, Warn)
+	errs := validateEnum(fldPath.Child("whenInsufficient"), n.WhenInsufficient, CapacityDeny, CapacityWarn)
 	seen := sets.New[string]()
 	for i, k := range n.GrowableNodeLabels {
 		p := fldPath.Child("growableNodeLabels").Index(i)
