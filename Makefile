@@ -58,7 +58,8 @@ FUZZ_TARGETS := \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzApplyPatch \
 	./internal/policyfile:FuzzLoad \
-	./webhook:FuzzServeHTTP
+	./webhook:FuzzServeHTTP \
+	./internal/operatorcr:FuzzProject
 
 # Environment for the e2e suites: where the pinned binaries are. cert-manager's CRDs are read
 # from the crds/ folder next to STOWAGE_CERT_MANAGER.

@@ -51,7 +51,7 @@ const (
 )
 
 // The custom resources as kube-prometheus-stack renders them with its defaults: soft
-// (preferred) anti-affinity on the pods' name and instance labels, a volume claim template
+// (preferred) anti-affinity on the pods' name and prometheus/alertmanager labels, a volume claim template
 // without a storage class, an explicit image and version.
 const prometheusCR = `apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
@@ -83,7 +83,7 @@ spec:
             labelSelector:
               matchExpressions:
                 - {key: app.kubernetes.io/name, operator: In, values: [prometheus]}
-                - {key: app.kubernetes.io/instance, operator: In, values: [kps-prometheus]}
+                - {key: prometheus, operator: In, values: [kps-prometheus]}
   storage:
     volumeClaimTemplate:
       spec:
@@ -117,7 +117,7 @@ spec:
             labelSelector:
               matchExpressions:
                 - {key: app.kubernetes.io/name, operator: In, values: [alertmanager]}
-                - {key: app.kubernetes.io/instance, operator: In, values: [kps-alertmanager]}
+                - {key: alertmanager, operator: In, values: [kps-alertmanager]}
   storage:
     volumeClaimTemplate:
       spec:
