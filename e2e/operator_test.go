@@ -250,6 +250,7 @@ func TestPrometheusOperator(t *testing.T) {
 
 	// At rest: nothing rewrites the StatefulSets, with the webhook up, then down, then back up.
 	var notes []string
+	restarted := false
 	windows := []struct {
 		what string
 		span time.Duration
@@ -258,14 +259,41 @@ func TestPrometheusOperator(t *testing.T) {
 		{"webhook up", steadyWindow, nil},
 		{"webhook down", webhookDownSpan, func() { env.webhook.stop() }},
 		{"webhook back up", webhookBackSpan, func() {
+			// An edit while the webhook is down: validation fails closed, so the operator's
+			// rewrite is refused and retried; once the webhook is back it goes through, keeps
+			// Stowage's terms, and rolls the StatefulSet once.
+			const name = "prometheus-kps-prometheus"
+			before := getSTS(t, ns, name)
+			kubectl(t, "-n", ns, "patch", "prometheus", "kps-prometheus", "--type=merge", "-p", `{"spec":{"resources":{"requests":{"memory":"640Mi"}}}}`)
+			eventually(t, time.Minute, "the operator's rewrite is refused while the webhook is down", func() (bool, error) {
+				return strings.Contains(op.log(), "failed calling webhook"), op.exited()
+			})
+			if g := getSTS(t, ns, name).Generation; g != before.Generation {
+				t.Errorf("%s changed (generation %d → %d) with the validating webhook down", name, before.Generation, g)
+			}
 			w, _, err := env.startWebhook(env.webhook.certDir, false)
 			env.webhook = w
 			if err != nil {
 				t.Fatalf("restarting the webhook: %v", err)
 			}
+			restarted = true
+			back := time.Now()
+			rolled := waitRolled(t, ns, name, before, op)
+			line := fmt.Sprintf("edit while the webhook was down: refused (fail closed), then rolled once %s after the webhook came back (generation %d → %d)",
+				time.Since(back).Round(time.Second), before.Generation, rolled.Generation)
+			notes = append(notes, line)
+			step(line)
+			if rolled.Generation != before.Generation+1 {
+				t.Errorf("%s: generation went from %d to %d after one edit: want exactly one rollout", name, before.Generation, rolled.Generation)
+			}
+			if !hasRequiredHostnameTerm(rolled) {
+				t.Errorf("%s: the operator's rewrite lost Stowage's required term", name)
+			}
+			if d := deniedCount(t); d != 0 {
+				t.Errorf("the restarted webhook denied %v requests", d)
+			}
 		}},
 	}
-	restarted := false
 	defer func() {
 		// Never leave the shared webhook down for the suites that follow.
 		if !restarted && env.webhook != nil {
@@ -281,9 +309,6 @@ func TestPrometheusOperator(t *testing.T) {
 	for _, w := range windows {
 		if w.pre != nil {
 			w.pre()
-		}
-		if w.what == "webhook back up" {
-			restarted = true
 		}
 		s := observeSteady(t, ns, w.span, op)
 		line := fmt.Sprintf("%s, %s: %s", w.what, w.span, s.summary())
