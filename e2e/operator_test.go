@@ -147,7 +147,14 @@ func promOperatorBinary(t *testing.T) string {
 // makes for a Prometheus (2 replicas) and an Alertmanager (3), with the chart's soft
 // anti-affinity, land on distinct nodes with pinned local volumes and one budget each; an edit
 // of a custom resource rolls its StatefulSet exactly once, with no denial; at rest, with the
-// webhook up, down and back up, nothing rewrites the StatefulSets.
+// webhook up, down and back up, nothing rewrites the StatefulSets; an edit while the webhook is
+// down waits (the operator's rewrite drops the claim template's class, and
+// keep-class.mutate.stowage.dev fails closed instead of letting the API server answer 422, on
+// which the operator deletes its StatefulSet and pods), then rolls once when it is back.
+//
+// The steady-state windows (2 minutes with the webhook up, 45 s down, 45 s back up) are the
+// suite's main cost; the operator's own periodic work (informer resync every 5 minutes) falls
+// in them only when the suite runs long, and is allowed for.
 func TestPrometheusOperator(t *testing.T) {
 	bin := promOperatorBinary(t)
 	crds, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), "crds", "*.yaml"))
@@ -228,8 +235,9 @@ func TestPrometheusOperator(t *testing.T) {
 		kubectl(t, "-n", ns, "patch", edit.kind, edit.name, "--type=merge", "-p", edit.patch)
 		rolled := waitRolled(t, ns, edit.sts, before, op)
 		step(fmt.Sprintf("%s edited: rolled once (generation %d → %d)", edit.kind, before.Generation, rolled.Generation))
-		if rolled.Generation != before.Generation+1 {
-			t.Errorf("%s: generation went from %d to %d after one edit: want exactly one rollout", edit.sts, before.Generation, rolled.Generation)
+		if rolled.Generation != before.Generation+1 || rolled.UID != before.UID {
+			t.Errorf("%s: generation went from %d to %d (UID %s → %s) after one edit: want exactly one rollout of the same StatefulSet",
+				edit.sts, before.Generation, rolled.Generation, before.UID, rolled.UID)
 		}
 		if !hasRequiredHostnameTerm(rolled) {
 			t.Errorf("%s: the operator's rewrite lost Stowage's required term", edit.sts)
@@ -288,6 +296,12 @@ func TestPrometheusOperator(t *testing.T) {
 			}
 			if !hasRequiredHostnameTerm(rolled) {
 				t.Errorf("%s: the operator's rewrite lost Stowage's required term", name)
+			}
+			if rolled.UID != before.UID || strings.Contains(op.log(), "recreating StatefulSet") {
+				t.Errorf("%s was deleted and recreated by the operator (UID %s → %s)", name, before.UID, rolled.UID)
+			}
+			if !strings.Contains(op.log(), "keep-class.mutate.stowage.dev") {
+				t.Errorf("the operator's refused rewrite did not name keep-class.mutate.stowage.dev:\n%s", op.logTail())
 			}
 			if d := deniedCount(t); d != 0 {
 				t.Errorf("the restarted webhook denied %v requests", d)
