@@ -37,16 +37,23 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 	ns := sts.Namespace
 	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
 		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
-	p := opts.Policies.Select(sts.Labels, facts.namespaceLabels(ns))
-	if p == nil {
-		return res, nil, nil
-	}
-	res.Policy = p.Name
-	f := policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}
-	out, err := policy.Evaluate(policy.Request{Operation: policy.Create, Object: sts}, p, f)
+	dec, err := opts.Policies.Decide(policy.Input{
+		Operation: policy.Create, Object: sts, NamespaceLabels: facts.namespaceLabels(ns),
+		Facts: func() (policy.Facts, error) {
+			return policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}, nil
+		},
+	})
 	if err != nil {
 		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: err.Error()}}
 	}
+	if dec.Result == nil {
+		res.Skipped = string(dec.Skip)
+		return res, nil, nil
+	}
+	if dec.Policy != nil {
+		res.Policy = dec.Policy.Name
+	}
+	out := dec.Result
 	res.Exempt = out.Exempt
 	for _, v := range out.Violations {
 		path, mapped := proj.Path(v.Field.String())
@@ -81,7 +88,7 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 		}
 	}
 	var gen []any
-	if !k.OwnBudget && out.PDB != nil && !facts.hasBudget(out.PDB.Namespace, out.PDB.Name) {
+	if !k.OwnBudget && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
 		if d.Namespace == "" {
 			out.PDB.Namespace = ""
 		}
