@@ -100,3 +100,32 @@ spec:
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 }
+
+// ThanosRuler, the third prometheus-operator row: the same fixes at its fields, and a budget
+// over the labels the operator gives its pods.
+func TestOperatorThanosRuler(t *testing.T) {
+	rep, _ := jsonReport(t, Options{}, "testdata/operators/thanos-ruler.yaml")
+	if rep.Summary.Evaluated != 1 || len(rep.Results) != 1 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	var got []string
+	for _, op := range rep.Results[0].Patch {
+		got = append(got, op.Operation+" "+op.Path)
+	}
+	want := []string{
+		"add /spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution",
+		"add /spec/storage/volumeClaimTemplate/spec/storageClassName",
+		"add /spec/topologySpreadConstraints",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("patch (-want +got):\n%s", diff)
+	}
+	if len(rep.Results[0].Generated) != 1 {
+		t.Fatalf("generated: %v", rep.Results[0].Generated)
+	}
+	pdb := rep.Results[0].Generated[0].(map[string]any)
+	sel := pdb["spec"].(map[string]any)["selector"].(map[string]any)["matchLabels"].(map[string]any)
+	if sel["thanos-ruler"] != "kps-thanos-ruler" || sel["app.kubernetes.io/name"] != "thanos-ruler" || pdb["metadata"].(map[string]any)["name"] != "thanos-ruler-kps-thanos-ruler-stowage" {
+		t.Errorf("budget: %v", pdb)
+	}
+}
