@@ -97,7 +97,7 @@ manifests: $(CONTROLLER_GEN) $(HELM) ## Regenerate deepcopy code, the CRD and ma
 test: lint test-unit fuzz-ci test-e2e ## Run everything CI runs: lint, unit tests, short fuzzing, e2e suites
 
 .PHONY: test-unit
-test-unit: $(HELM) $(CONTROLLER_GEN) ## Run the unit tests (includes helm lint/template checks)
+test-unit: $(HELM) $(CONTROLLER_GEN) $(PROM_OPERATOR_CRDS)/.stamp ## Run the unit tests (includes helm lint/template checks; operator fixtures against the CRDs)
 	$(E2E_ENV) $(GO) test -count=1 ./...
 
 .PHONY: test-e2e
