@@ -72,9 +72,12 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 		scs[i] = &classes.Items[i]
 	}
 	f.DefaultStorageClass = policy.DefaultStorageClass(scs)
-	{
-		// Claims: the StatefulSets that may have made them from a template; StatefulSets: the
-		// others whose pods a selector may also select; budgets: the StatefulSets they cover.
+	if !withNodes {
+		// Claims: the StatefulSets that may have made them from a template; budgets (written or
+		// kept by the controller): the StatefulSets they cover and overlap. StatefulSet admission
+		// does without them: listing a namespace of a thousand StatefulSets on every request
+		// doubled Stowage's CPU per admission (make bench-admission), and SelectorOverlap is
+		// reported by check, the audit and the budget controller's narrowing instead.
 		var sets appsv1.StatefulSetList
 		if err := c.Reader.List(ctx, &sets, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return f, err
