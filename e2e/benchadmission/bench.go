@@ -204,7 +204,7 @@ func (b *bench) setup(ctx context.Context) error {
 	logf := b.opts.Logf
 	// Build Stowage as users build it, before the control plane starts competing for the CPU.
 	stowageBin := filepath.Join(b.tmp, "stowage")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", stowageBin, "./cmd/stowage")
+	build := exec.CommandContext(ctx, "go", "build", "-o", stowageBin, "./cmd/stowage")
 	build.Dir = b.opts.Root
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building stowage: %v\n%s", err, out)
@@ -485,12 +485,11 @@ func (b *bench) floorCount() (int, error) {
 	return strconv.Atoi(string(data))
 }
 
-// installChartWebhooks renders the chart's webhook configurations under a release name, limited
-// to namespaces labelled with one of values, pointed at a local port.
+// installChartWebhooks renders the chart's webhook configurations, names them after release,
+// limits them to namespaces labelled with one of values and points them at a local port.
 func (b *bench) installChartWebhooks(ctx context.Context, helm, release string, values []string, port int) error {
 	sel := fmt.Sprintf(`webhook.namespaceSelectorExpressions=[{"key":%q,"operator":"In","values":["%s"]}]`, configLabel, strings.Join(values, `","`))
-	out, err := manifests.Template(ctx, helm, manifests.Paths{Root: b.opts.Root}.Chart(), "--release-name", release, "--namespace", "stowage-system",
-		"--kube-version", manifests.KubeVersion, "--set", "certManager.enabled=false",
+	out, err := manifests.Template(ctx, helm, manifests.Paths{Root: b.opts.Root}.Chart(), "--set", "certManager.enabled=false",
 		"--set", "caBundle="+base64.StdEncoding.EncodeToString([]byte(b.stowage.bundle)),
 		"--show-only", "templates/webhooks.yaml", "--set-json", sel)
 	if err != nil {
@@ -531,6 +530,7 @@ func (b *bench) installChartWebhooks(ctx context.Context, helm, release string, 
 		return fmt.Errorf("rendered webhook configurations: %v (%d objects)", errs, len(objs))
 	}
 	for _, o := range objs {
+		o.SetName(release)
 		if err := b.c.Client.Create(ctx, o); err != nil {
 			return fmt.Errorf("creating %s: %w", o.GetName(), err)
 		}
