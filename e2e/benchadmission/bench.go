@@ -87,6 +87,12 @@ type Options struct {
 	ExtraStowageArgs []string
 	// Note is printed under the table (what was changed for this run).
 	Note string
+	// ProfileDir, when set, replaces the rounds: every configuration runs one phase at the
+	// last concurrency while the API server's CPU profile (and Stowage's, for W) is taken, and
+	// the profiles are written there.
+	ProfileDir string
+	// ProfileSeconds is how long each profile runs.
+	ProfileSeconds int
 }
 
 // phase is one measurement: one configuration, one concurrency, in one fresh namespace.
@@ -183,6 +189,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Logf("stowage log:\n%s", tail(b.stowage.log, 30))
 		return nil, err
 	}
+	if opts.ProfileDir != "" {
+		return res, nil
+	}
 	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
 		return nil, err
 	}
@@ -214,7 +223,11 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 
-	c, err := cluster.Start(ctx, cluster.Options{Logf: logf})
+	copts := cluster.Options{Logf: logf}
+	if b.opts.ProfileDir != "" {
+		copts.ExtraArgs = map[cluster.Component][]string{cluster.APIServer: {"--profiling=true"}}
+	}
+	c, err := cluster.Start(ctx, copts)
 	if err != nil {
 		return err
 	}
@@ -399,7 +412,7 @@ func (b *bench) startProc(name string, args, env []string) (*proc, error) {
 // startStowage runs `stowage webhook` as the e2e suites do, with a self-signed certificate.
 func (b *bench) startStowage(ctx context.Context, bin string) error {
 	ports := map[string]int{}
-	for _, k := range []string{"webhook", "probe", "metrics"} {
+	for _, k := range []string{"webhook", "probe", "metrics", "pprof"} {
 		p, err := freePort()
 		if err != nil {
 			return err
@@ -413,6 +426,9 @@ func (b *bench) startStowage(ctx context.Context, bin string) error {
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["metrics"]),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["probe"]),
 		"--namespace", "stowage-system", "--leader-elect=false", "--webhook-configuration", "stowage-bench-budget-scope"}
+	if b.opts.ProfileDir != "" {
+		args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["pprof"]))
+	}
 	args = append(args, b.opts.ExtraStowageArgs...)
 	p, err := b.startProc("stowage", args, nil)
 	if err != nil {
@@ -687,6 +703,9 @@ func (b *bench) measure(ctx context.Context) (*Result, error) {
 		}
 	}
 	res := &Result{Opts: b.opts, Note: b.opts.Note, Env: environment()}
+	if b.opts.ProfileDir != "" {
+		return res, b.profile(ctx, configs)
+	}
 	for r := range b.opts.Rounds {
 		for ci, conc := range b.opts.Concurrency {
 			for k := range configs {
@@ -852,4 +871,50 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// profile runs one long phase per configuration while taking CPU profiles.
+func (b *bench) profile(ctx context.Context, configs []string) error {
+	if err := os.MkdirAll(b.opts.ProfileDir, 0o755); err != nil {
+		return err
+	}
+	conc := b.opts.Concurrency[len(b.opts.Concurrency)-1]
+	n := b.opts.Creates[len(b.opts.Creates)-1]
+	for _, cfg := range configs {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Go(func() {
+			data, err := b.c.Clientset.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+				Param("seconds", strconv.Itoa(b.opts.ProfileSeconds)).DoRaw(ctx)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(b.opts.ProfileDir, cfg+"-apiserver.pprof"), data, 0o644)
+			}
+			errs[0] = err
+		})
+		if cfg == cfgStowage {
+			wg.Go(func() {
+				resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", b.stowage.ports["pprof"], b.opts.ProfileSeconds))
+				if err != nil {
+					errs[1] = err
+					return
+				}
+				defer resp.Body.Close()
+				data, err := io.ReadAll(resp.Body)
+				if err == nil {
+					err = os.WriteFile(filepath.Join(b.opts.ProfileDir, cfg+"-stowage.pprof"), data, 0o644)
+				}
+				errs[1] = err
+			})
+		}
+		p, err := b.runPhase(ctx, cfg, conc, n, 0)
+		if err != nil {
+			return err
+		}
+		b.opts.Logf("profile %s: %d creates in %s, apiserver %.2f ms/req", cfg, p.n, p.elapsed.Round(time.Millisecond), ms(p.apiCPU)/float64(p.n))
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -31,9 +31,11 @@ func main() {
 		out    = flag.String("out", "bin/bench-admission.md", "Markdown report")
 		note   = flag.String("note", "", "a line printed under the table's heading (what this run changed)")
 		extra  = flag.String("stowage-args", "", "extra flags for `stowage webhook`, space-separated")
+		prof   = flag.String("profile", "", "instead of the rounds, write CPU profiles of the API server (and Stowage) under one phase per configuration into this folder")
+		profS  = flag.Int("profile-seconds", 10, "length of each profile")
 	)
 	flag.Parse()
-	opts := Options{Rounds: *rounds, Warmup: *warmup, Out: *out, Note: *note, Logf: log.Printf}
+	opts := Options{Rounds: *rounds, Warmup: *warmup, Out: *out, Note: *note, Logf: log.Printf, ProfileDir: *prof, ProfileSeconds: *profS}
 	var err error
 	if opts.Concurrency, err = ints(*conc); err == nil {
 		opts.Creates, err = ints(*n)
@@ -59,6 +61,10 @@ func main() {
 	res, err := Run(context.Background(), opts)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if opts.ProfileDir != "" {
+		log.Printf("profiles in %s", opts.ProfileDir)
+		return
 	}
 	fmt.Print(res.Markdown())
 	log.Printf("wrote %s", opts.Out)

@@ -112,15 +112,15 @@ func (r *Result) Markdown() string {
 	}
 	b.WriteString("\n## Goals (issue 14)\n\n")
 	for _, conc := range o.Concurrency {
-		a, w, m := by[cfgNone][conc], by[cfgStowage][conc], by[cfgMAP][conc]
-		if a == nil || w == nil || m == nil {
+		a, w, m, f := by[cfgNone][conc], by[cfgStowage][conc], by[cfgMAP][conc], by[cfgFloor][conc]
+		if a == nil || w == nil || m == nil || f == nil {
 			continue
 		}
 		p := ratio(w.p50, a.p50)
 		c := ratio(w.api, a.api)
 		fmt.Fprintf(&b, "- c=%d: Stowage p50 %.2f× A (goal ≤ 1.30×: %s); Stowage p50 %.2f ms vs MAP %.2f ms (goal below: %s); API server CPU %.2f× A (goal ≤ 1.30×: %s). Floor: p50 %.2f× A, CPU %.2f× A.\n",
 			conc, p, metStr(p <= 1.3), median(w.p50), median(m.p50), metStr(median(w.p50) < median(m.p50)), c, metStr(c <= 1.3),
-			ratio(by[cfgFloor][conc].p50, a.p50), ratio(by[cfgFloor][conc].api, a.api))
+			ratio(f.p50, a.p50), ratio(f.api, a.api))
 	}
 	fmt.Fprintf(&b, "\nMachine: %s; Stowage RSS at the end %d MiB. Noise: the load generator, etcd, kube-apiserver and the webhooks share the machine's CPUs (and, on a shared machine, other work's); compare the per-round ranges before reading a difference smaller than they are.\n",
 		r.Env, r.RSS>>20)
