@@ -810,7 +810,9 @@ func (b *bench) runPhase(ctx context.Context, cfg string, conc, n, round int) (*
 				drain = time.After(20 * time.Millisecond)
 			}
 		case <-deadline:
-			return nil, fmt.Errorf("%d of %d budgets written within 60 s", p.pdbs, want)
+			// Reported, not fatal: the table shows the share of budgets written.
+			b.opts.Logf("%s c=%d: %d of %d budgets written within 60 s", cfg, conc, p.pdbs, want)
+			done = true
 		}
 	}
 	if cfg == cfgStowagePDB {
