@@ -39,9 +39,10 @@ func (k *kubeFlags) config() (*rest.Config, error) {
 	return nil, fmt.Errorf("connecting to the cluster: %w", err)
 }
 
-// withRateLimits raises client-go's default client-side limit (5 requests per second, bursts
-// of 10) where the config leaves it unset, to the audit clients' 50 a second in bursts of 100. At 5 per second the budget
-// controller wrote 5 budgets a second: 500 StatefulSets created at once waited 100 s for theirs.
+// withRateLimits raises client-go's default client-side limit (5 requests a second, bursts of
+// 10), where the config sets none, to the audit clients' 50 a second in bursts of 100. At 5 a
+// second the budget controller wrote 5 budgets a second: 500 StatefulSets created at once
+// waited 100 s for theirs.
 func withRateLimits(cfg *rest.Config) *rest.Config {
 	if cfg.QPS == 0 {
 		cfg.QPS = 50
