@@ -137,6 +137,10 @@ bench: ## Run the Go benchmarks and the CLI timing over the corpus
 bench-audit: tools ## Time `stowage audit` over 1,000 nodes, 5,000 StatefulSets and 15,000 pods/claims/volumes (minutes)
 	$(E2E_ENV) STOWAGE_AUDIT_SCALE=1 $(GO) test -count=1 -tags e2e -timeout 60m -v -run 'TestAuditScale' ./e2e/ 2>&1 | tee $(BIN)/audit-scale.log
 
+.PHONY: bench-admission
+bench-admission: $(KUBE_APISERVER) $(ETCD) $(HELM) ## Time StatefulSet CREATE with no admission, Stowage, a MutatingAdmissionPolicy and a no-op webhook, alternating (minutes); table in bin/bench-admission.md
+	$(E2E_ENV) $(GO) run ./e2e/benchadmission -out $(BIN)/bench-admission.md $(BENCH_ADMISSION_FLAGS)
+
 .PHONY: lint
 lint: ## go vet, gofmt and go mod tidy must be clean (the tool modules' go.mod files too)
 	$(GO) mod tidy -diff

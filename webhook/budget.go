@@ -137,14 +137,15 @@ func subset(want, have map[string]string) bool {
 }
 
 // SetupWithManager registers the reconciler and what wakes it: the StatefulSet itself, its own
-// budget, any budget in the namespace (a chart's budget appearing or going), any policy change,
-// namespace label changes, and changes to the webhook configuration that sets the scope.
+// budget, any budget that selects its pods or has its budget's name (a chart's budget appearing
+// or going), any policy change, namespace label changes, and changes to the webhook
+// configuration that sets the scope.
 func (r *BudgetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("statefulset-budget").
 		For(&appsv1.StatefulSet{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		Watches(&policyv1.PodDisruptionBudget{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespaceOf)).
+		Watches(&policyv1.PodDisruptionBudget{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsConcernedBy)).
 		Watches(&v1alpha1.PlacementPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespace)).
 		Watches(&admissionregistrationv1.ValidatingWebhookConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
@@ -164,8 +165,29 @@ func (r *BudgetReconciler) statefulSets(ctx context.Context, opts ...client.List
 	return out
 }
 
-func (r *BudgetReconciler) statefulSetsInNamespaceOf(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.statefulSets(ctx, client.InNamespace(o.GetNamespace()))
+// statefulSetsConcernedBy wakes the StatefulSets a budget can change the decision for: those
+// whose pods it selects and the one whose budget name it has. Waking every StatefulSet of the
+// namespace instead made each budget write cost a reconcile per StatefulSet there: creating n
+// StatefulSets in one namespace took n² reconciles (500 took minutes).
+func (r *BudgetReconciler) statefulSetsConcernedBy(ctx context.Context, o client.Object) []reconcile.Request {
+	pdb, ok := o.(*policyv1.PodDisruptionBudget)
+	if !ok {
+		return nil
+	}
+	var list appsv1.StatefulSetList
+	if err := r.Client.List(ctx, &list, client.InNamespace(pdb.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "listing StatefulSets from the cache")
+		return nil
+	}
+	var out []reconcile.Request
+	only := []*policyv1.PodDisruptionBudget{pdb}
+	for i := range list.Items {
+		sts := &list.Items[i]
+		if policy.BudgetName(sts.Name) == pdb.Name || len(policy.BudgetsSelecting(sts, only)) > 0 {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: sts.Namespace, Name: sts.Name}})
+		}
+	}
+	return out
 }
 
 func (r *BudgetReconciler) statefulSetsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {

@@ -1,0 +1,87 @@
+//go:build linux
+
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Environment variables that make the program serve the floor webhook instead of benchmarking.
+// The benchmark starts itself again with them (the test binary too, from TestMain), so that the
+// floor runs in a process of its own, as Stowage does.
+const (
+	envFloorAddr  = "STOWAGE_BENCH_FLOOR_ADDR"
+	envFloorCerts = "STOWAGE_BENCH_FLOOR_CERTS"
+)
+
+// serveFloorFromEnv serves the floor webhook when envFloorAddr is set and reports whether it did
+// (it returns only when the server fails).
+func serveFloorFromEnv() bool {
+	addr := os.Getenv(envFloorAddr)
+	if addr == "" {
+		return false
+	}
+	if err := serveFloor(addr, os.Getenv(envFloorCerts)); err != nil {
+		fmt.Fprintln(os.Stderr, "floor webhook:", err)
+		os.Exit(1)
+	}
+	return true
+}
+
+// serveFloor is the do-nothing webhook: it reads the AdmissionReview, takes its uid and answers
+// "allowed" without a patch, over TLS set up as Stowage's server sets it up (the same serving
+// certificate, TLS 1.2 or later, HTTP/1.1 only). What it costs is what any webhook costs; the
+// difference to Stowage is what Stowage adds. GET /count returns how many reviews it answered.
+func serveFloor(addr, certDir string) error {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
+	if err != nil {
+		return err
+	}
+	var count atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /count", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, strconv.FormatInt(count.Load(), 10))
+	})
+	answer := func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 7<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var review struct {
+			Request *struct {
+				UID string `json:"uid"`
+			} `json:"request"`
+		}
+		if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
+			http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
+			return
+		}
+		uid, _ := json.Marshal(review.Request.UID)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":%s,"allowed":true}}`, uid)
+		count.Add(1)
+	}
+	mux.HandleFunc("POST /mutate", answer)
+	mux.HandleFunc("POST /validate", answer)
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"http/1.1"},
+			Certificates: []tls.Certificate{cert},
+		},
+	}
+	return srv.ListenAndServeTLS("", "")
+}
