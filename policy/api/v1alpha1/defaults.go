@@ -61,4 +61,7 @@ func SetDefaults(p *PlacementPolicy) {
 		a := policyv1.AlwaysAllow
 		s.DisruptionBudget.UnhealthyPodEvictionPolicy = &a
 	}
+	if s.Recovery.Mode == "" {
+		s.Recovery.Mode = RecoveryOff
+	}
 }

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	policyv1 "k8s.io/api/policy/v1"
@@ -25,6 +26,7 @@ func defaultedSpec() PlacementPolicySpec {
 			MinReplicas:                2,
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
+		Recovery: RecoverySpec{Mode: RecoveryOff},
 	}
 }
 
@@ -51,7 +53,8 @@ func TestSetDefaults(t *testing.T) {
 				}},
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
-				OptOut: OptOutSpec{Namespaces: []string{"legacy"}},
+				OptOut:   OptOutSpec{Namespaces: []string{"legacy"}},
+				Recovery: RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
 			},
 			want: PlacementPolicySpec{
 				Priority:          7,
@@ -63,7 +66,8 @@ func TestSetDefaults(t *testing.T) {
 				}},
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
-				OptOut: OptOutSpec{Namespaces: []string{"legacy"}},
+				OptOut:   OptOutSpec{Namespaces: []string{"legacy"}},
+				Recovery: RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
 			},
 		},
 		{
