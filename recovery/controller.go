@@ -153,7 +153,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	d := policy.DecideRecovery(facts)
 	r.report(ctx, sts, d)
 	if err := r.writeStatus(ctx, sts, d); err != nil {
-		return ctrl.Result{}, err
+		// The status is a report: failing to write it never holds up a recovery step.
+		log.Error(err, "writing the recovery status", "statefulset", req.String())
+		if err := r.Client.Get(ctx, req.NamespacedName, sts); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	if d.Action != policy.RecoveryNone && d.Action != policy.RecoveryWait {
 		log.Info("recovery step", "statefulset", req.String(), "action", d.Action, "ordinal", d.Ordinal, "message", d.Message)
