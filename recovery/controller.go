@@ -86,10 +86,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // SetupWithManager registers the controller: a StatefulSet is reconciled when it, its pods, the
 // claims or volumes of its namespace, or any node changes.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	r.blocked = map[string]string{}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("statefulset-recovery").
 		For(&appsv1.StatefulSet{}).
@@ -130,37 +126,9 @@ func (r *Reconciler) all(ctx context.Context, _ client.Object) []reconcile.Reque
 
 // Reconcile takes at most one recovery step for the StatefulSet.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := logr.FromContextOrDiscard(ctx)
-	sts := &appsv1.StatefulSet{}
-	if err := r.Client.Get(ctx, req.NamespacedName, sts); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	p, err := r.Policy(ctx, sts)
-	if err != nil {
+	d, err := r.Step(ctx, req.NamespacedName)
+	if err != nil || d == nil {
 		return ctrl.Result{}, err
-	}
-	_, inFlight := sts.Annotations[policy.RecoveryAnnotation]
-	if p == nil && !inFlight {
-		return ctrl.Result{}, nil
-	}
-	facts := policy.RecoveryFacts{StatefulSet: sts, MaxInFlight: r.MaxInFlight, Now: r.Now()}
-	if p != nil {
-		facts.Spec = p.Spec.Recovery
-	}
-	if err := r.listFacts(ctx, &facts); err != nil {
-		return ctrl.Result{}, err
-	}
-	d := policy.DecideRecovery(facts)
-	r.report(ctx, sts, d)
-	if err := r.writeStatus(ctx, sts, d); err != nil {
-		// The status is a report: failing to write it never holds up a recovery step.
-		log.Error(err, "writing the recovery status", "statefulset", req.String())
-		if err := r.Client.Get(ctx, req.NamespacedName, sts); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-	}
-	if d.Action != policy.RecoveryNone && d.Action != policy.RecoveryWait {
-		log.Info("recovery step", "statefulset", req.String(), "action", d.Action, "ordinal", d.Ordinal, "message", d.Message)
 	}
 	switch d.Action {
 	case policy.RecoveryNone:
@@ -171,7 +139,88 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case policy.RecoveryWait:
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	return ctrl.Result{Requeue: true}, r.execute(ctx, sts, d)
+	return ctrl.Result{Requeue: true}, nil
+}
+
+// Step decides and takes at most one recovery step for the StatefulSet, and returns the
+// decision it acted on (nil when the StatefulSet is gone or no policy selects it).
+func (r *Reconciler) Step(ctx context.Context, key types.NamespacedName) (*policy.RecoveryDecision, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	r.mu.Lock()
+	if r.blocked == nil {
+		r.blocked = map[string]string{}
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	r.mu.Unlock()
+	sts := &appsv1.StatefulSet{}
+	if err := r.Client.Get(ctx, key, sts); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	p, err := r.Policy(ctx, sts)
+	if err != nil {
+		return nil, err
+	}
+	_, inFlight := sts.Annotations[policy.RecoveryAnnotation]
+	if p == nil && !inFlight {
+		return nil, nil
+	}
+	d, err := r.decide(ctx, sts, p)
+	if err != nil {
+		return nil, err
+	}
+	r.report(ctx, sts, d)
+	if err := r.writeStatus(ctx, sts, d); err != nil {
+		// The status is a report: failing to write it never holds up a recovery step.
+		log.Error(err, "writing the recovery status", "statefulset", key.String())
+		if err := r.Client.Get(ctx, key, sts); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+	}
+	if d.Action != policy.RecoveryNone && d.Action != policy.RecoveryWait {
+		log.Info("recovery step", "statefulset", key.String(), "action", d.Action, "ordinal", d.Ordinal, "message", d.Message)
+	}
+	if d.Action == policy.RecoveryNone || d.Action == policy.RecoveryWait {
+		return &d, nil
+	}
+	return &d, r.execute(ctx, sts, d)
+}
+
+func (r *Reconciler) decide(ctx context.Context, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy) (policy.RecoveryDecision, error) {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	facts := policy.RecoveryFacts{StatefulSet: sts, MaxInFlight: r.MaxInFlight, Now: now()}
+	if p != nil {
+		facts.Spec = p.Spec.Recovery
+	}
+	if err := r.listFacts(ctx, &facts); err != nil {
+		return policy.RecoveryDecision{}, err
+	}
+	return policy.DecideRecovery(facts), nil
+}
+
+// Plan decides without acting or writing anything. With approve ≥ 0 it decides as if that
+// ordinal had been approved (stowage.dev/recovery-approve).
+func (r *Reconciler) Plan(ctx context.Context, key types.NamespacedName, approve int32) (*policy.RecoveryDecision, error) {
+	sts := &appsv1.StatefulSet{}
+	if err := r.Client.Get(ctx, key, sts); err != nil {
+		return nil, err
+	}
+	p, err := r.Policy(ctx, sts)
+	if err != nil {
+		return nil, err
+	}
+	if approve >= 0 {
+		if sts.Annotations == nil {
+			sts.Annotations = map[string]string{}
+		}
+		sts.Annotations[policy.RecoveryApproveAnnotation] = fmt.Sprint(approve)
+	}
+	d, err := r.decide(ctx, sts, p)
+	return &d, err
 }
 
 func (r *Reconciler) listFacts(ctx context.Context, f *policy.RecoveryFacts) error {
