@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,7 +32,10 @@ import (
 // replica is touched; and with two of three nodes gone nothing is done and the refusal is
 // reported and counted.
 
-const recoveryLabel = "stowage.dev/e2e-recovery"
+const (
+	recoveryLabel       = "stowage.dev/e2e-recovery"
+	recoveryManualLabel = "stowage.dev/e2e-recovery-manual"
+)
 
 // recoveryPool returns n fake nodes of their own pool, so that killing them touches no other suite.
 func recoveryPool(prefix string, n int) []cluster.NodeSpec {
@@ -48,10 +52,10 @@ func recoveryPool(prefix string, n int) []cluster.NodeSpec {
 }
 
 // recoveryStatefulSet is a three-replica database on the pool, each replica with a local volume.
-func recoveryStatefulSet(ns, name, pool string) *appsv1.StatefulSet {
+func recoveryStatefulSet(ns, name, pool, selectedBy string) *appsv1.StatefulSet {
 	labels := map[string]string{"app": name}
 	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{recoveryLabel: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{selectedBy: "true"}},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:            ptr.To[int32](3),
 			ServiceName:         name,
@@ -228,12 +232,13 @@ func counter(t *testing.T, name string, labels map[string]string) float64 {
 
 func TestRecovery(t *testing.T) {
 	ctx := context.Background()
-	poolA, poolB := recoveryPool("rec-a", 5), recoveryPool("rec-b", 3)
-	if err := env.cluster.CreateNodes(ctx, append(append([]cluster.NodeSpec{}, poolA...), poolB...)); err != nil {
+	poolA, poolB, poolC := recoveryPool("rec-a", 5), recoveryPool("rec-b", 3), recoveryPool("rec-c", 4)
+	all := append(append(append([]cluster.NodeSpec{}, poolA...), poolB...), poolC...)
+	if err := env.cluster.CreateNodes(ctx, all); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, n := range append(poolA, poolB...) {
+		for _, n := range all {
 			_ = env.cluster.Client.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}})
 		}
 	})
@@ -249,6 +254,18 @@ func TestRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.cluster.Client.Delete(ctx, pol) })
+	manual := &v1alpha1.PlacementPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-recovery-manual"},
+		Spec: v1alpha1.PlacementPolicySpec{
+			Priority:       100,
+			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{recoveryManualLabel: "true"}},
+			Recovery:       v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryManual},
+		},
+	}
+	if err := env.cluster.Client.Create(ctx, manual); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.cluster.Client.Delete(ctx, manual) })
 
 	var report []string
 	defer func() {
@@ -256,7 +273,7 @@ func TestRecovery(t *testing.T) {
 	}()
 
 	ns := namespace(t, "rec-auto", nil)
-	if err := env.cluster.Client.Create(ctx, recoveryStatefulSet(ns, "db", "rec-a")); err != nil {
+	if err := env.cluster.Client.Create(ctx, recoveryStatefulSet(ns, "db", "rec-a", recoveryLabel)); err != nil {
 		t.Fatal(err)
 	}
 	waitAllReady(t, ns, 2*time.Minute)
@@ -310,7 +327,7 @@ func TestRecovery(t *testing.T) {
 
 	t.Run("two of three nodes gone: quorum lost, nothing done, reported and counted", func(t *testing.T) {
 		qns := namespace(t, "rec-quorum", nil)
-		if err := env.cluster.Client.Create(ctx, recoveryStatefulSet(qns, "q", "rec-b")); err != nil {
+		if err := env.cluster.Client.Create(ctx, recoveryStatefulSet(qns, "q", "rec-b", recoveryLabel)); err != nil {
 			t.Fatal(err)
 		}
 		waitAllReady(t, qns, 2*time.Minute)
@@ -345,4 +362,49 @@ func TestRecovery(t *testing.T) {
 		}
 		report = append(report, fmt.Sprintf("| 2 of 3 nodes of q deleted | nothing done: claims kept, status QuorumLost, RecoveryBlocked event, refused counter %v | - |", n))
 	})
+
+	t.Run("Manual mode: recover --plan lists the replica, recover does it", func(t *testing.T) {
+		mns := namespace(t, "rec-manual", nil)
+		if err := env.cluster.Client.Create(ctx, recoveryStatefulSet(mns, "m", "rec-c", recoveryManualLabel)); err != nil {
+			t.Fatal(err)
+		}
+		waitAllReady(t, mns, 2*time.Minute)
+		before := replicaStates(t, mns, "m")
+		victim := before["m-1"]
+		start := time.Now()
+		if err := env.cluster.DeleteNode(ctx, victim.node); err != nil {
+			t.Fatal(err)
+		}
+		forceDeletePodsOn(t, victim.node)
+		eventually(t, 2*time.Minute, "recover --plan lists m-1 as awaiting approval", func() (bool, error) {
+			out, err := runStowage(t, "recover", "--plan", "-n", mns, "-o", "json")
+			if err != nil {
+				return false, nil
+			}
+			return strings.Contains(out, `"statefulSet": "m"`) && strings.Contains(out, string(policy.GuardAwaitingApproval)), nil
+		})
+		table, _ := runStowage(t, "recover", "--plan", "-n", mns)
+		t.Logf("recover --plan:\n%s", table)
+		time.Sleep(5 * time.Second) // Manual: the controller alone does nothing
+		var c corev1.PersistentVolumeClaim
+		if err := env.cluster.Client.Get(ctx, client.ObjectKey{Namespace: mns, Name: "data-m-1"}, &c); err != nil || string(c.UID) != victim.claimUID {
+			t.Fatalf("Manual mode released the claim without approval (err %v)", err)
+		}
+		out, err := runStowage(t, "recover", mns+"/m", "1", "--yes", "--timeout", "3m")
+		t.Logf("recover %s/m 1 --yes:\n%s", mns, out)
+		if err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+		took := recoveredOnLiveNode(t, mns, "m-1", victim.node, victim, start)
+		untouched(t, before, replicaStates(t, mns, "m"), "m-1")
+		report = append(report, fmt.Sprintf("| Manual: node %s deleted | recover --plan: AwaitingApproval; `stowage recover %s/m 1 --yes` recovered m-1 | %s (incl. the wait for approval) |", victim.node, mns, took.Round(100*time.Millisecond)))
+	})
+}
+
+// runStowage runs the built stowage binary against the shared cluster.
+func runStowage(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(env.stowage, append(args, "--kubeconfig", env.cluster.Kubeconfig)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
