@@ -294,7 +294,7 @@ func TestRecovery(t *testing.T) {
 			return !inFlight && strings.Contains(a[policy.RecoveryStatusAnnotation], `"Recovered"`), nil
 		})
 		reasons := strings.Join(eventReasons(t, ns, "StatefulSet", "db"), ",")
-		for _, r := range []string{"RecoveryStarted", "VolumeRetained", "ClaimReleased", "PodDeleted", "RecoverySucceeded"} {
+		for _, r := range []string{"RecoveryStarted", "VolumeRetained", "ClaimReleased", "RecoverySucceeded"} {
 			if !strings.Contains(reasons, r) {
 				t.Errorf("no %s event on the StatefulSet; events: %s", r, reasons)
 			}

@@ -601,7 +601,10 @@ func (v *recoveryView) resume(rec *RecoveryRecord) RecoveryDecision {
 		d.Message = "waiting until pod " + pod.Name + " is gone"
 		return d
 	}
-	if pod.UID == rec.PodUID {
+	// The old pod is deleted only while no node holds it: the StatefulSet controller may
+	// already have given the Pending pod a fresh claim (it creates missing claims of Pending
+	// pods), and then the scheduler places the same pod on a live node; that pod is left alone.
+	if pod.UID == rec.PodUID && pod.Spec.NodeName == "" {
 		d.Action, d.Pod = RecoveryDeletePod, pod
 		d.Message = "claims released; deleting pod " + pod.Name + " so the StatefulSet controller recreates it with a new claim"
 		return d

@@ -435,6 +435,18 @@ func TestRecoveryResume(t *testing.T) {
 			c.UID, c.Status.Phase, c.Spec.VolumeName = "fresh", corev1.ClaimPending, ""
 			w.f.Claims = append(w.f.Claims, c)
 		}, want: RecoveryDeletePod},
+		{name: "claim released, the StatefulSet controller gave the old pod a fresh claim and it was scheduled → never deleted, finish once Ready", setup: func(w *recWorld) {
+			begun(w)
+			w.apply(t, DecideRecovery(w.f))
+			w.apply(t, DecideRecovery(w.f)) // DeleteClaim
+			c, pv := recClaim(1, "n4")
+			c.UID, pv.Spec.ClaimRef.UID = "claim-1-new", "claim-1-new"
+			pv.Name, c.Spec.VolumeName = "pv-1-new", "pv-1-new"
+			w.f.Claims, w.f.Volumes = append(w.f.Claims, c), append(w.f.Volumes, pv)
+			p := w.pod("db-1")
+			p.Spec.NodeName = "n4"
+			p.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		}, want: RecoveryFinish},
 		{name: "new pod without its claim past the grace → delete it again (kubernetes#113139)", setup: func(w *recWorld) {
 			begun(w)
 			w.apply(t, DecideRecovery(w.f))
