@@ -398,6 +398,46 @@ func TestRecovery(t *testing.T) {
 		took := recoveredOnLiveNode(t, mns, "m-1", victim.node, victim, start)
 		untouched(t, before, replicaStates(t, mns, "m"), "m-1")
 		report = append(report, fmt.Sprintf("| Manual: node %s deleted | recover --plan: AwaitingApproval; `stowage recover %s/m 1 --yes` recovered m-1 | %s (incl. the wait for approval) |", victim.node, mns, took.Round(100*time.Millisecond)))
+
+		// A node that comes back before the recovery started means no action.
+		before = replicaStates(t, mns, "m")
+		back := before["m-2"]
+		var spec cluster.NodeSpec
+		for _, n := range poolC {
+			if n.Name == back.node {
+				spec = n
+			}
+		}
+		if err := env.cluster.DeleteNode(ctx, back.node); err != nil {
+			t.Fatal(err)
+		}
+		forceDeletePodsOn(t, back.node)
+		eventually(t, 2*time.Minute, "m-2 awaiting approval", func() (bool, error) {
+			out, err := runStowage(t, "recover", "--plan", "-n", mns, "-o", "json")
+			return err == nil && strings.Contains(out, `"ordinal": 2`) && strings.Contains(out, string(policy.GuardAwaitingApproval)), nil
+		})
+		if err := env.cluster.CreateNodes(ctx, []cluster.NodeSpec{spec}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Minute, "m-2 Ready again on its returned node", func() (bool, error) {
+			var p corev1.Pod
+			if err := env.cluster.Client.Get(ctx, client.ObjectKey{Namespace: mns, Name: "m-2"}, &p); err != nil {
+				return false, client.IgnoreNotFound(err)
+			}
+			return podReady(&p) && p.Spec.NodeName == back.node, nil
+		})
+		after := replicaStates(t, mns, "m")
+		if a := after["m-2"]; a.claimUID != back.claimUID || a.volume != back.volume {
+			t.Errorf("the returned node's replica lost its claim: before %+v, after %+v", back, a)
+		}
+		var pv corev1.PersistentVolume
+		if err := env.cluster.Client.Get(ctx, client.ObjectKey{Name: back.volume}, &pv); err != nil || pv.Annotations[policy.RecoveredFromAnnotation] != "" {
+			t.Errorf("the returned node's volume was touched: %v %v", err, pv.Annotations)
+		}
+		if _, ok := statefulSetAnnotations(t, mns, "m")[policy.RecoveryAnnotation]; ok {
+			t.Error("a recovery began for a node that came back")
+		}
+		report = append(report, fmt.Sprintf("| Manual: node %s deleted, then back before approval | nothing done: m-2 runs again on it with its own claim and volume | - |", back.node))
 	})
 }
 

@@ -283,7 +283,7 @@ func runRecoverOne(cmd *cobra.Command, o *recoverFlags, target, ordinal string) 
 			return fmt.Errorf("StatefulSet %s is gone", target)
 		default:
 			failures = 0
-			if line := fmt.Sprintf("%s: %s", d.Action, d.Message); line != last {
+			if line := fmt.Sprintf("%s: %s", d.Action, d.Message); line != last && d.Message != "" {
 				fmt.Fprintln(out, line)
 				last = line
 			}
