@@ -163,7 +163,9 @@ func (r *Reconciler) Step(ctx context.Context, key types.NamespacedName) (*polic
 		return nil, err
 	}
 	_, inFlight := sts.Annotations[policy.RecoveryAnnotation]
-	if p == nil && !inFlight {
+	if !inFlight && (p == nil || p.Spec.Recovery.Mode == v1alpha1.RecoveryOff || p.Spec.Recovery.Mode == "") {
+		// Off: nothing is written, not even a status; `stowage recover --plan` and the audit
+		// still show what recovery would do.
 		return nil, nil
 	}
 	d, err := r.decide(ctx, sts, p)
