@@ -318,12 +318,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, sts *appsv1.StatefulSet, d
 		want = string(b)
 	}
 	if d.Action == policy.RecoveryFinish {
-		b, err := json.Marshal(StatusSummary{Replicas: []policy.ReplicaRecovery{{Ordinal: d.Record.Ordinal, Pod: d.Record.Pod,
-			Node: d.Record.Node, Reason: d.Record.Reason, State: ReplicaRecovered, Message: d.Message}}})
-		if err != nil {
-			return err
-		}
-		want = string(b)
+		return nil // written with the record's removal, in one patch
 	}
 	have, ok := sts.Annotations[policy.RecoveryStatusAnnotation]
 	switch {
@@ -334,14 +329,16 @@ func (r *Reconciler) writeStatus(ctx context.Context, sts *appsv1.StatefulSet, d
 	case want == "" && strings.Contains(have, `"state":"`+ReplicaRecovered+`"`):
 		return nil // the last recovery's outcome stays until something else is to report
 	case want == "":
-		return r.patchAnnotations(ctx, sts, map[string]*string{policy.RecoveryStatusAnnotation: nil})
+		return r.patchAnnotations(ctx, sts, false, map[string]*string{policy.RecoveryStatusAnnotation: nil})
 	}
-	return r.patchAnnotations(ctx, sts, map[string]*string{policy.RecoveryStatusAnnotation: &want})
+	// The status is a report: last writer wins, no conflict with the StatefulSet controller's
+	// status updates.
+	return r.patchAnnotations(ctx, sts, false, map[string]*string{policy.RecoveryStatusAnnotation: &want})
 }
 
-// patchAnnotations sets (or, with nil, removes) annotations of the StatefulSet, failing on a
-// conflicting write so that a stale view never overwrites a newer record.
-func (r *Reconciler) patchAnnotations(ctx context.Context, sts *appsv1.StatefulSet, set map[string]*string) error {
+// patchAnnotations sets (or, with nil, removes) annotations of the StatefulSet. Locked, it fails
+// on a conflicting write, so that a stale view never overwrites a newer record.
+func (r *Reconciler) patchAnnotations(ctx context.Context, sts *appsv1.StatefulSet, locked bool, set map[string]*string) error {
 	ann := map[string]any{}
 	for k, v := range set {
 		if v == nil {
@@ -350,7 +347,11 @@ func (r *Reconciler) patchAnnotations(ctx context.Context, sts *appsv1.StatefulS
 			ann[k] = *v
 		}
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": sts.ResourceVersion, "annotations": ann}})
+	meta := map[string]any{"annotations": ann}
+	if locked {
+		meta["resourceVersion"] = sts.ResourceVersion
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
 		return err
 	}
@@ -370,7 +371,7 @@ func (r *Reconciler) execute(ctx context.Context, sts *appsv1.StatefulSet, d pol
 	switch d.Action {
 	case policy.RecoveryBegin:
 		rec := d.Record.String()
-		if err := r.patchAnnotations(ctx, sts, map[string]*string{policy.RecoveryAnnotation: &rec, policy.RecoveryApproveAnnotation: nil}); err != nil {
+		if err := r.patchAnnotations(ctx, sts, true, map[string]*string{policy.RecoveryAnnotation: &rec, policy.RecoveryApproveAnnotation: nil}); err != nil {
 			return err
 		}
 		if r.Metrics != nil {
@@ -424,7 +425,17 @@ func (r *Reconciler) execute(ctx context.Context, sts *appsv1.StatefulSet, d pol
 		}
 		r.event(sts, p, corev1.EventTypeNormal, "PodDeleted", "%s", d.Message)
 	case policy.RecoveryFinish, policy.RecoveryAbort:
-		if err := r.patchAnnotations(ctx, sts, map[string]*string{policy.RecoveryAnnotation: nil}); err != nil {
+		set := map[string]*string{policy.RecoveryAnnotation: nil}
+		if d.Action == policy.RecoveryFinish {
+			b, err := json.Marshal(StatusSummary{Replicas: []policy.ReplicaRecovery{{Ordinal: d.Record.Ordinal, Pod: d.Record.Pod,
+				Node: d.Record.Node, Reason: d.Record.Reason, State: ReplicaRecovered, Message: d.Message}}})
+			if err != nil {
+				return err
+			}
+			status := string(b)
+			set[policy.RecoveryStatusAnnotation] = &status
+		}
+		if err := r.patchAnnotations(ctx, sts, true, set); err != nil {
 			return err
 		}
 		if d.Action == policy.RecoveryFinish {
