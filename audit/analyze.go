@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
@@ -397,6 +398,7 @@ var absorbs = map[policy.RuleID]FindingID{
 	policy.RuleDisruptionBudgetConflict:       MultiplePDBs,
 	policy.RuleDisruptionBudgetBlocksEviction: PDBBlocksEviction,
 	policy.RuleInsufficientEligibleNodes:      InsufficientEligibleNodes,
+	policy.RuleDisruptionBudgetTooLoose:       PDBExceedsQuorum,
 }
 
 func (a *analyzer) addViolation(add func(Finding), first int, policyName string, v policy.Violation) {
@@ -533,7 +535,7 @@ func (a *analyzer) recoveryStates(sts *appsv1.StatefulSet, p *v1alpha1.Placement
 		return
 	}
 	f := policy.RecoveryFacts{StatefulSet: sts, Pods: a.snap.Pods, Claims: a.snap.PVCs, Volumes: a.snap.PVs, Nodes: a.snap.Nodes,
-		Now: a.opts.Now, InFlight: a.inFlight}
+		Now: metav1.NewTime(a.opts.Now), InFlight: a.inFlight}
 	if inFlight {
 		f.InFlight--
 	}

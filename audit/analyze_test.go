@@ -212,9 +212,9 @@ func TestFindings(t *testing.T) {
 			want:  []string{"warning PDBExceedsQuorum db/etcd"},
 		},
 		{
-			name:  "5 replicas, maxUnavailable 2 → within quorum, nothing to report",
+			name:  "5 replicas, maxUnavailable 2 → within quorum, but more than the policy's maxUnavailable 1: the engine's warning",
 			build: func(f *fixture) { fiveWith(f, maxUnavail(intstr.FromInt32(2))) },
-			want:  []string{},
+			want:  []string{"warning DisruptionBudgetTooLoose db/etcd"},
 		},
 		{
 			name:  "5 replicas, minAvailable 2 (3 may go) → PDBExceedsQuorum warning",

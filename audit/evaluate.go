@@ -44,24 +44,28 @@ func (a *analyzer) evaluateAll(list []*appsv1.StatefulSet) []verdict {
 	out := make([]verdict, len(list))
 	for i, s := range list {
 		out[i].budgets = a.ix.budgetsSelecting(s)
-		out[i].policy = a.policies.Select(s.Labels, a.ix.namespaceLabels(s.Namespace))
 	}
 	eval := func(i int) {
 		v := &out[i]
-		if v.policy == nil {
-			return
-		}
-		res, err := policy.Evaluate(policy.Request{Operation: policy.Background, Object: list[i]}, v.policy, policy.Facts{
-			NodesKnown:          true,
-			Nodes:               a.ix.nodeList,
-			PDBs:                v.budgets, // exactly those the engine's BudgetsSelecting would pick
-			DefaultStorageClass: a.ix.defaultClass,
+		d, err := a.policies.Decide(policy.Input{
+			Operation: policy.Background, Object: list[i], NamespaceLabels: a.ix.namespaceLabels(list[i].Namespace),
+			Facts: func() (policy.Facts, error) {
+				return policy.Facts{
+					NodesKnown:          true,
+					Nodes:               a.ix.nodeList,
+					PDBs:                v.budgets, // exactly those the engine's BudgetsSelecting would pick
+					DefaultStorageClass: a.ix.defaultClass,
+				}, nil
+			},
 		})
+		v.policy = d.Policy
 		if err != nil {
 			v.err = err
 			return
 		}
-		v.exempt, v.violations = res.Exempt, res.Violations
+		if d.Result != nil {
+			v.exempt, v.violations = d.Result.Exempt, d.Result.Violations
+		}
 	}
 	workers := min(a.opts.workers(), len(list))
 	if workers <= 1 {

@@ -252,7 +252,7 @@ func warnPolicyFor(tier string) *v1alpha1.PlacementPolicy {
 	p.Name = "lenient"
 	p.Spec.Priority = 10
 	p.Spec.EnforcementAction = v1alpha1.Warn
-	p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": tier}}
+	p.Spec.NamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{"tier": v1alpha1.LabelValue(tier)}}
 	return p
 }
 

@@ -386,10 +386,8 @@ func (ix *index) eligibleHosts(spec *corev1.PodSpec) int {
 
 func (ix *index) countEligible(spec *corev1.PodSpec) int {
 	seen := map[string]struct{}{}
-	for _, n := range ix.nodeList {
-		if policy.NodeEligible(spec, n) {
-			seen[policy.NodeHostname(n)] = struct{}{}
-		}
+	for _, n := range policy.EligibleNodes(spec, ix.nodeList) {
+		seen[policy.NodeHostname(n)] = struct{}{}
 	}
 	return len(seen)
 }

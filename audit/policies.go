@@ -16,19 +16,22 @@ func PolicySet(policies []*v1alpha1.PlacementPolicy) (*policy.Set, []error) {
 	if len(policies) == 0 {
 		return policy.NewSet(policyfile.Default()), nil
 	}
-	var ok []*v1alpha1.PlacementPolicy
-	var errs []error
+	items := make([]v1alpha1.PlacementPolicy, 0, len(policies))
 	for _, p := range policies {
-		if p == nil {
-			continue
+		if p != nil {
+			items = append(items, *p)
 		}
-		c := p.DeepCopy()
-		v1alpha1.SetDefaults(c)
-		if fe := v1alpha1.Validate(c); len(fe) > 0 {
-			errs = append(errs, fmt.Errorf("PlacementPolicy %s is invalid and was not applied: %w", c.Name, fe.ToAggregate()))
-			continue
-		}
-		ok = append(ok, c)
 	}
-	return policy.NewSet(ok...), errs
+	set := policy.Compile(items, nil)
+	var errs []error
+	for _, st := range set.States() {
+		switch {
+		case st.Valid():
+		case st.InForce != nil:
+			errs = append(errs, fmt.Errorf("PlacementPolicy %s is invalid; its last valid generation %d was applied: %s", st.Name, st.LastValidGeneration, st.Problem))
+		default:
+			errs = append(errs, fmt.Errorf("PlacementPolicy %s is invalid and was not applied: %s", st.Name, st.Problem))
+		}
+	}
+	return set, errs
 }

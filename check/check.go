@@ -310,16 +310,21 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 	ns := obj.GetNamespace()
 	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
 		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
-	p := opts.Policies.Select(obj.GetLabels(), facts.namespaceLabels(ns))
-	if p == nil {
-		return res, nil, errs
-	}
-	res.Policy = p.Name
-	f := policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}
-	out, err := policy.Evaluate(policy.Request{Operation: policy.Create, Object: obj}, p, f)
+	dec, err := opts.Policies.Decide(policy.Input{
+		Operation: policy.Create, Object: obj, NamespaceLabels: facts.namespaceLabels(ns),
+		Facts: func() (policy.Facts, error) {
+			return policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}, nil
+		},
+	})
 	if err != nil {
 		return nil, nil, append(errs, InputError{Source: d.Source, Line: d.Line, Message: err.Error()})
 	}
+	if dec.Result == nil {
+		res.Skipped = string(dec.Skip)
+		return res, nil, errs
+	}
+	res.Policy = dec.Policy.Name
+	out := dec.Result
 	res.Exempt = out.Exempt
 	for _, v := range out.Violations {
 		path := v.Field.String()
@@ -330,7 +335,7 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		res.Patch = out.Patch
 	}
 	var gen []any
-	if out.PDB != nil && !facts.hasBudget(out.PDB.Namespace, out.PDB.Name) {
+	if sts, ok := obj.(*appsv1.StatefulSet); ok && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
 		if d.Namespace == "" {
 			out.PDB.Namespace = "" // keep the input's convention: no namespace when it names none
 		}

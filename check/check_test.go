@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/internal/stream"
@@ -356,7 +355,7 @@ metadata:
 	os.WriteFile(filepath.Join(dir, "ns.yaml"), []byte(manifest), 0o644)
 	relaxed := loadPolicy(t, "testdata/warn-policy.yaml")
 	relaxed.Spec.Priority = 10
-	relaxed.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "relaxed"}}
+	relaxed.Spec.NamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{"tier": "relaxed"}}
 	set := policy.NewSet(policyfile.Default(), relaxed)
 	rep, code := jsonReport(t, Options{Policies: set}, filepath.Join(dir, "ns.yaml"), "testdata/colocated.yaml")
 	if code != ExitOK || rep.Results[0].Policy != "warn-only" {
@@ -403,4 +402,81 @@ func TestCancelledRunReturns(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a cancelled run never returned")
 	}
+}
+
+// Budgets are judged by what they select, never by name (issue 10 item 12), a StatefulSet named
+// by generateName gets no budget named "-stowage" (item 13), and the control plane's namespaces
+// are skipped as the webhook skips them (item 7).
+func TestBudgetsByWhatTheySelect(t *testing.T) {
+	sts := func(name, app, extraMeta string) string {
+		return `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  ` + name + `
+  namespace: data` + extraMeta + `
+spec:
+  replicas: 3
+  serviceName: db
+  selector: {matchLabels: {app: ` + app + `}}
+  template:
+    metadata: {labels: {app: ` + app + `}}
+    spec: {containers: [{name: db, image: db:1}]}
+`
+	}
+	stale := `---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: db-stowage
+  namespace: data
+  labels: {app.kubernetes.io/managed-by: stowage}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: old}}
+`
+	inPlace := strings.Replace(stale, "app: old", "app: db", 1)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	generated := func(rep Report) []string {
+		var names []string
+		for _, r := range rep.Results {
+			for _, g := range r.Generated {
+				_, name := generatedName(g)
+				names = append(names, name)
+			}
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		name, input string
+		want        []string
+	}{
+		{"a stale budget of Stowage's name that selects other pods → generated anyway", sts("name: db", "db", "") + stale, []string{"db-stowage"}},
+		{"the same budget selecting the pods → in place, nothing generated", sts("name: db", "db", "") + inPlace, nil},
+		{"generateName → no budget (the controller makes it once the name exists)", sts("generateName: db-", "db", ""), nil},
+		{"kube-system → skipped", strings.Replace(sts("name: db", "db", ""), "namespace: data", "namespace: kube-system", 1), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, _ := jsonReport(t, Options{}, write(strings.ReplaceAll(tc.name[:10], " ", "-")+".yaml", tc.input))
+			if diff := cmp.Diff(tc.want, generated(rep)); diff != "" {
+				t.Errorf("generated (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("kube-system is reported as skipped", func(t *testing.T) {
+		p := write("system.yaml", strings.Replace(sts("name: db", "db", ""), "namespace: data", "namespace: kube-system", 1))
+		rep, code := jsonReport(t, Options{}, p)
+		if code != ExitOK || len(rep.Results) != 1 || rep.Results[0].Skipped != "SystemNamespace" || rep.Results[0].Policy != "" {
+			t.Errorf("code %d, results %+v", code, rep.Results)
+		}
+		if r := check(t, Options{}, p); !strings.Contains(r.stdout, "skipped: StatefulSet kube-system/db") {
+			t.Errorf("text report: %s", r.stdout)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
@@ -29,10 +30,12 @@ var (
 	kindNamespace = []byte("Namespace")
 )
 
-// hasBudget reports whether the input defines a budget of that name, such as one an earlier
-// `stowage check --fix` generated.
-func (f *clusterFacts) hasBudget(ns, name string) bool {
-	for _, b := range f.budgets[ns] {
+// budgetInPlace reports whether the input already defines the budget Stowage wants: one of that
+// name that selects the StatefulSet's pods. A budget of that name that no longer selects them
+// (the selector changed since an earlier `--fix`) is stale: it is judged by what it selects,
+// never by its name, and the generated one replaces it.
+func (f *clusterFacts) budgetInPlace(sts *appsv1.StatefulSet, name string) bool {
+	for _, b := range policy.BudgetsSelecting(sts, f.budgets[sts.Namespace]) {
 		if b.Name == name {
 			return true
 		}

@@ -23,6 +23,10 @@ type Result struct {
 	Name       string `json:"name"`
 	// Policy is the name of the policy that applied, or "" when none selects the object.
 	Policy string `json:"policy"`
+	// Skipped says why no policy was applied: NoPolicy (none selects the object) or
+	// SystemNamespace (kube-system, kube-public and kube-node-lease, which the webhook never
+	// sees either). Empty when a policy applied.
+	Skipped string `json:"skipped,omitempty"`
 	// Exempt is true when the object opted out where the policy allows it.
 	Exempt     bool        `json:"exempt,omitempty"`
 	Violations []Violation `json:"violations"`

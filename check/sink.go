@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/stowage-dev/stowage/policy"
 )
 
 // sink writes a report as results arrive.
@@ -40,6 +42,10 @@ func (s *textSink) result(r *Result) {
 	ref := r.Name
 	if r.Namespace != "" {
 		ref = r.Namespace + "/" + r.Name
+	}
+	if r.Skipped == string(policy.SkipSystemNamespace) {
+		fmt.Fprintf(s.w, "%s:%d: skipped: %s %s: namespace %s belongs to the control plane, which Stowage never admits\n", r.Source, r.Line, r.Kind, ref, r.Namespace)
+		return
 	}
 	if r.Policy == "" {
 		return

@@ -115,7 +115,7 @@ func TestPlacementControlRun(t *testing.T) {
 	warn := &v1alpha1.PlacementPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "e2e-warn"},
 		Spec: v1alpha1.PlacementPolicySpec{Priority: 20, EnforcementAction: v1alpha1.Warn,
-			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{warnLabel: "true"}}},
+			NamespaceSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{warnLabel: "true"}}},
 	}
 	if err := env.cluster.Client.Create(ctx, warn); err != nil {
 		t.Fatal(err)

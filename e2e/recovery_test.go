@@ -246,7 +246,7 @@ func TestRecovery(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "e2e-recovery"},
 		Spec: v1alpha1.PlacementPolicySpec{
 			Priority:       100,
-			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{recoveryLabel: "true"}},
+			ObjectSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{recoveryLabel: "true"}},
 			Recovery:       v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryAutomatic},
 		},
 	}
@@ -258,7 +258,7 @@ func TestRecovery(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "e2e-recovery-manual"},
 		Spec: v1alpha1.PlacementPolicySpec{
 			Priority:       100,
-			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{recoveryManualLabel: "true"}},
+			ObjectSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{recoveryManualLabel: "true"}},
 			Recovery:       v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryManual},
 		},
 	}

@@ -2,19 +2,25 @@ package policy
 
 import (
 	"slices"
-	"strconv"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
 
 // EligibleNodes returns the nodes on which a pod with this spec may be scheduled, judging by
-// what does not depend on other pods: nodeSelector, required node affinity, taints with the
-// NoSchedule or NoExecute effect against the tolerations, and cordoned nodes. Resources and
-// ports are not considered. The audit uses it too, so it is exported.
+// what does not depend on other pods, as the scheduler's filters do: nodeSelector and required
+// node affinity (NodeAffinity), taints with the NoSchedule or NoExecute effect against the
+// tolerations (TaintToleration), cordoned nodes (NodeUnschedulable), and the topology keys of
+// DoNotSchedule spread constraints, which a node must carry (PodTopologySpread: "missing
+// required label"). Resources and ports are not considered. The audit uses it too, so it is
+// exported.
 func EligibleNodes(spec *corev1.PodSpec, nodes []*corev1.Node) []*corev1.Node {
+	f := newNodeFilter(spec)
 	var out []*corev1.Node
 	for _, n := range nodes {
-		if NodeEligible(spec, n) {
+		if f.eligible(n) {
 			out = append(out, n)
 		}
 	}
@@ -22,108 +28,50 @@ func EligibleNodes(spec *corev1.PodSpec, nodes []*corev1.Node) []*corev1.Node {
 }
 
 // NodeEligible reports whether a pod with this spec may be scheduled on the node (see
-// EligibleNodes).
+// EligibleNodes). To judge many nodes, EligibleNodes compiles the spec once.
 func NodeEligible(spec *corev1.PodSpec, n *corev1.Node) bool {
-	if n.Spec.Unschedulable && !tolerates(spec.Tolerations, &corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
+	return newNodeFilter(spec).eligible(n)
+}
+
+// nodeFilter is a pod spec compiled for judging nodes: the scheduler's own matching, from
+// k8s.io/component-helpers, so that Stowage agrees with it on every operator (In and NotIn in
+// one term, Gt, Lt, matchFields) and on tolerations.
+type nodeFilter struct {
+	affinity    nodeaffinity.RequiredNodeAffinity
+	tolerations []corev1.Toleration
+	spreadKeys  []string
+}
+
+func newNodeFilter(spec *corev1.PodSpec) *nodeFilter {
+	f := &nodeFilter{affinity: nodeaffinity.NewRequiredNodeAffinity(spec.NodeSelector, spec.Affinity), tolerations: spec.Tolerations}
+	for _, c := range spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable == corev1.DoNotSchedule && !slices.Contains(f.spreadKeys, c.TopologyKey) {
+			f.spreadKeys = append(f.spreadKeys, c.TopologyKey)
+		}
+	}
+	return f
+}
+
+var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
+
+func (f *nodeFilter) eligible(n *corev1.Node) bool {
+	if n.Spec.Unschedulable && !corev1helpers.TolerationsTolerateTaint(logr.Discard(), f.tolerations, &unschedulableTaint, false) {
 		return false
 	}
-	for i := range n.Spec.Taints {
-		t := &n.Spec.Taints[i]
-		if t.Effect == corev1.TaintEffectPreferNoSchedule {
-			continue
-		}
-		if !tolerates(spec.Tolerations, t) {
-			return false
-		}
-	}
-	for k, v := range spec.NodeSelector {
-		if got, ok := n.Labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-		terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
-		if !slices.ContainsFunc(terms, func(t corev1.NodeSelectorTerm) bool { return termMatchesNode(&t, n) }) {
-			return false
-		}
-	}
-	return true
-}
-
-func tolerates(tols []corev1.Toleration, t *corev1.Taint) bool {
-	for i := range tols {
-		tol := &tols[i]
-		if tol.Effect != "" && tol.Effect != t.Effect {
-			continue
-		}
-		if tol.Key == "" {
-			if tol.Operator == corev1.TolerationOpExists {
-				return true
-			}
-			continue
-		}
-		if tol.Key != t.Key {
-			continue
-		}
-		switch tol.Operator {
-		case corev1.TolerationOpExists:
-			return true
-		case "", corev1.TolerationOpEqual:
-			if tol.Value == t.Value {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// termMatchesNode evaluates one node selector term. An empty term matches nothing, as in the
-// scheduler.
-func termMatchesNode(t *corev1.NodeSelectorTerm, n *corev1.Node) bool {
-	if len(t.MatchExpressions) == 0 && len(t.MatchFields) == 0 {
+	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(logr.Discard(), n.Spec.Taints, f.tolerations, hardTaint, false); untolerated {
 		return false
 	}
-	for i := range t.MatchExpressions {
-		r := &t.MatchExpressions[i]
-		v, ok := n.Labels[r.Key]
-		if !requirementMatches(r, v, ok) {
+	for _, k := range f.spreadKeys {
+		if _, ok := n.Labels[k]; !ok {
 			return false
 		}
 	}
-	for i := range t.MatchFields {
-		r := &t.MatchFields[i]
-		if r.Key != "metadata.name" || !requirementMatches(r, n.Name, true) {
-			return false
-		}
-	}
-	return true
+	ok, err := f.affinity.Match(n)
+	return ok && err == nil // a selector that does not parse matches nothing, as in the scheduler
 }
 
-func requirementMatches(r *corev1.NodeSelectorRequirement, v string, ok bool) bool {
-	switch r.Operator {
-	case corev1.NodeSelectorOpIn:
-		return ok && slices.Contains(r.Values, v)
-	case corev1.NodeSelectorOpNotIn:
-		return !ok || !slices.Contains(r.Values, v)
-	case corev1.NodeSelectorOpExists:
-		return ok
-	case corev1.NodeSelectorOpDoesNotExist:
-		return !ok
-	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
-		if !ok || len(r.Values) != 1 {
-			return false
-		}
-		have, err1 := strconv.ParseInt(v, 10, 64)
-		want, err2 := strconv.ParseInt(r.Values[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if r.Operator == corev1.NodeSelectorOpGt {
-			return have > want
-		}
-		return have < want
-	}
-	return false
+func hardTaint(t *corev1.Taint) bool {
+	return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
 }
 
 // NodeHostname returns the node's kubernetes.io/hostname label, or its name when unlabelled.

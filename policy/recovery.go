@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,9 +45,9 @@ const (
 	RecoveredFromAnnotation = "stowage.dev/recovered-from"
 	// DefaultMaxRecoveries is the default cluster-wide cap on recoveries in flight.
 	DefaultMaxRecoveries = 1
-	// NewPodGrace is how long a replacement pod may wait for its claim before Stowage concludes
-	// that the StatefulSet controller will never create it (kubernetes#113139).
-	NewPodGrace = 30 * time.Second
+	// NewPodGraceSeconds is how long a replacement pod may wait for its claim before Stowage
+	// concludes that the StatefulSet controller will never create it (kubernetes#113139).
+	NewPodGraceSeconds = 30
 )
 
 // RecoveryAction is the one step DecideRecovery asks for.
@@ -145,7 +144,8 @@ type RecoveryFacts struct {
 	InFlight int
 	// MaxInFlight is the cluster-wide cap (DefaultMaxRecoveries when 0).
 	MaxInFlight int
-	Now         time.Time
+	// Now is the caller's clock: policy reads none.
+	Now metav1.Time
 }
 
 // ReplicaRecovery is the state of one stranded replica, for events, status and the plan.
@@ -217,7 +217,7 @@ func (r *RecoveryRecord) String() string {
 // RecoveredFrom is the value of a volume's RecoveredFromAnnotation.
 func (r *RecoveryRecord) RecoveredFrom(namespace string, c RecoveryClaim) string {
 	return fmt.Sprintf("claim %s/%s (uid %s) of pod %s released at %s because node %s is %s; the data is still on that node",
-		namespace, c.Name, c.UID, r.Pod, r.Started.UTC().Format(time.RFC3339), r.Node, r.Reason)
+		namespace, c.Name, c.UID, r.Pod, r.Started.UTC().Format("2006-01-02T15:04:05Z07:00"), r.Node, r.Reason)
 }
 
 // recoveryView indexes the facts of one StatefulSet.
@@ -506,7 +506,7 @@ func DecideRecovery(f RecoveryFacts) RecoveryDecision {
 		} else {
 			r.State = ReplicaPending
 			r.Message = fmt.Sprintf("volume of replica %d is pinned to node %s, which is %s; rebuilding it on a live node", r.Ordinal, r.Node, r.Reason)
-			rec := &RecoveryRecord{Ordinal: r.Ordinal, Pod: r.Pod, PodUID: pod.UID, Node: r.Node, Reason: r.Reason, Started: metav1.NewTime(f.Now.UTC().Truncate(time.Second))}
+			rec := &RecoveryRecord{Ordinal: r.Ordinal, Pod: r.Pod, PodUID: pod.UID, Node: r.Node, Reason: r.Reason, Started: metav1.NewTime(f.Now.UTC().Truncate(1e9))}
 			for i, name := range r.Claims {
 				rec.Claims = append(rec.Claims, RecoveryClaim{Name: name, UID: v.claims[name].UID, Volume: r.Volumes[i]})
 			}
@@ -618,7 +618,7 @@ func (v *recoveryView) resume(rec *RecoveryRecord) RecoveryDecision {
 		}
 	}
 	// Step 5: the new pod came up without its claim (kubernetes#113139).
-	if pod.Spec.NodeName == "" && v.f.Now.Sub(pod.CreationTimestamp.Time) > NewPodGrace {
+	if pod.Spec.NodeName == "" && v.f.Now.Sub(pod.CreationTimestamp.Time).Seconds() > NewPodGraceSeconds {
 		for _, t := range v.sts.Spec.VolumeClaimTemplates {
 			if v.claims[v.claimName(t.Name, rec.Ordinal)] == nil {
 				d.Action, d.Pod = RecoveryDeletePod, pod

@@ -29,7 +29,7 @@ func newRecWorld(n int) *recWorld {
 		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To(int32(n)), VolumeClaimTemplates: []corev1.PersistentVolumeClaim{
 			{ObjectMeta: metav1.ObjectMeta{Name: "data"}}}},
 	}
-	w := &recWorld{f: RecoveryFacts{StatefulSet: sts, Now: recNow,
+	w := &recWorld{f: RecoveryFacts{StatefulSet: sts, Now: metav1.NewTime(recNow),
 		Spec: v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryAutomatic}}}
 	for i := 0; i < n+2; i++ {
 		w.f.Nodes = append(w.f.Nodes, recNode(fmt.Sprintf("n%d", i)))

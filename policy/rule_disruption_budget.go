@@ -16,6 +16,7 @@ package policy
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -80,15 +81,48 @@ func IsOwnBudget(pdb *policyv1.PodDisruptionBudget, statefulSet string) bool {
 }
 
 // BudgetsSelecting returns the budgets among pdbs, in the StatefulSet's namespace, that select
-// its pods.
+// its pods: all of them, or some, as a per-replica budget on statefulset.kubernetes.io/pod-name
+// does. A budget over even one replica counts, because a second budget over that replica would
+// make the eviction API refuse to evict it.
 func BudgetsSelecting(sts *appsv1.StatefulSet, pdbs []*policyv1.PodDisruptionBudget) []*policyv1.PodDisruptionBudget {
 	var out []*policyv1.PodDisruptionBudget
 	for _, pdb := range pdbs {
-		if pdb.Namespace == sts.Namespace && selectsPods(pdb.Spec.Selector, sts.Spec.Template.Labels) {
+		if pdb.Namespace == sts.Namespace && selectsSomePods(pdb.Spec.Selector, sts.Spec.Template.Labels) {
 			out = append(out, pdb)
 		}
 	}
 	return out
+}
+
+// perPodLabels are the labels the StatefulSet controller gives each pod on top of its template's.
+var perPodLabels = []string{appsv1.StatefulSetPodNameLabel, appsv1.PodIndexLabel, appsv1.ControllerRevisionHashLabelKey}
+
+// selectsSomePods reports whether a budget's selector reaches a StatefulSet's pods: their
+// template labels, with any value of the labels each pod gets of its own.
+func selectsSomePods(sel *metav1.LabelSelector, template map[string]string) bool {
+	if selectsPods(sel, template) {
+		return true
+	}
+	if sel == nil {
+		return false
+	}
+	narrowed := &metav1.LabelSelector{MatchLabels: map[string]string{}}
+	perPod := false
+	for k, v := range sel.MatchLabels {
+		if slices.Contains(perPodLabels, k) {
+			perPod = true
+			continue
+		}
+		narrowed.MatchLabels[k] = v
+	}
+	for _, r := range sel.MatchExpressions {
+		if slices.Contains(perPodLabels, r.Key) && r.Operator != metav1.LabelSelectorOpDoesNotExist {
+			perPod = true
+			continue
+		}
+		narrowed.MatchExpressions = append(narrowed.MatchExpressions, r)
+	}
+	return perPod && selectsPods(narrowed, template)
 }
 
 // BlocksEviction reports whether a budget over n healthy pods allows no voluntary disruption.
@@ -129,6 +163,11 @@ func checkDisruptionBudgets(c *context) {
 func desiredBudget(sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.PlacementPolicy, facts *Facts) *policyv1.PodDisruptionBudget {
 	b := &p.Spec.DisruptionBudget
 	if b.Mode != v1alpha1.Enabled || replicas < b.MinReplicas || !validPodSelector(sts.Spec.Selector) {
+		return nil
+	}
+	if sts.Name == "" {
+		// generateName: the API server names the StatefulSet after admission, so its budget
+		// cannot be named yet. The budget controller creates it once the StatefulSet exists.
 		return nil
 	}
 	for _, pdb := range BudgetsSelecting(sts, facts.PDBs) {

@@ -13,6 +13,8 @@ package policy
 // before it happens, at spec.replicas, with the number of eligible nodes.
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -30,8 +32,8 @@ func init() {
 }
 
 func checkEligibleNodes(c *context) {
-	if !c.facts.NodesKnown || !c.replicated() || c.pods == nil {
-		return
+	if !c.facts.NodesKnown || len(c.facts.Nodes) == 0 || !c.replicated() || c.pods == nil {
+		return // no nodes yet (bootstrap): the capacity is unknown, not zero
 	}
 	spec := c.podSpec()
 	anti := podAntiAffinity(spec)
@@ -52,8 +54,9 @@ func checkEligibleNodes(c *context) {
 		}
 	}
 	hosts := &domainCount{key: v1alpha1.HostnameTopologyKey}
+	eligible := newNodeFilter(spec)
 	for _, n := range c.facts.Nodes {
-		if !NodeEligible(spec, n) {
+		if !eligible.eligible(n) {
 			continue
 		}
 		done := true
@@ -78,24 +81,41 @@ func checkEligibleNodes(c *context) {
 	}
 	if domains >= 0 {
 		if int32(domains) < c.replicas {
-			c.report(RuleInsufficientEligibleNodes, SeverityError, pathReplicas,
+			sev, why := c.capacitySeverity(SeverityError)
+			c.report(RuleInsufficientEligibleNodes, sev, pathReplicas,
 				"%d replicas need %d distinct %s values under required anti-affinity, but only %d eligible node(s) provide them "+
-					"(after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), so %d replica(s) would stay Pending; "+
-					"reduce spec.replicas to %d or make more nodes eligible",
-				c.replicas, c.replicas, key, domains, c.replicas-int32(domains), domains)
+					"(after nodeSelector, node affinity, taints and tolerations, cordoned nodes, and DoNotSchedule spread keys), so %d replica(s) would stay Pending; "+
+					"reduce spec.replicas to %d or make more nodes eligible%s",
+				c.replicas, c.replicas, key, domains, c.replicas-int32(domains), domains, why)
 		}
 		return
 	}
 	if n := len(hosts.seen); int32(n) < c.replicas {
-		sev := SeverityWarning
+		sev, why := SeverityWarning, ""
 		if c.policy.AntiAffinity.Mode == v1alpha1.Required {
-			sev = SeverityError
+			sev, why = c.capacitySeverity(SeverityError)
 		}
 		c.report(RuleInsufficientEligibleNodes, sev, pathReplicas,
-			"%d replicas but only %d eligible node(s) (after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), "+
-				"and no required anti-affinity keeps them apart, so replicas would share a node; reduce spec.replicas to %d or make more nodes eligible",
-			c.replicas, n, n)
+			"%d replicas but only %d eligible node(s) (after nodeSelector, node affinity, taints and tolerations, cordoned nodes, and DoNotSchedule spread keys), "+
+				"and no required anti-affinity keeps them apart, so replicas would share a node; reduce spec.replicas to %d or make more nodes eligible%s",
+			c.replicas, n, n, why)
 	}
+}
+
+// capacitySeverity lowers sev to a warning where the node count is not final, or where the
+// policy says so, and explains why.
+func (c *context) capacitySeverity(sev Severity) (Severity, string) {
+	if c.policy.NodeCapacity.WhenInsufficient == v1alpha1.CapacityWarn {
+		return SeverityWarning, " (a warning: the policy's nodeCapacity.whenInsufficient is Warn)"
+	}
+	for _, n := range c.facts.Nodes {
+		for _, k := range c.policy.NodeCapacity.GrowableNodeLabels {
+			if _, ok := n.Labels[k]; ok {
+				return SeverityWarning, fmt.Sprintf(" (a warning, not a denial: node %s carries %s, so an autoscaler may add nodes)", n.Name, k)
+			}
+		}
+	}
+	return sev, ""
 }
 
 // domainCount counts the distinct values of a topology key among eligible nodes, up to a

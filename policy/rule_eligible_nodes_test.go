@@ -61,6 +61,48 @@ func TestEligibleNodes(t *testing.T) {
 			want: []string{},
 		},
 		{
+			name:  "no nodes yet (bootstrap, GitOps before the first node) → unknown, not checked",
+			sts:   statefulSet(replicas(3)),
+			nodes: []*corev1.Node{}, known: true,
+			want: []string{},
+		},
+		{
+			name:  "4 replicas, 3 nodes, one in a Karpenter node pool → a warning: the pool can grow",
+			sts:   statefulSet(replicas(4)),
+			nodes: []*corev1.Node{node("a", "z1"), node("b", "z2"), node("c", "z3", labelled("karpenter.sh/nodepool", "default"))}, known: true,
+			want:      []string{"InsufficientEligibleNodes warning spec.replicas"},
+			wantInMsg: "node c carries karpenter.sh/nodepool",
+		},
+		{
+			name:   "4 replicas, 3 nodes in an EKS node group the policy does not treat as growable → denied",
+			sts:    statefulSet(replicas(4)),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.NodeCapacity.GrowableNodeLabels = []string{} }),
+			nodes:  []*corev1.Node{node("a", "z1", labelled("eks.amazonaws.com/nodegroup", "ng")), node("b", "z2"), node("c", "z3")}, known: true,
+			want: []string{"InsufficientEligibleNodes error spec.replicas"},
+		},
+		{
+			name:   "4 replicas, 3 fixed nodes, policy whenInsufficient: Warn → a warning",
+			sts:    statefulSet(replicas(4)),
+			policy: testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.NodeCapacity.WhenInsufficient = v1alpha1.CapacityWarn }),
+			nodes:  three, known: true,
+			want:      []string{"InsufficientEligibleNodes warning spec.replicas"},
+			wantInMsg: "whenInsufficient is Warn",
+		},
+		{
+			name: "5 replicas, DoNotSchedule spread on rack, only 4 of 6 nodes carry rack → 4 eligible, rejected",
+			sts: statefulSet(replicas(5), func(s *appsv1.StatefulSet) {
+				s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "rack",
+					WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: s.Spec.Selector}}
+			}),
+			nodes: manyNodes(6, func(i int, n *corev1.Node) {
+				if i < 4 {
+					n.Labels["rack"] = fmt.Sprint("r", i)
+				}
+			}), known: true,
+			want:      []string{"InsufficientEligibleNodes error spec.replicas"},
+			wantInMsg: "only 4 eligible node(s)",
+		},
+		{
 			name:  "4 replicas, 3 nodes → rejected at spec.replicas naming 3 eligible nodes",
 			sts:   statefulSet(replicas(4)),
 			nodes: three, known: true,
@@ -252,6 +294,17 @@ func TestNodeEligible(t *testing.T) {
 		s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"a"}}}}}}}}
 	}
+	inNotIn := func(s *corev1.PodSpec) {
+		s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{"a", "b", "c"}},
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"b", "c"}}}}}}}}
+	}
+	spreadRack := func(when corev1.UnsatisfiableConstraintAction) func(*corev1.PodSpec) {
+		return func(s *corev1.PodSpec) {
+			s.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "rack", WhenUnsatisfiable: when}}
+		}
+	}
 	emptyTerm := func(s *corev1.PodSpec) {
 		s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{}}}}}
@@ -274,6 +327,11 @@ func TestNodeEligible(t *testing.T) {
 		{"NotIn excludes the node", spec(notIn), node("a", "z1"), false},
 		{"NotIn admits another node", spec(notIn), node("b", "z1"), true},
 		{"an empty node selector term matches nothing", spec(emptyTerm), node("a", "z1"), false},
+		{"In [a,b,c] NotIn [b,c]: a is eligible", spec(inNotIn), node("a", "z1"), true},
+		{"In [a,b,c] NotIn [b,c]: b is not", spec(inNotIn), node("b", "z1"), false},
+		{"DoNotSchedule spread on rack: a node without the label is not eligible", spec(spreadRack(corev1.DoNotSchedule)), node("a", "z1"), false},
+		{"DoNotSchedule spread on rack: a node with it is", spec(spreadRack(corev1.DoNotSchedule)), node("a", "z1", labelled("rack", "r1")), true},
+		{"ScheduleAnyway spread on rack: the label is not required", spec(spreadRack(corev1.ScheduleAnyway)), node("a", "z1"), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,7 +433,7 @@ func TestEligibleNodesMatchesReference(t *testing.T) {
 // checkEligibleNodesReference is the rule as first written, the oracle for
 // TestEligibleNodesMatchesReference: it lists every eligible node and counts every domain.
 func checkEligibleNodesReference(c *context) {
-	if !c.facts.NodesKnown || !c.replicated() || c.pods == nil {
+	if !c.facts.NodesKnown || len(c.facts.Nodes) == 0 || !c.replicated() || c.pods == nil {
 		return
 	}
 	eligible := EligibleNodes(c.podSpec(), c.facts.Nodes)
@@ -399,7 +457,7 @@ func checkEligibleNodesReference(c *context) {
 		if int32(domains) < c.replicas {
 			c.report(RuleInsufficientEligibleNodes, SeverityError, pathReplicas,
 				"%d replicas need %d distinct %s values under required anti-affinity, but only %d eligible node(s) provide them "+
-					"(after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), so %d replica(s) would stay Pending; "+
+					"(after nodeSelector, node affinity, taints and tolerations, cordoned nodes, and DoNotSchedule spread keys), so %d replica(s) would stay Pending; "+
 					"reduce spec.replicas to %d or make more nodes eligible",
 				c.replicas, c.replicas, key, domains, c.replicas-int32(domains), domains)
 		}
@@ -411,7 +469,7 @@ func checkEligibleNodesReference(c *context) {
 			sev = SeverityError
 		}
 		c.report(RuleInsufficientEligibleNodes, sev, pathReplicas,
-			"%d replicas but only %d eligible node(s) (after nodeSelector, node affinity, taints and tolerations, and cordoned nodes), "+
+			"%d replicas but only %d eligible node(s) (after nodeSelector, node affinity, taints and tolerations, cordoned nodes, and DoNotSchedule spread keys), "+
 				"and no required anti-affinity keeps them apart, so replicas would share a node; reduce spec.replicas to %d or make more nodes eligible",
 			c.replicas, hosts, hosts)
 	}

@@ -65,15 +65,29 @@ func admittedHosts(terms []corev1.NodeSelectorTerm) (sets.Set[string], bool) {
 				*have = (*have).Intersection(sets.New(values...))
 			}
 		}
+		// NotIn in the same term takes its values out of what In admits.
+		notHosts, notNames := sets.New[string](), sets.New[string]()
 		for _, r := range t.MatchExpressions {
-			if r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpIn {
+			switch {
+			case r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpIn:
 				limit(&hosts, r.Values)
+			case r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpNotIn:
+				notHosts.Insert(r.Values...)
 			}
 		}
 		for _, r := range t.MatchFields {
-			if r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpIn {
+			switch {
+			case r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpIn:
 				limit(&names, r.Values)
+			case r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpNotIn:
+				notNames.Insert(r.Values...)
 			}
+		}
+		if hosts != nil {
+			hosts = hosts.Difference(notHosts)
+		}
+		if names != nil {
+			names = names.Difference(notNames)
 		}
 		switch {
 		case hosts == nil && names == nil:

@@ -49,6 +49,29 @@ func TestNodeAffinityTooFewHosts(t *testing.T) {
 			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
 		},
 		{
+			name: "3 replicas, hostname In [a,b,c] and NotIn [b,c] in one term leave 1 host → rejected",
+			sts: compliant(nodeAffinity(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a", "node-b", "node-c"}},
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"node-b", "node-c"}},
+			}})),
+			want: []string{"NodeAffinityTooFewHosts error " + pathNA},
+		},
+		{
+			name: "2 replicas, metadata.name In [a,b,c] NotIn [c] → 2 nodes, fine",
+			sts: compliant(replicas(2), nodeAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
+				{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a", "node-b", "node-c"}},
+				{Key: "metadata.name", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"node-c"}},
+			}})),
+			want: []string{},
+		},
+		{
+			name: "3 replicas, NotIn alone does not bound the hosts → fine",
+			sts: compliant(nodeAffinity(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"node-b", "node-c"}},
+			}})),
+			want: []string{},
+		},
+		{
 			name: "2 replicas, matchFields on metadata.name lists 1 node → rejected",
 			sts: compliant(replicas(2), nodeAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
 				{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a"}}}})),

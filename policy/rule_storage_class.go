@@ -13,7 +13,8 @@ package policy
 // Like the in-tree DefaultStorageClass plugin, the mutation fills a class only where none is
 // named: an explicit class, including "" (static binding to a pre-provisioned volume), is the
 // user's choice and is kept. Claims bound to a named volume or a volume selector are left alone,
-// because a class that differs from the volume's would stop them binding. In Enforce mode an
+// because a class that differs from the volume's would stop them binding, and so are claims with
+// a dataSource or dataSourceRef, which only a CSI driver can populate. In Enforce mode an
 // explicit class outside the allowed list is reported. Claim templates and claim specs are
 // immutable, so an existing object without a class is only reported.
 
@@ -66,9 +67,13 @@ func claimClass(meta map[string]string, spec *corev1.PersistentVolumeClaimSpec) 
 	return "", false
 }
 
-// staticallyBound reports whether a claim asks for a particular pre-provisioned volume.
+// staticallyBound reports whether a claim asks for a particular pre-provisioned volume, or for
+// a volume filled from a source (dataSource or dataSourceRef: a clone, a snapshot restore, a
+// volume populator). A source needs a CSI driver that can populate it; openebs-hostpath and the
+// other node-local provisioners are not one, so filling their class would leave such a claim
+// Pending for good. Those claims are left to the class the user or the cluster default picks.
 func staticallyBound(spec *corev1.PersistentVolumeClaimSpec) bool {
-	return spec.VolumeName != "" || spec.Selector != nil
+	return spec.VolumeName != "" || spec.Selector != nil || spec.DataSource != nil || spec.DataSourceRef != nil
 }
 
 func mutateStorageClass(c *context) {

@@ -92,6 +92,15 @@ func TestStorageClassStatefulSet(t *testing.T) {
 			want:      []string{},
 		},
 		{
+			name: "template cloned from a snapshot (dataSource) → not filled: only a CSI driver can restore it",
+			sts: statefulSet(func(s *appsv1.StatefulSet) {
+				s.Spec.VolumeClaimTemplates[0].Spec.DataSource = &corev1.TypedLocalObjectReference{
+					APIGroup: ptrTo("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: "nightly"}
+			}),
+			wantClass: []*string{nil},
+			want:      []string{},
+		},
+		{
 			name: "two templates, one with a class → only the other filled",
 			sts: statefulSet(func(s *appsv1.StatefulSet) {
 				logs := *s.Spec.VolumeClaimTemplates[0].DeepCopy()
@@ -194,6 +203,15 @@ func TestStorageClassClaim(t *testing.T) {
 			name:      "claim pre-bound to a volume → not filled, it must match the volume's class",
 			op:        Create,
 			pvc:       claim(func(c *corev1.PersistentVolumeClaim) { c.Spec.VolumeName = "pv-7" }),
+			wantClass: nil,
+			want:      []string{},
+		},
+		{
+			name: "claim filled by a populator (dataSourceRef) → not filled",
+			op:   Create,
+			pvc: claim(func(c *corev1.PersistentVolumeClaim) {
+				c.Spec.DataSourceRef = &corev1.TypedObjectReference{Kind: "PersistentVolumeClaim", Name: "source"}
+			}),
 			wantClass: nil,
 			want:      []string{},
 		},

@@ -15,6 +15,9 @@ import (
 // object. It is immutable and safe for concurrent use.
 type Set struct {
 	entries []entry
+	// states and uncertain are set by Compile.
+	states    []PolicyState
+	uncertain bool
 }
 
 type entry struct {
@@ -31,12 +34,12 @@ func NewSet(policies ...*v1alpha1.PlacementPolicy) *Set {
 		e := entry{policy: p, ns: labels.Everything(), obj: labels.Everything()}
 		var err error
 		if p.Spec.NamespaceSelector != nil {
-			if e.ns, err = metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector); err != nil {
+			if e.ns, err = metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector.Meta()); err != nil {
 				continue
 			}
 		}
 		if p.Spec.ObjectSelector != nil {
-			if e.obj, err = metav1.LabelSelectorAsSelector(p.Spec.ObjectSelector); err != nil {
+			if e.obj, err = metav1.LabelSelectorAsSelector(p.Spec.ObjectSelector.Meta()); err != nil {
 				continue
 			}
 		}
@@ -49,8 +52,13 @@ func NewSet(policies ...*v1alpha1.PlacementPolicy) *Set {
 	return s
 }
 
-// Len returns the number of policies in the set.
-func (s *Set) Len() int { return len(s.entries) }
+// Len returns the number of policies in force in the set.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.entries)
+}
 
 // Policies returns the policies in the order Select considers them.
 func (s *Set) Policies() []*v1alpha1.PlacementPolicy {

@@ -17,10 +17,10 @@ func named(name string, priority int32, mods ...func(*v1alpha1.PlacementPolicySp
 
 func TestSelect(t *testing.T) {
 	prodOnly := func(s *v1alpha1.PlacementPolicySpec) {
-		s.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}
+		s.NamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{"env": "prod"}}
 	}
 	dbOnly := func(s *v1alpha1.PlacementPolicySpec) {
-		s.ObjectSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"db"}}}}
+		s.ObjectSelector = &v1alpha1.LabelSelector{MatchExpressions: []v1alpha1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"db"}}}}
 	}
 	tests := []struct {
 		name     string

@@ -22,6 +22,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -194,7 +195,7 @@ func (r *Reconciler) decide(ctx context.Context, sts *appsv1.StatefulSet, p *v1a
 	if r.Now != nil {
 		now = r.Now
 	}
-	facts := policy.RecoveryFacts{StatefulSet: sts, MaxInFlight: r.MaxInFlight, Now: now()}
+	facts := policy.RecoveryFacts{StatefulSet: sts, MaxInFlight: r.MaxInFlight, Now: metav1.NewTime(now())}
 	if p != nil {
 		facts.Spec = p.Spec.Recovery
 	}

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,6 +57,8 @@ type decision struct {
 var (
 	statefulSetsGVR = metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	claimsGVR       = metav1.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	budgetsGVR      = metav1.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}
+	budgetGK        = schema.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"}
 	statefulSetGK   = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
 	claimGK         = schema.GroupKind{Kind: "PersistentVolumeClaim"}
 )
@@ -99,17 +102,11 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 		return allowed(), d
 	}
 	resp := allowed()
-	if res == nil && op == policy.Update {
-		// No policy applies now, but what Stowage filled in before must survive a re-apply.
-		if res, err = policy.KeepStored(policy.Request{Operation: op, Object: obj, OldObject: old}); err != nil {
-			logr.FromContextOrDiscard(ctx).Error(err, "keeping stored values; admitting unchanged")
-			d.errored = true
-			return resp, d
-		}
-		p = &v1alpha1.PlacementPolicy{}
-	}
 	if res == nil {
 		return resp, d
+	}
+	if p == nil {
+		p = &v1alpha1.PlacementPolicy{} // no policy applies: only what keeps the stored values
 	}
 	d.policy, d.action, d.exempt = p.Name, p.Spec.EnforcementAction, res.Exempt
 	if len(res.Patch) > 0 {
@@ -215,30 +212,22 @@ func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionReque
 	return resp, d
 }
 
-// evaluate picks the policy and runs the engine. It returns a nil result when no policy applies.
+// evaluate makes the engine's one decision. It returns a nil result when nothing applies, and a
+// nil policy with a result when no policy applies but the stored values are kept.
 func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, phase policy.Phase, obj, old runtime.Object, ns string) (*policy.Result, *v1alpha1.PlacementPolicy, error) {
-	set := a.Cluster.Policies()
-	if set == nil || set.Len() == 0 {
-		return nil, nil, nil
-	}
 	labels, err := a.Cluster.NamespaceLabels(ctx, ns)
-	if err != nil || labels == nil {
-		labels = policy.NamespaceLabels(ns) // a namespace created a moment ago may not be cached yet
-	}
-	p := set.Select(obj.(metav1.Object).GetLabels(), labels)
-	if p == nil {
-		return nil, nil, nil
+	if err != nil {
+		labels = nil // a namespace created a moment ago may not be cached yet: its name is known
 	}
 	_, isSTS := obj.(*appsv1.StatefulSet)
-	facts, err := a.Cluster.Facts(ctx, ns, isSTS)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading cluster facts from the cache: %w", err)
-	}
-	res, err := policy.Evaluate(policy.Request{Operation: op, Object: obj, OldObject: old, Phase: phase}, p, facts)
+	d, err := a.Cluster.Policies().Decide(policy.Input{
+		Operation: op, Phase: phase, Object: obj, OldObject: old, NamespaceLabels: labels,
+		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, isSTS) },
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return res, p, nil
+	return d.Result, d.Policy, nil
 }
 
 // scaled turns a scale subresource update into the StatefulSet before and after it.
@@ -274,6 +263,8 @@ func decodeObject(gvr metav1.GroupVersionResource, raw []byte) (obj runtime.Obje
 		obj, gk = &appsv1.StatefulSet{}, statefulSetGK
 	case claimsGVR:
 		obj, gk = &corev1.PersistentVolumeClaim{}, claimGK
+	case budgetsGVR:
+		obj, gk = &policyv1.PodDisruptionBudget{}, budgetGK
 	default:
 		return nil, schema.GroupKind{}, false
 	}

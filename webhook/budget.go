@@ -41,7 +41,7 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		// Gone: garbage collection removes the budget it owned.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	desired, err := r.desired(ctx, sts)
+	desired, keep, err := r.desired(ctx, sts)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -58,6 +58,9 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	switch {
 	case desired == nil && current == nil:
+		return ctrl.Result{}, nil
+	case desired == nil && keep:
+		log.Info("keeping Stowage's budget: a PlacementPolicy that was never valid is ignored and might select the StatefulSet", "budget", key.Name)
 		return ctrl.Result{}, nil
 	case desired == nil:
 		log.Info("deleting Stowage's budget", "budget", key.Name)
@@ -80,35 +83,42 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{}, nil
 }
 
-// desired asks the engine which budget the StatefulSet should have.
-func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet) (*policyv1.PodDisruptionBudget, error) {
+// desired asks the engine which budget the StatefulSet should have. keep is true when the
+// answer is "none" but not certain (a policy that was never valid might select it, or the
+// scope is unknown): an existing budget then stays.
+func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet) (desired *policyv1.PodDisruptionBudget, keep bool, err error) {
 	labels, err := r.Cluster.NamespaceLabels(ctx, sts.Namespace)
-	if err != nil || labels == nil {
-		labels = policy.NamespaceLabels(sts.Namespace)
+	if err != nil {
+		labels = nil
 	}
-	if in, err := r.Scope.Covers(ctx, labels); err != nil || !in {
-		return nil, err // outside Stowage's namespaces: no budget of ours
+	if in, err := r.Scope.Covers(ctx, labelsOrName(labels, sts.Namespace)); err != nil || !in {
+		return nil, err != nil, err // outside Stowage's namespaces: no budget of ours
 	}
-	// Read the policies afresh rather than from the admission snapshot, which another
-	// handler of the same policy event may not have rebuilt yet.
+	// Read the policies afresh rather than from the admission snapshot, which another handler
+	// of the same policy event may not have rebuilt yet; an invalid edit keeps the version in
+	// force that admission keeps.
 	var list v1alpha1.PlacementPolicyList
 	if err := r.Client.List(ctx, &list); err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	set, _ := Compile(list.Items)
-	p := set.Select(sts.Labels, labels)
-	if p == nil {
-		return nil, nil
-	}
-	facts, err := r.Cluster.Facts(ctx, sts.Namespace, false)
+	d, err := policy.Compile(list.Items, r.Cluster.Policies()).Decide(policy.Input{
+		Operation: policy.Background, Object: sts, NamespaceLabels: labels,
+		Facts: func() (policy.Facts, error) { return r.Cluster.Facts(ctx, sts.Namespace, false) },
+	})
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	res, err := policy.Evaluate(policy.Request{Operation: policy.Background, Object: sts}, p, facts)
-	if err != nil || res.Exempt {
-		return nil, err
+	if d.Result == nil || d.Result.Exempt {
+		return nil, d.Uncertain, nil
 	}
-	return res.PDB, nil
+	return d.Result.PDB, false, nil
+}
+
+func labelsOrName(labels map[string]string, ns string) map[string]string {
+	if labels == nil {
+		return policy.NamespaceLabels(ns)
+	}
+	return labels
 }
 
 func drifted(current, desired *policyv1.PodDisruptionBudget) bool {

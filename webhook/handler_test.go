@@ -18,9 +18,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/internal/stream"
@@ -394,4 +397,35 @@ func statefulSetsIn(t testing.TB, path string) []*appsv1.StatefulSet {
 		return nil
 	})
 	return out
+}
+
+func TestValidateBudgets(t *testing.T) {
+	sts := galera(t)
+	sts.Namespace = "data"
+	loose := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "galera", Namespace: "data"},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr.To(intstr.FromString("100%")),
+			Selector:       sts.Spec.Selector.DeepCopy(),
+		},
+	}
+	good := loose.DeepCopy()
+	good.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(1))
+	c := withPolicy()
+	c.facts = policy.Facts{StatefulSets: []*appsv1.StatefulSet{sts}}
+
+	_, resp := serve(t, newTestHandler(Validating, c), review(t, admissionv1.Create, budgetsGVR, "", loose, nil), "application/json", "")
+	if resp.Allowed || resp.Result == nil || resp.Result.Details == nil || resp.Result.Details.Kind != "PodDisruptionBudget" ||
+		len(resp.Result.Details.Causes) != 1 || resp.Result.Details.Causes[0].Field != "spec.maxUnavailable" ||
+		!strings.Contains(resp.Result.Details.Causes[0].Message, "DisruptionBudgetTooLoose") {
+		t.Errorf("a 100%% budget over a policed StatefulSet's pods: %+v", resp.Result)
+	}
+	_, resp = serve(t, newTestHandler(Validating, c), review(t, admissionv1.Create, budgetsGVR, "", good, nil), "application/json", "")
+	if !resp.Allowed {
+		t.Errorf("maxUnavailable 1 was denied: %+v", resp.Result)
+	}
+	_, resp = serve(t, newTestHandler(Mutating, c), review(t, admissionv1.Create, budgetsGVR, "", loose, nil), "application/json", "")
+	if !resp.Allowed || len(resp.Patch) > 0 {
+		t.Errorf("the mutating endpoint touched a budget: %+v", resp)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-logr/logr"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -24,23 +25,6 @@ const (
 	ReasonInvalid  = "Invalid"
 )
 
-// Compile defaults and validates policies as read from the API server, and returns the valid
-// ones as a set and the problems of the others by name. It does not modify its input.
-func Compile(items []v1alpha1.PlacementPolicy) (*policy.Set, map[string]string) {
-	var valid []*v1alpha1.PlacementPolicy
-	invalid := map[string]string{}
-	for i := range items {
-		p := items[i].DeepCopy()
-		v1alpha1.SetDefaults(p)
-		if errs := v1alpha1.Validate(p); len(errs) > 0 {
-			invalid[p.Name] = errs.ToAggregate().Error()
-			continue
-		}
-		valid = append(valid, p)
-	}
-	return policy.NewSet(valid...), invalid
-}
-
 // WatchPolicies keeps the cluster's policy set in step with the PlacementPolicies in the
 // cache. It runs on every replica (not only the leader), since every replica serves admission.
 // The returned function reports whether the set reflects every policy listed at start-up; the
@@ -56,9 +40,16 @@ func WatchPolicies(ctx context.Context, c cache.Cache, target *CacheCluster, log
 			log.Error(err, "listing PlacementPolicies from the cache")
 			return
 		}
-		set, invalid := Compile(list.Items)
+		set := policy.Compile(list.Items, target.Policies())
 		target.SetPolicies(set)
-		log.Info("policies in force", "valid", set.Len(), "invalid", len(invalid))
+		invalid := 0
+		for _, st := range set.States() {
+			if !st.Valid() {
+				invalid++
+				log.Info("invalid PlacementPolicy", "policy", st.Name, "lastValidGeneration", st.LastValidGeneration, "problem", st.Problem)
+			}
+		}
+		log.Info("policies in force", "inForce", set.Len(), "invalid", invalid)
 	}
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { rebuild() },
@@ -76,6 +67,25 @@ func WatchPolicies(ctx context.Context, c cache.Cache, target *CacheCluster, log
 // webhook ignores. It runs on the leader only.
 type PolicyStatusReconciler struct {
 	Client client.Client
+	// Cluster holds the set admission applies; its last valid versions are reported. Optional.
+	Cluster *CacheCluster
+}
+
+// Condition is the Ready condition for what Compile made of a policy.
+func Condition(st policy.PolicyState) metav1.Condition {
+	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonValid,
+		Message: "the policy is valid and in force", ObservedGeneration: st.Generation}
+	switch {
+	case st.Valid():
+	case st.InForce != nil:
+		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInvalid
+		cond.Message = fmt.Sprintf("the spec is invalid, so generation %d, the last valid one, stays in force until it is fixed: %s",
+			st.LastValidGeneration, strings.TrimSpace(st.Problem))
+	default:
+		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInvalid
+		cond.Message = "the policy was never valid and is ignored until fixed (no budget is deleted meanwhile): " + strings.TrimSpace(st.Problem)
+	}
+	return cond
 }
 
 // Reconcile updates one policy's status.
@@ -84,16 +94,18 @@ func (r *PolicyStatusReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	_, invalid := Compile([]v1alpha1.PlacementPolicy{*p})
-	cond := metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonValid,
-		Message: "the policy is valid and in force", ObservedGeneration: p.Generation}
-	if msg, bad := invalid[p.Name]; bad {
-		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInvalid
-		cond.Message = "the policy is ignored until fixed: " + strings.TrimSpace(msg)
+	var previous *policy.Set
+	if r.Cluster != nil {
+		previous = r.Cluster.Policies()
 	}
+	st, _ := policy.Compile([]v1alpha1.PlacementPolicy{*p}, previous).State(p.Name)
+	cond := Condition(st)
 	before := p.DeepCopy()
 	p.Status.ObservedGeneration = p.Generation
 	apimeta.SetStatusCondition(&p.Status.Conditions, cond)
+	if st.Valid() && st.InForce != nil {
+		p.Status.LastValid = &v1alpha1.LastValidSpec{Generation: p.Generation, Spec: st.InForce.Spec.DeepCopy()}
+	}
 	if equalStatus(before.Status, p.Status) {
 		return ctrl.Result{}, nil
 	}
@@ -105,7 +117,8 @@ func (r *PolicyStatusReconciler) Reconcile(ctx context.Context, req ctrl.Request
 }
 
 func equalStatus(a, b v1alpha1.PlacementPolicyStatus) bool {
-	if a.ObservedGeneration != b.ObservedGeneration || len(a.Conditions) != len(b.Conditions) {
+	if a.ObservedGeneration != b.ObservedGeneration || len(a.Conditions) != len(b.Conditions) ||
+		!apiequality.Semantic.DeepEqual(a.LastValid, b.LastValid) {
 		return false
 	}
 	for i := range a.Conditions {

@@ -28,7 +28,6 @@ import (
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 	"github.com/stowage-dev/stowage/recovery"
-	"github.com/stowage-dev/stowage/webhook"
 )
 
 func init() { extraCommands = append(extraCommands, newRecoverCommand) }
@@ -152,7 +151,7 @@ func PlanRecoveries(snap *audit.Snapshot, set *policy.Set, now time.Time) []Plan
 		if labels == nil {
 			labels = policy.NamespaceLabels(sts.Namespace)
 		}
-		f := policy.RecoveryFacts{StatefulSet: sts, Pods: snap.Pods, Claims: snap.PVCs, Volumes: snap.PVs, Nodes: snap.Nodes, Now: now, InFlight: inFlight}
+		f := policy.RecoveryFacts{StatefulSet: sts, Pods: snap.Pods, Claims: snap.PVCs, Volumes: snap.PVs, Nodes: snap.Nodes, Now: metav1.NewTime(now), InFlight: inFlight}
 		e := PlanEntry{Namespace: sts.Namespace, StatefulSet: sts.Name, Mode: v1alpha1.RecoveryOff}
 		if p := set.Select(sts.Labels, labels); p != nil {
 			f.Spec, e.Policy, e.Mode = p.Spec.Recovery, p.Name, p.Spec.Recovery.Mode
@@ -321,7 +320,7 @@ func manualPolicy(c client.Client) recovery.PolicyFor {
 		if err := c.List(ctx, &list); err != nil {
 			return nil, err
 		}
-		set, _ := webhook.Compile(list.Items)
+		set := policy.Compile(list.Items, nil)
 		if set.Len() == 0 {
 			set = policy.NewSet(policyfile.Default())
 		}

@@ -234,7 +234,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	})); err != nil {
 		return err
 	}
-	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	scope := &webhook.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
@@ -299,6 +299,9 @@ func addAuditLoop(mgr manager.Manager, o *webhookFlags, log logr.Logger) error {
 // the policy allows it.
 func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *webhook.NamespaceScope) recovery.PolicyFor {
 	return func(ctx context.Context, sts *appsv1.StatefulSet) (*v1alpha1.PlacementPolicy, error) {
+		if policy.SystemNamespace(sts.Namespace) {
+			return nil, nil
+		}
 		labels, err := cluster.NamespaceLabels(ctx, sts.Namespace)
 		if err != nil || labels == nil {
 			labels = policy.NamespaceLabels(sts.Namespace)
@@ -310,7 +313,7 @@ func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *webho
 		if err := c.List(ctx, &list); err != nil {
 			return nil, err
 		}
-		set, _ := webhook.Compile(list.Items)
+		set := policy.Compile(list.Items, cluster.Policies())
 		p := set.Select(sts.Labels, labels)
 		if p != nil && sts.Annotations[v1alpha1.OptOutAnnotation] == "true" && slices.Contains(p.Spec.OptOut.Namespaces, sts.Namespace) {
 			return nil, nil

@@ -65,6 +65,9 @@ type Cluster struct {
 	Scheme *runtime.Scheme
 	// Host is kube-apiserver's URL, https://127.0.0.1:<port>.
 	Host string
+	// EtcdURL is etcd's client URL, http://127.0.0.1:<port>, for tests that must write around
+	// the API server's validation.
+	EtcdURL string
 	// WorkDir holds the PKI, the kubeconfig, etcd's data and the logs.
 	WorkDir string
 	// Timings records how long Start took.
@@ -175,6 +178,7 @@ func (c *Cluster) start(ctx context.Context, bins binaries, begin time.Time) err
 	// etcd
 	t = time.Now()
 	etcdURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(pt.etcdClient))
+	c.EtcdURL = etcdURL
 	etcd, err := c.run(Etcd, bins.etcd, c.etcdArgs(pt), nil)
 	if err != nil {
 		return err

@@ -61,6 +61,13 @@ func SetDefaults(p *PlacementPolicy) {
 		a := policyv1.AlwaysAllow
 		s.DisruptionBudget.UnhealthyPodEvictionPolicy = &a
 	}
+
+	if s.NodeCapacity.WhenInsufficient == "" {
+		s.NodeCapacity.WhenInsufficient = CapacityDeny
+	}
+	if s.NodeCapacity.GrowableNodeLabels == nil {
+		s.NodeCapacity.GrowableNodeLabels = append([]string(nil), DefaultGrowableNodeLabels...)
+	}
 	if s.Recovery.Mode == "" {
 		s.Recovery.Mode = RecoveryOff
 	}

@@ -26,7 +26,8 @@ func defaultedSpec() PlacementPolicySpec {
 			MinReplicas:                2,
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
-		Recovery: RecoverySpec{Mode: RecoveryOff},
+		NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityDeny, GrowableNodeLabels: DefaultGrowableNodeLabels},
+		Recovery:     RecoverySpec{Mode: RecoveryOff},
 	}
 }
 
@@ -53,8 +54,9 @@ func TestSetDefaults(t *testing.T) {
 				}},
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
-				OptOut:   OptOutSpec{Namespaces: []string{"legacy"}},
-				Recovery: RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
+				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
+				NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityWarn, GrowableNodeLabels: []string{}},
+				Recovery:     RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
 			},
 			want: PlacementPolicySpec{
 				Priority:          7,
@@ -66,8 +68,9 @@ func TestSetDefaults(t *testing.T) {
 				}},
 				DisruptionBudget: DisruptionBudgetSpec{Mode: Disabled, MaxUnavailable: ptr.To(intstr.FromString("25%")),
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
-				OptOut:   OptOutSpec{Namespaces: []string{"legacy"}},
-				Recovery: RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
+				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
+				NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityWarn, GrowableNodeLabels: []string{}},
+				Recovery:     RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
 			},
 		},
 		{

@@ -1,8 +1,6 @@
 package v1alpha1
 
 import (
-	"time"
-
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -106,12 +104,12 @@ type PlacementPolicySpec struct {
 	// NamespaceSelector selects the namespaces whose objects the policy covers, by namespace label.
 	// Every namespace carries kubernetes.io/metadata.name. Nil selects every namespace.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// ObjectSelector selects StatefulSets and PersistentVolumeClaims by their own labels.
 	// Nil selects every object.
 	// +optional
-	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	ObjectSelector *LabelSelector `json:"objectSelector,omitempty"`
 
 	// EnforcementAction is Deny (the default), Warn or Audit.
 	// +optional
@@ -138,61 +136,80 @@ type PlacementPolicySpec struct {
 	// +optional
 	OptOut OptOutSpec `json:"optOut,omitempty"`
 
+	// NodeCapacity says when too few eligible nodes deny a StatefulSet.
+	// +optional
+	NodeCapacity NodeCapacitySpec `json:"nodeCapacity,omitempty"`
+
 	// Recovery says whether Stowage rebuilds a replica whose node-local volume is pinned to a
 	// node that is gone. Off by default.
 	// +optional
 	Recovery RecoverySpec `json:"recovery,omitempty"`
 }
 
-// RecoveryMode says whether Stowage recovers stranded replicas.
-// +kubebuilder:validation:Enum=Off;Manual;Automatic
-type RecoveryMode string
-
-const (
-	// RecoveryOff never recovers; the audit still reports stranded replicas.
-	RecoveryOff RecoveryMode = "Off"
-	// RecoveryManual reports what it would recover (events, the StatefulSet's
-	// stowage.dev/recovery-status annotation, `stowage audit`) and recovers a replica only when
-	// an operator approves it with the stowage.dev/recovery-approve annotation.
-	RecoveryManual RecoveryMode = "Manual"
-	// RecoveryAutomatic recovers stranded replicas one at a time, within every guard.
-	RecoveryAutomatic RecoveryMode = "Automatic"
-)
-
-// MinNodeNotReadyAfter is the shortest NodeNotReadyAfter a policy may set: a node that only
-// missed a few heartbeats must not cost a replica its data.
-const MinNodeNotReadyAfter = time.Minute
-
-// RecoverySpec is the recovery part of a policy: when a node counts as gone, and how many
-// replicas must stay healthy while one is rebuilt.
-type RecoverySpec struct {
-	// Mode is Off (the default), Manual or Automatic.
+// LabelSelector is a label selector, with the same fields and meaning as metav1.LabelSelector,
+// bounded so that the API server can check it with the rules Stowage's own validation applies.
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="matchExpressions: In and NotIn need values; Exists and DoesNotExist take none"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.key.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && e.key.indexOf('/') <= 253)",message="matchExpressions: each key must be a label name such as app.kubernetes.io/name"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, !has(e.values) || e.values.all(v, v.matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$')))",message="matchExpressions: each value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+// +kubebuilder:validation:XValidation:rule="!has(self.matchLabels) || self.matchLabels.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.indexOf('/') <= 253 && self.matchLabels[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))",message="matchLabels: keys must be label names and values label values"
+type LabelSelector struct {
+	// MatchLabels is a map of label names to values; every one must match.
 	// +optional
-	Mode RecoveryMode `json:"mode,omitempty"`
-
-	// NodeNotReadyAfter, when set, also counts a node as gone once its Ready condition has not
-	// been True for this long (at least 1m). Unset (the default), only a deleted Node or one
-	// with the node.kubernetes.io/out-of-service taint counts: a node that is only partitioned
-	// can come back.
+	// +kubebuilder:validation:MaxProperties=64
+	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
+	// MatchExpressions are requirements on labels; every one must match.
 	// +optional
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="must be a duration of at least 1m, such as 10m or 1h30m"
-	NodeNotReadyAfter *metav1.Duration `json:"nodeNotReadyAfter,omitempty"`
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
 
-	// MinHealthy is the number of Ready replicas, not counting the one being recovered, that
-	// must remain for a recovery to start. Unset, it is a majority of spec.replicas
-	// (replicas/2+1).
+// LabelValue is a label value: at most 63 characters.
+// +kubebuilder:validation:MaxLength=63
+type LabelValue string
+
+// LabelSelectorRequirement is one requirement of a LabelSelector, as in
+// metav1.LabelSelectorRequirement.
+type LabelSelectorRequirement struct {
+	// Key is the label name.
+	// +kubebuilder:validation:MaxLength=317
+	Key string `json:"key"`
+	// Operator is In, NotIn, Exists or DoesNotExist.
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+	// Values are the label values for In and NotIn; empty for Exists and DoesNotExist.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
-	MinHealthy *int32 `json:"minHealthy,omitempty"`
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	Values []string `json:"values,omitempty"`
+}
+
+// Meta returns the selector as a metav1.LabelSelector; nil stays nil.
+func (s *LabelSelector) Meta() *metav1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	out := &metav1.LabelSelector{}
+	if s.MatchLabels != nil {
+		out.MatchLabels = make(map[string]string, len(s.MatchLabels))
+		for k, v := range s.MatchLabels {
+			out.MatchLabels[k] = string(v)
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: e.Key, Operator: e.Operator, Values: append([]string(nil), e.Values...)})
+	}
+	return out
 }
 
 // StorageSpec is the storage-class part of a policy.
+// +kubebuilder:validation:XValidation:rule="!has(self.allowedClassNames) || size(self.allowedClassNames) == 0 || (has(self.mode) && self.mode == 'Enforce')",message="allowedClassNames is only used with mode: Enforce; set mode: Enforce or remove the list",fieldPath=".allowedClassNames"
 type StorageSpec struct {
 	// ClassName is filled into every claim that names no class. Defaults to openebs-hostpath.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	ClassName string `json:"className,omitempty"`
 
 	// Mode is FillIfUnset (the default) or Enforce.
@@ -203,6 +220,9 @@ type StorageSpec struct {
 	// ClassName is always allowed, and so is "" (static binding to a pre-provisioned volume).
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	AllowedClassNames []string `json:"allowedClassNames,omitempty"`
 
 	// TreatDefaultClassAsUnset makes a standalone claim that names the cluster's default
@@ -246,6 +266,7 @@ type TopologySpreadSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=topologyKey
+	// +kubebuilder:validation:MaxItems=16
 	Constraints []SpreadConstraint `json:"constraints,omitempty"`
 }
 
@@ -254,6 +275,9 @@ type TopologySpreadSpec struct {
 type SpreadConstraint struct {
 	// TopologyKey is the node label that defines the domains.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.indexOf('/') <= 253",message="the prefix before '/' must be at most 253 characters"
 	TopologyKey string `json:"topologyKey"`
 	// MaxSkew is the largest allowed difference between domains. Defaults to 1.
 	// +optional
@@ -274,6 +298,7 @@ type DisruptionBudgetSpec struct {
 	// MaxUnavailable of the budget. Defaults to 1. Zero, which blocks every drain, is invalid.
 	// +optional
 	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == string ? self.matches('^([1-9][0-9]?|100)%$') : self >= 1",message="must be at least 1, or a percentage from 1% to 100%: 0 blocks every drain"
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 
 	// MinReplicas is the smallest replica count that gets a budget. Defaults to 2.
@@ -288,12 +313,58 @@ type DisruptionBudgetSpec struct {
 	UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy,omitempty"`
 }
 
+// CapacityAction is what too few eligible nodes do where the node count is final.
+// +kubebuilder:validation:Enum=Deny;Warn
+type CapacityAction string
+
+const (
+	// CapacityDeny denies (under a Deny policy).
+	CapacityDeny CapacityAction = "Deny"
+	// CapacityWarn only warns.
+	CapacityWarn CapacityAction = "Warn"
+)
+
+// NodeCapacitySpec says what InsufficientEligibleNodes does. It only ever denies where the node
+// count is final: a cluster with no nodes yet (bootstrap, GitOps before the first node joins)
+// is never judged, and where any node belongs to a group an autoscaler can grow, the rule warns.
+type NodeCapacitySpec struct {
+	// WhenInsufficient is Deny (the default) or Warn: what happens, where the node count is
+	// final, to a StatefulSet with more replicas than eligible nodes.
+	// +optional
+	WhenInsufficient CapacityAction `json:"whenInsufficient,omitempty"`
+
+	// GrowableNodeLabels are node label keys that mark a node as part of a group that an
+	// autoscaler can grow (cluster-autoscaler, Karpenter, managed node pools). When any node
+	// carries one, the node count is not final. Defaults to DefaultGrowableNodeLabels; an
+	// empty list treats every cluster as fixed.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=317
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	GrowableNodeLabels []string `json:"growableNodeLabels,omitempty"`
+}
+
+// DefaultGrowableNodeLabels are the labels that Karpenter and the managed node pools of EKS, GKE
+// and AKS put on their nodes, and that cluster-autoscaler's cloud providers key node groups by.
+var DefaultGrowableNodeLabels = []string{
+	"karpenter.sh/nodepool",
+	"karpenter.sh/provisioner-name",
+	"eks.amazonaws.com/nodegroup",
+	"cloud.google.com/gke-nodepool",
+	"kubernetes.azure.com/agentpool",
+	"node.kubernetes.io/instance-group",
+}
+
 // OptOutSpec controls the stowage.dev/opt-out annotation.
 type OptOutSpec struct {
 	// Namespaces lists the namespaces in which the annotation is honoured. Elsewhere it is
 	// ignored and reported, so that a tenant cannot exempt itself.
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Namespaces []string `json:"namespaces,omitempty"`
 }
 
@@ -309,6 +380,20 @@ type PlacementPolicyStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// LastValid is the last valid spec of the policy, which stays in force while the current
+	// spec is invalid (an edit stored through an older CRD, or written around the API server's
+	// validation), so that a bad edit never silently stops protecting anything.
+	// +optional
+	LastValid *LastValidSpec `json:"lastValid,omitempty"`
+}
+
+// LastValidSpec is a copy of a valid spec and the generation it had.
+type LastValidSpec struct {
+	// Generation is the policy's generation when the spec was valid.
+	Generation int64 `json:"generation"`
+	// Spec is the defaulted spec.
+	Spec *PlacementPolicySpec `json:"spec"`
 }
 
 // PlacementPolicyList is a list of PlacementPolicies.
@@ -318,4 +403,48 @@ type PlacementPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the policies.
 	Items []PlacementPolicy `json:"items"`
+}
+
+// RecoveryMode says whether Stowage recovers stranded replicas.
+// +kubebuilder:validation:Enum=Off;Manual;Automatic
+type RecoveryMode string
+
+const (
+	// RecoveryOff never recovers; the audit still reports stranded replicas.
+	RecoveryOff RecoveryMode = "Off"
+	// RecoveryManual reports what it would recover (events, the StatefulSet's
+	// stowage.dev/recovery-status annotation, `stowage audit`) and recovers a replica only when
+	// an operator approves it with the stowage.dev/recovery-approve annotation.
+	RecoveryManual RecoveryMode = "Manual"
+	// RecoveryAutomatic recovers stranded replicas one at a time, within every guard.
+	RecoveryAutomatic RecoveryMode = "Automatic"
+)
+
+// MinNodeNotReadyAfterSeconds is the shortest NodeNotReadyAfter a policy may set: a node that
+// only missed a few heartbeats must not cost a replica its data.
+const MinNodeNotReadyAfterSeconds = 60
+
+// RecoverySpec is the recovery part of a policy: when a node counts as gone, and how many
+// replicas must stay healthy while one is rebuilt.
+type RecoverySpec struct {
+	// Mode is Off (the default), Manual or Automatic.
+	// +optional
+	Mode RecoveryMode `json:"mode,omitempty"`
+
+	// NodeNotReadyAfter, when set, also counts a node as gone once its Ready condition has not
+	// been True for this long (at least 1m). Unset (the default), only a deleted Node or one
+	// with the node.kubernetes.io/out-of-service taint counts: a node that is only partitioned
+	// can come back.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="must be a duration of at least 1m, such as 10m or 1h30m"
+	NodeNotReadyAfter *metav1.Duration `json:"nodeNotReadyAfter,omitempty"`
+
+	// MinHealthy is the number of Ready replicas, not counting the one being recovered, that
+	// must remain for a recovery to start. Unset, it is a majority of spec.replicas
+	// (replicas/2+1).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MinHealthy *int32 `json:"minHealthy,omitempty"`
 }

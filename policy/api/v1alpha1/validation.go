@@ -36,10 +36,10 @@ func ValidateSpec(s *PlacementPolicySpec, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	selOpts := metav1validation.LabelSelectorValidationOptions{}
 	if s.NamespaceSelector != nil {
-		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector, selOpts, fldPath.Child("namespaceSelector"))...)
+		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector.Meta(), selOpts, fldPath.Child("namespaceSelector"))...)
 	}
 	if s.ObjectSelector != nil {
-		errs = append(errs, metav1validation.ValidateLabelSelector(s.ObjectSelector, selOpts, fldPath.Child("objectSelector"))...)
+		errs = append(errs, metav1validation.ValidateLabelSelector(s.ObjectSelector.Meta(), selOpts, fldPath.Child("objectSelector"))...)
 	}
 	errs = append(errs, validateEnum(fldPath.Child("enforcementAction"), s.EnforcementAction, Deny, Warn, Audit)...)
 	errs = append(errs, validateStorage(&s.Storage, fldPath.Child("storage"))...)
@@ -47,6 +47,7 @@ func ValidateSpec(s *PlacementPolicySpec, fldPath *field.Path) field.ErrorList {
 	errs = append(errs, validateSpread(&s.TopologySpread, fldPath.Child("topologySpread"))...)
 	errs = append(errs, validateBudget(&s.DisruptionBudget, fldPath.Child("disruptionBudget"))...)
 	errs = append(errs, validateOptOut(&s.OptOut, fldPath.Child("optOut"))...)
+	errs = append(errs, validateNodeCapacity(&s.NodeCapacity, fldPath.Child("nodeCapacity"))...)
 	errs = append(errs, validateRecovery(&s.Recovery, fldPath.Child("recovery"))...)
 	return errs
 }
@@ -162,6 +163,25 @@ func validateOptOut(o *OptOutSpec, fldPath *field.Path) field.ErrorList {
 	return errs
 }
 
+func validateNodeCapacity(n *NodeCapacitySpec, fldPath *field.Path) field.ErrorList {
+	errs := validateEnum(fldPath.Child("whenInsufficient"), n.WhenInsufficient, CapacityDeny, CapacityWarn)
+	seen := sets.New[string]()
+	for i, k := range n.GrowableNodeLabels {
+		p := fldPath.Child("growableNodeLabels").Index(i)
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(p, k, msg))
+		}
+		if seen.Has(k) {
+			errs = append(errs, field.Duplicate(p, k))
+		}
+		seen.Insert(k)
+	}
+	if len(n.GrowableNodeLabels) > 32 {
+		errs = append(errs, field.TooMany(fldPath.Child("growableNodeLabels"), len(n.GrowableNodeLabels), 32))
+	}
+	return errs
+}
+
 func validateEnum[T ~string](p *field.Path, v T, allowed ...T) field.ErrorList {
 	for _, a := range allowed {
 		if v == a {
@@ -179,7 +199,7 @@ func validateEnum[T ~string](p *field.Path, v T, allowed ...T) field.ErrorList {
 // nodeNotReadyAfter); manifests' TestCRDAgreesWithValidate keeps the two in step.
 func validateRecovery(r *RecoverySpec, fldPath *field.Path) field.ErrorList {
 	errs := validateEnum(fldPath.Child("mode"), r.Mode, RecoveryOff, RecoveryManual, RecoveryAutomatic)
-	if r.NodeNotReadyAfter != nil && r.NodeNotReadyAfter.Duration < MinNodeNotReadyAfter {
+	if r.NodeNotReadyAfter != nil && r.NodeNotReadyAfter.Duration.Seconds() < MinNodeNotReadyAfterSeconds {
 		errs = append(errs, field.Invalid(fldPath.Child("nodeNotReadyAfter"), r.NodeNotReadyAfter.Duration.String(),
 			"must be a duration of at least 1m, such as 10m or 1h30m"))
 	}

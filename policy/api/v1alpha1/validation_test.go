@@ -46,28 +46,28 @@ func TestValidate(t *testing.T) {
 		{
 			name: "namespaceSelector with an invalid label key → invalid at its matchLabels",
 			mutate: func(p *PlacementPolicy) {
-				p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"bad key": "x"}}
+				p.Spec.NamespaceSelector = &LabelSelector{MatchLabels: map[string]LabelValue{"bad key": "x"}}
 			},
 			want: []string{"Invalid value spec.namespaceSelector.matchLabels"},
 		},
 		{
 			name: "objectSelector with an In expression without values → required values",
 			mutate: func(p *PlacementPolicy) {
-				p.Spec.ObjectSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn}}}
+				p.Spec.ObjectSelector = &LabelSelector{MatchExpressions: []LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn}}}
 			},
 			want: []string{"Required value spec.objectSelector.matchExpressions[0].values"},
 		},
 		{
 			name: "objectSelector with an unknown operator → invalid operator",
 			mutate: func(p *PlacementPolicy) {
-				p.Spec.ObjectSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}
+				p.Spec.ObjectSelector = &LabelSelector{MatchExpressions: []LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}
 			},
 			want: []string{"Invalid value spec.objectSelector.matchExpressions[0].operator"},
 		},
 		{
 			name: "valid selectors → valid",
 			mutate: func(p *PlacementPolicy) {
-				p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "data"}}
+				p.Spec.NamespaceSelector = &LabelSelector{MatchLabels: map[string]LabelValue{"kubernetes.io/metadata.name": "data"}}
 			},
 		},
 		{name: "enforcementAction Block → unsupported", mutate: func(p *PlacementPolicy) { p.Spec.EnforcementAction = "Block" }, want: []string{"Unsupported value spec.enforcementAction"}},
@@ -200,6 +200,7 @@ func TestValidate(t *testing.T) {
 				"Required value spec.disruptionBudget.maxUnavailable",
 				"Invalid value spec.disruptionBudget.minReplicas",
 				"Required value spec.disruptionBudget.unhealthyPodEvictionPolicy",
+				"Unsupported value spec.nodeCapacity.whenInsufficient",
 				"Unsupported value spec.recovery.mode",
 			},
 		},
