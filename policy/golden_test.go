@@ -21,7 +21,8 @@ import (
 
 // Golden fixtures: testdata/<rule>/<case>.in.yaml holds the object under test (a StatefulSet or
 // a PersistentVolumeClaim) and, optionally, a PlacementPolicy to use instead of the default, Nodes
-// (which turn on the node-aware checks) and PodDisruptionBudgets. Evaluating it as a CREATE must
+// (which turn on the node-aware checks), PodDisruptionBudgets, and other StatefulSets of the
+// namespace (annotated fixture.stowage.dev/role: fact). Evaluating it as a CREATE must
 // give <case>.out.yaml (the mutated object, then the desired budget if any) and
 // <case>.violations.yaml. A fixture with two objects under test is an UPDATE: the first is the
 // stored object, the second the update. UPDATE_GOLDEN=1 rewrites the expected files.
@@ -44,6 +45,12 @@ func loadFixture(t *testing.T, path string) fixture {
 		var into runtime.Object
 		switch d.Kind {
 		case "StatefulSet":
+			sts := &appsv1.StatefulSet{}
+			decodeFixture(t, d, sts)
+			if sts.Annotations["fixture.stowage.dev/role"] == "fact" {
+				fx.facts.StatefulSets = append(fx.facts.StatefulSets, sts)
+				return nil
+			}
 			into = &appsv1.StatefulSet{}
 		case "PersistentVolumeClaim":
 			into = &corev1.PersistentVolumeClaim{}

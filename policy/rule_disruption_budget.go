@@ -175,6 +175,10 @@ func desiredBudget(sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.Placemen
 			return nil // someone else's budget already protects the pods
 		}
 	}
+	selector, ok := narrowBudgetSelector(sts, facts.StatefulSets)
+	if !ok {
+		return nil // another StatefulSet's pods cannot be left out: SelectorOverlap says so
+	}
 	pdb := &policyv1.PodDisruptionBudget{
 		TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -184,7 +188,7 @@ func desiredBudget(sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.Placemen
 			Annotations: map[string]string{PolicyAnnotation: p.Name},
 		},
 		Spec: policyv1.PodDisruptionBudgetSpec{
-			Selector:                   sts.Spec.Selector.DeepCopy(),
+			Selector:                   selector,
 			MaxUnavailable:             ptrTo(*b.MaxUnavailable),
 			UnhealthyPodEvictionPolicy: ptrTo(*b.UnhealthyPodEvictionPolicy),
 		},

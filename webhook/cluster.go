@@ -72,8 +72,9 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 		scs[i] = &classes.Items[i]
 	}
 	f.DefaultStorageClass = policy.DefaultStorageClass(scs)
-	if !withNodes {
-		// Claims: the StatefulSets that may have made them from a template.
+	{
+		// Claims: the StatefulSets that may have made them from a template; StatefulSets: the
+		// others whose pods a selector may also select; budgets: the StatefulSets they cover.
 		var sets appsv1.StatefulSetList
 		if err := c.Reader.List(ctx, &sets, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return f, err
