@@ -241,7 +241,6 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 
 	row.HardAntiAffinity = policy.HostnameAntiAffinity(sts, nsLabels)
 	row.EligibleNodes = ix.eligibleHosts(&sts.Spec.Template.Spec)
-	checkCapacity(add, n, row.EligibleNodes, row.HardAntiAffinity)
 
 	// Spec compliance, from the engine (see evaluate.go).
 	switch {
@@ -397,7 +396,6 @@ func (a *analyzer) instanceMember(k instanceKey, sts, pod string) {
 var absorbs = map[policy.RuleID]FindingID{
 	policy.RuleDisruptionBudgetConflict:       MultiplePDBs,
 	policy.RuleDisruptionBudgetBlocksEviction: PDBBlocksEviction,
-	policy.RuleInsufficientEligibleNodes:      InsufficientEligibleNodes,
 	policy.RuleDisruptionBudgetTooLoose:       PDBExceedsQuorum,
 }
 

@@ -348,7 +348,7 @@ func TestFindingDetails(t *testing.T) {
 			t.Errorf("violations = %d, want 1", got)
 		}
 	})
-	t.Run("hard anti-affinity past the eligible nodes → InsufficientEligibleNodes at spec.replicas absorbs the engine's rule", func(t *testing.T) {
+	t.Run("hard anti-affinity past the eligible nodes → the engine's InsufficientEligibleNodes at spec.replicas, the only definition", func(t *testing.T) {
 		f := newFixture()
 		f.nodes("node-a", "node-b")
 		s := f.sts("db", "pg", 3)
@@ -358,7 +358,7 @@ func TestFindingDetails(t *testing.T) {
 		r := f.analyze()
 		got := r.FindingsFor("db", "pg")
 		if len(got) == 0 || got[0].ID != InsufficientEligibleNodes || got[0].Field != "spec.replicas" ||
-			got[0].Rule != "InsufficientEligibleNodes" || got[0].Source != SourceAudit {
+			got[0].Rule != "InsufficientEligibleNodes" || got[0].Source != SourcePolicy {
 			t.Errorf("got %+v", got)
 		}
 	})

@@ -109,8 +109,8 @@ const (
 	// PDBExceedsQuorum (warning): a PodDisruptionBudget lets more pods go than a majority quorum
 	// survives: for n replicas, more than n − (⌊n/2⌋+1).
 	PDBExceedsQuorum FindingID = "PDBExceedsQuorum"
-	// InsufficientEligibleNodes (error): under required anti-affinity on kubernetes.io/hostname
-	// there are more replicas than eligible nodes. Absorbs the engine's rule of the same name.
+	// InsufficientEligibleNodes: the engine's rule of the same name, with the engine's severity
+	// (the audit has no definition of its own: it consumes the engine's finding).
 	InsufficientEligibleNodes FindingID = "InsufficientEligibleNodes"
 	// QuorumLost (error): fewer replicas are healthy now than a majority quorum needs.
 	QuorumLost FindingID = "QuorumLost"

@@ -72,6 +72,16 @@ func TestREADMECommandsWorkAsWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// HOME is the block's own, so keep Go's caches where they are, or every go command would
+	// download and build everything again.
+	var goEnv []string
+	for _, k := range []string{"GOPATH", "GOMODCACHE", "GOCACHE"} {
+		v, err := exec.Command(goBin, "env", k).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		goEnv = append(goEnv, k+"="+strings.TrimSpace(string(v)))
+	}
 	for _, b := range blocks {
 		t.Run(strings.ReplaceAll(b.heading, " ", "_")+"@"+strconv.Itoa(b.line), func(t *testing.T) {
 			lines := strings.Split(b.script, "\n")
@@ -108,7 +118,7 @@ func TestREADMECommandsWorkAsWritten(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-c", wrapped)
 			cmd.Dir = env.root
-			cmd.Env = append(os.Environ(), "HOME="+home, "PATH="+path, "KUBECONFIG=")
+			cmd.Env = append(append(os.Environ(), goEnv...), "HOME="+home, "PATH="+path, "KUBECONFIG=")
 			out, err := cmd.CombinedOutput()
 			t.Logf("README.md:%d (%s):\n%s\n--- output ---\n%s", b.line, b.heading, script, out)
 			if err != nil {

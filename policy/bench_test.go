@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"gomodules.xyz/jsonpatch/v2"
 	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
@@ -57,4 +58,48 @@ func BenchmarkEvaluateCompliant(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPatch compares the typed differ (jsondiff.go) with what would replace it: marshalling
+// the same narrow surfaces and jsonpatch.CreatePatch. Issue 11 asks to keep the differ only if
+// it is needed for Evaluate's budget (under 50 µs and 200 allocations in all).
+func BenchmarkPatch(b *testing.B) {
+	_, in := largestCorpusStatefulSet(b)
+	res, err := Evaluate(Request{Operation: Create, Object: in}, policyfile.Default(), Facts{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := res.Object.(*appsv1.StatefulSet)
+	b.Run("typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(statefulSetPatch(in, out)) == 0 {
+				b.Fatal("no patch")
+			}
+		}
+	})
+	b.Run("marshal+CreatePatch", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var n int
+			for i := range out.Spec.VolumeClaimTemplates {
+				x, _ := json.Marshal(&in.Spec.VolumeClaimTemplates[i].Spec)
+				y, _ := json.Marshal(&out.Spec.VolumeClaimTemplates[i].Spec)
+				ops, err := jsonpatch.CreatePatch(x, y)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(ops)
+			}
+			x, _ := json.Marshal(podSurface{in.Spec.Template.Spec.Affinity, in.Spec.Template.Spec.TopologySpreadConstraints})
+			y, _ := json.Marshal(podSurface{out.Spec.Template.Spec.Affinity, out.Spec.Template.Spec.TopologySpreadConstraints})
+			ops, err := jsonpatch.CreatePatch(x, y)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n+len(ops) == 0 {
+				b.Fatal("no patch")
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ package policy
 // each make one call to Decide and only adapt its Decision.
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -82,15 +83,7 @@ func Compile(items []v1alpha1.PlacementPolicy, previous *Set) *Set {
 	}
 	s := NewSet(inForce...)
 	s.states, s.uncertain = states, uncertain
-	slices.SortFunc(s.states, func(a, b PolicyState) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s.states, func(a, b PolicyState) int { return cmp.Compare(a.Name, b.Name) })
 	return s
 }
 

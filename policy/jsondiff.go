@@ -21,6 +21,11 @@ import (
 // jsonpatch.CreatePatch does: that keeps the hot path free of JSON encoding and allocations. The
 // operations' values are the typed values themselves; encoding/json marshals them when the patch
 // is sent. The tests check every patch against jsonpatch.CreatePatch and against applying it.
+//
+// BenchmarkPatch measures why it stays: on the largest corpus StatefulSet (kafka-controller,
+// 9.7 KB of JSON) the typed diff costs 26 allocations and 1.5 KB, marshalling the same surfaces
+// and calling jsonpatch.CreatePatch 330 allocations and 22 KB: alone more than Evaluate's whole
+// budget of 200 allocations (Evaluate with the typed diff: 149).
 
 // diffTyped appends to ops the operations that turn a into b, where a and b are values of the
 // same type located at the JSON pointer prefix.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -63,15 +64,7 @@ func Rules() []RuleInfo {
 	for _, r := range ruleIndex {
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b RuleInfo) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b RuleInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 

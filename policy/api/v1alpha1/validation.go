@@ -58,17 +58,7 @@ func validateStorage(s *StorageSpec, fldPath *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(fldPath.Child("className"), s.ClassName, msg))
 	}
 	errs = append(errs, validateEnum(fldPath.Child("mode"), s.Mode, FillIfUnset, Enforce)...)
-	seen := sets.New[string]()
-	for i, name := range s.AllowedClassNames {
-		p := fldPath.Child("allowedClassNames").Index(i)
-		for _, msg := range validation.IsDNS1123Subdomain(name) {
-			errs = append(errs, field.Invalid(p, name, msg))
-		}
-		if seen.Has(name) {
-			errs = append(errs, field.Duplicate(p, name))
-		}
-		seen.Insert(name)
-	}
+	errs = append(errs, validateNames(fldPath.Child("allowedClassNames"), s.AllowedClassNames, validation.IsDNS1123Subdomain)...)
 	if s.Mode == FillIfUnset && len(s.AllowedClassNames) > 0 {
 		errs = append(errs, field.Forbidden(fldPath.Child("allowedClassNames"), "only used with mode: Enforce; set mode: Enforce or remove the list"))
 	}
@@ -148,36 +138,30 @@ func validateMaxUnavailable(v intstr.IntOrString, p *field.Path) field.ErrorList
 }
 
 func validateOptOut(o *OptOutSpec, fldPath *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	seen := sets.New[string]()
-	for i, ns := range o.Namespaces {
-		p := fldPath.Child("namespaces").Index(i)
-		for _, msg := range validation.IsDNS1123Label(ns) {
-			errs = append(errs, field.Invalid(p, ns, msg))
-		}
-		if seen.Has(ns) {
-			errs = append(errs, field.Duplicate(p, ns))
-		}
-		seen.Insert(ns)
-	}
-	return errs
+	return validateNames(fldPath.Child("namespaces"), o.Namespaces, validation.IsDNS1123Label)
 }
 
 func validateNodeCapacity(n *NodeCapacitySpec, fldPath *field.Path) field.ErrorList {
 	errs := validateEnum(fldPath.Child("whenInsufficient"), n.WhenInsufficient, CapacityDeny, CapacityWarn)
-	seen := sets.New[string]()
-	for i, k := range n.GrowableNodeLabels {
-		p := fldPath.Child("growableNodeLabels").Index(i)
-		for _, msg := range validation.IsQualifiedName(k) {
-			errs = append(errs, field.Invalid(p, k, msg))
-		}
-		if seen.Has(k) {
-			errs = append(errs, field.Duplicate(p, k))
-		}
-		seen.Insert(k)
-	}
+	errs = append(errs, validateNames(fldPath.Child("growableNodeLabels"), n.GrowableNodeLabels, validation.IsQualifiedName)...)
 	if len(n.GrowableNodeLabels) > 32 {
 		errs = append(errs, field.TooMany(fldPath.Child("growableNodeLabels"), len(n.GrowableNodeLabels), 32))
+	}
+	return errs
+}
+
+// validateNames checks each name of a list with valid and reports names given twice.
+func validateNames(p *field.Path, names []string, valid func(string) []string) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, name := range names {
+		for _, msg := range valid(name) {
+			errs = append(errs, field.Invalid(p.Index(i), name, msg))
+		}
+		if seen.Has(name) {
+			errs = append(errs, field.Duplicate(p.Index(i), name))
+		}
+		seen.Insert(name)
 	}
 	return errs
 }
