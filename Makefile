@@ -17,9 +17,11 @@ HELM_VERSION           ?= v3.22.0
 CONTROLLER_GEN_VERSION ?= v0.23.0
 # cert-manager: the version tools/cert-manager/go.mod requires (checked when it is built).
 CERT_MANAGER_VERSION   ?= v1.21.2
+# prometheus-operator: the version tools/prometheus-operator/go.mod requires (checked when it is built).
+PROM_OPERATOR_VERSION  ?= v0.85.0
 
 # Separate modules that pin what `make tools` builds.
-TOOL_MODULES := tools/kube tools/etcd tools/cert-manager
+TOOL_MODULES := tools/kube tools/etcd tools/cert-manager tools/prometheus-operator
 
 BIN         := $(CURDIR)/bin
 KUBE_BIN    := $(BIN)/kube-$(KUBE_VERSION)
@@ -28,6 +30,7 @@ KWOK_BIN    := $(BIN)/kwok-$(KWOK_VERSION)
 HELM_BIN    := $(BIN)/helm-$(HELM_VERSION)
 CTRLGEN_BIN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 CERTMGR_BIN := $(BIN)/cert-manager-$(CERT_MANAGER_VERSION)
+PROMOP_BIN  := $(BIN)/prometheus-operator-$(PROM_OPERATOR_VERSION)
 
 KUBE_APISERVER := $(KUBE_BIN)/kube-apiserver
 KUBE_CM        := $(KUBE_BIN)/kube-controller-manager
@@ -38,6 +41,8 @@ HELM           := $(HELM_BIN)/helm
 CONTROLLER_GEN := $(CTRLGEN_BIN)/controller-gen
 CERT_MANAGER   := $(CERTMGR_BIN)/cert-manager
 CERT_MANAGER_CRDS := $(CERTMGR_BIN)/crds
+PROM_OPERATOR      := $(PROMOP_BIN)/prometheus-operator
+PROM_OPERATOR_CRDS := $(PROMOP_BIN)/crds
 
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -53,12 +58,14 @@ FUZZ_TARGETS := \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzApplyPatch \
 	./internal/policyfile:FuzzLoad \
-	./webhook:FuzzServeHTTP
+	./webhook:FuzzServeHTTP \
+	./internal/operatorcr:FuzzProject
 
 # Environment for the e2e suites: where the pinned binaries are. cert-manager's CRDs are read
 # from the crds/ folder next to STOWAGE_CERT_MANAGER.
 E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_KWOK_STAGES_DIR=$(KWOK_BIN)/stages \
-	STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN) STOWAGE_CERT_MANAGER=$(CERT_MANAGER)
+	STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN) STOWAGE_CERT_MANAGER=$(CERT_MANAGER) \
+	STOWAGE_PROMETHEUS_OPERATOR=$(PROM_OPERATOR)
 
 ##@ Development
 
@@ -90,7 +97,7 @@ manifests: $(CONTROLLER_GEN) $(HELM) ## Regenerate deepcopy code, the CRD and ma
 test: lint test-unit fuzz-ci test-e2e ## Run everything CI runs: lint, unit tests, short fuzzing, e2e suites
 
 .PHONY: test-unit
-test-unit: $(HELM) $(CONTROLLER_GEN) ## Run the unit tests (includes helm lint/template checks)
+test-unit: $(HELM) $(CONTROLLER_GEN) $(PROM_OPERATOR_CRDS)/.stamp ## Run the unit tests (includes helm lint/template checks; operator fixtures against the CRDs)
 	$(E2E_ENV) $(GO) test -count=1 ./...
 
 .PHONY: test-e2e
@@ -156,7 +163,7 @@ KWOK_STAGE_FILES := node/fast/node-initialize.yaml \
 	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
 
 .PHONY: tools
-tools: $(KUBE_APISERVER) $(KUBE_CM) $(KUBE_SCHEDULER) $(ETCD) $(KWOK) $(KWOK_STAGES)/.stamp $(HELM) $(CONTROLLER_GEN) $(CERT_MANAGER) $(CERT_MANAGER_CRDS)/.stamp ## Build every pinned tool the tests need (skips what is built)
+tools: $(KUBE_APISERVER) $(KUBE_CM) $(KUBE_SCHEDULER) $(ETCD) $(KWOK) $(KWOK_STAGES)/.stamp $(HELM) $(CONTROLLER_GEN) $(CERT_MANAGER) $(CERT_MANAGER_CRDS)/.stamp $(PROM_OPERATOR) $(PROM_OPERATOR_CRDS)/.stamp ## Build every pinned tool the tests need (skips what is built)
 
 $(KUBE_BIN)/%:
 	@mkdir -p $(KUBE_BIN)
@@ -209,6 +216,25 @@ $(CERT_MANAGER_CRDS)/.stamp:
 	dir="$$(cd / && $(GO) mod download -json github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')"; \
 	test -n "$$dir"; \
 	install -m 0644 "$$dir"/deploy/crds/*.yaml $(CERT_MANAGER_CRDS)/
+	@touch $@
+
+# prometheus-operator's go.mod has local replace directives, so `go install …@version` refuses
+# it: tools/prometheus-operator requires it with its pkg/apis/monitoring and pkg/client modules
+# at the same version and builds cmd/operator. Rebuilt when the wrapper's go.mod changes.
+$(PROM_OPERATOR): tools/prometheus-operator/go.mod tools/prometheus-operator/go.sum
+	@mkdir -p $(PROMOP_BIN)
+	@echo ">> building prometheus-operator $(PROM_OPERATOR_VERSION) (cold: minutes)"
+	@v="$$(cd tools/prometheus-operator && $(GO) list -m -f '{{.Version}}' github.com/prometheus-operator/prometheus-operator)"; \
+		test "$$v" = "$(PROM_OPERATOR_VERSION)" || { echo "tools/prometheus-operator/go.mod requires prometheus-operator $$v, not $(PROM_OPERATOR_VERSION)"; exit 1; }
+	cd tools/prometheus-operator && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp github.com/prometheus-operator/prometheus-operator/cmd/operator && mv $@.tmp $@
+
+# The CRDs (full schemas) from the same module; the e2e reads them from crds/ next to the binary.
+$(PROM_OPERATOR_CRDS)/.stamp:
+	@mkdir -p $(PROM_OPERATOR_CRDS)
+	@echo ">> copying prometheus-operator $(PROM_OPERATOR_VERSION) CRDs"
+	dir="$$(cd / && $(GO) mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')"; \
+	test -n "$$dir"; \
+	install -m 0644 "$$dir"/example/prometheus-operator-crd-full/*.yaml $(PROM_OPERATOR_CRDS)/
 	@touch $@
 
 ##@ Help

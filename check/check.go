@@ -16,6 +16,7 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 
+	"github.com/stowage-dev/stowage/internal/operatorcr"
 	"github.com/stowage-dev/stowage/internal/stream"
 	"github.com/stowage-dev/stowage/policy"
 )
@@ -290,6 +291,9 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
 			"%s %s uses apiVersion %s, which Kubernetes does not serve; use %s", d.Kind, d.Ref(), d.APIVersion, wantAPIVersion[d.Kind])}}
 	default:
+		if k := operatorcr.Lookup(d.APIVersion, d.Kind); k != nil {
+			return evaluateCustomResource(d, k, opts, facts)
+		}
 		return nil, nil, nil // other kinds pass through untouched
 	}
 	var errs []InputError

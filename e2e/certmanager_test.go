@@ -178,11 +178,11 @@ func TestCertManager(t *testing.T) {
 		}
 		t.Fatalf("caBundles never became the Certificate's CA: %v\n%s\n%s", err, strings.Join(got, "\n"), cm.logTail())
 	}
-	if len(bundles) != 2 {
-		t.Fatalf("want one webhook in each of the two configurations, got %d caBundles", len(bundles))
+	if len(bundles) != 3 {
+		t.Fatalf("want the chart's three webhooks (mutate, keep-class, validate), got %d caBundles", len(bundles))
 	}
 	checkInjectedBy(ctx, t, c)
-	step("caBundle injected into both webhooks")
+	step("caBundle injected into every webhook")
 
 	// A real webhook serving that Secret, reached as the API server reaches it: trusting only
 	// the injected caBundle, with the Service's DNS name as the server name.

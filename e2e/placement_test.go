@@ -237,7 +237,8 @@ func TestPlacement(t *testing.T) {
 		t.Run("a dead node strands its replicas, visibly", func(t *testing.T) { stranded = checkNodeDeath(t, systems) })
 	}
 
-	report := placementReport(rows, time.Since(suiteStart), stranded)
+	// The operator suite (operator_test.go) ran before: its StatefulSets join the report.
+	report := placementReport(append(rows, operatorRows...), time.Since(suiteStart), stranded) + operatorNotes
 	t.Log("\n" + report)
 	path := filepath.Join(env.root, "bin", "placement-report.md")
 	if err := os.WriteFile(path, []byte(report), 0o644); err == nil {

@@ -42,14 +42,14 @@ type webhook struct {
 	matchConditions         []admissionregistrationv1.MatchCondition
 }
 
-// webhooks returns the only webhook of the MutatingWebhookConfiguration and of the
-// ValidatingWebhookConfiguration, in that order.
+// webhooks returns the main webhook of the MutatingWebhookConfiguration (the first; the second
+// is keepClassWebhook's) and the only one of the ValidatingWebhookConfiguration, in that order.
 func webhooks(t *testing.T, r *rendered) (mutating, validating webhook, reinvocation *admissionregistrationv1.ReinvocationPolicyType) {
 	t.Helper()
 	m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration", fullname)
 	v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
-	if len(m.Webhooks) != 1 || len(v.Webhooks) != 1 {
-		t.Fatalf("%d mutating and %d validating webhooks, want one of each", len(m.Webhooks), len(v.Webhooks))
+	if len(m.Webhooks) != 2 || len(v.Webhooks) != 1 {
+		t.Fatalf("%d mutating and %d validating webhooks, want 2 and 1", len(m.Webhooks), len(v.Webhooks))
 	}
 	mw, vw := m.Webhooks[0], v.Webhooks[0]
 	return webhook{"MutatingWebhookConfiguration", m.Annotations, mw.Name, mw.ClientConfig, mw.Rules, mw.FailurePolicy, mw.SideEffects,
@@ -57,6 +57,52 @@ func webhooks(t *testing.T, r *rendered) (mutating, validating webhook, reinvoca
 		webhook{"ValidatingWebhookConfiguration", v.Annotations, vw.Name, vw.ClientConfig, vw.Rules, vw.FailurePolicy, vw.SideEffects,
 			vw.TimeoutSeconds, vw.AdmissionReviewVersions, vw.NamespaceSelector, vw.ObjectSelector, vw.MatchConditions},
 		mw.ReinvocationPolicy
+}
+
+// keepClassWebhook returns the second mutating webhook: the one for updates that drop a stored
+// storage class.
+func keepClassWebhook(t *testing.T, r *rendered) webhook {
+	t.Helper()
+	m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration", fullname)
+	if len(m.Webhooks) != 2 {
+		t.Fatalf("%d mutating webhooks, want 2", len(m.Webhooks))
+	}
+	w := m.Webhooks[1]
+	if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
+		t.Errorf("%s: reinvocationPolicy %v, want IfNeeded", w.Name, w.ReinvocationPolicy)
+	}
+	return webhook{"keep-class", m.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
+		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
+}
+
+// The updates that drop a stored class fail closed whatever the mutating failurePolicy: the API
+// server would reject them as Invalid without Stowage anyway, and a 422 makes
+// prometheus-operator delete and recreate its StatefulSet (TestPrometheusOperator).
+func TestKeepClassWebhook(t *testing.T) {
+	for _, values := range []string{"", "webhook: {timeoutSeconds: 1, mutating: {failurePolicy: Ignore}}"} {
+		r := render(t, values)
+		m, _, _ := webhooks(t, r)
+		k := keepClassWebhook(t, r)
+		if k.name != "keep-class.mutate.stowage.dev" || ptr.Deref(k.failurePolicy, "") != admissionregistrationv1.Fail {
+			t.Errorf("%s: failurePolicy %v, want Fail", k.name, ptr.Deref(k.failurePolicy, ""))
+		}
+		if k.clientConfig.Service == nil || ptr.Deref(k.clientConfig.Service.Path, "") != "/mutate" {
+			t.Errorf("%s: clientConfig %+v, want the /mutate endpoint", k.name, k.clientConfig)
+		}
+		want := []admissionregistrationv1.RuleWithOperations{
+			admissionRule("apps", "statefulsets", admissionregistrationv1.Update),
+			admissionRule("", "persistentvolumeclaims", admissionregistrationv1.Update),
+		}
+		if diff := cmp.Diff(want, k.rules); diff != "" {
+			t.Errorf("%s rules (-want +got):\n%s", k.name, diff)
+		}
+		if diff := cmp.Diff(m.namespaceSelector, k.namespaceSelector); diff != "" {
+			t.Errorf("%s namespaceSelector differs from the main webhook's:\n%s", k.name, diff)
+		}
+		if ptr.Deref(k.timeoutSeconds, 0) != ptr.Deref(m.timeoutSeconds, 0) || ptr.Deref(k.sideEffects, "") != admissionregistrationv1.SideEffectClassNone {
+			t.Errorf("%s: timeout %v, sideEffects %v", k.name, ptr.Deref(k.timeoutSeconds, 0), ptr.Deref(k.sideEffects, ""))
+		}
+	}
 }
 
 func TestWebhookConfigurations(t *testing.T) {
@@ -331,7 +377,16 @@ func TestWebhookMatchConditions(t *testing.T) {
 		}
 		return progs
 	}
-	progs := map[string][]cel.Program{m.config: compile(m), v.config: compile(v)}
+	k := keepClassWebhook(t, r)
+	progs := map[string][]cel.Program{m.config: compile(m), v.config: compile(v), k.config: compile(k)}
+	withClaim := func(s *appsv1.StatefulSet, class string) *appsv1.StatefulSet {
+		c := corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}}
+		if class != "" {
+			c.Spec.StorageClassName = ptr.To(class)
+		}
+		s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{c}
+		return s
+	}
 
 	sts := func(replicas int32, labels map[string]string) *appsv1.StatefulSet {
 		return &appsv1.StatefulSet{
@@ -357,6 +412,13 @@ func TestWebhookMatchConditions(t *testing.T) {
 	pvc := &corev1.PersistentVolumeClaim{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
 		ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "databases"},
+	}
+	claim := func(class string) *corev1.PersistentVolumeClaim {
+		c := pvc.DeepCopy()
+		if class != "" {
+			c.Spec.StorageClassName = ptr.To(class)
+		}
+		return c
 	}
 	user := authenticationv1.UserInfo{Username: "alice", Groups: []string{"system:authenticated"}}
 	kubelet := authenticationv1.UserInfo{Username: "system:node:worker-1", Groups: []string{"system:nodes"}}
@@ -397,6 +459,33 @@ func TestWebhookMatchConditions(t *testing.T) {
 			admissionv1.AdmissionRequest{Kind: scaleGVK, Resource: stsGVR, SubResource: "scale", Operation: admissionv1.Update, UserInfo: user}, scale(3), scale(3), true},
 		{"StatefulSet update by a node → skipped", v.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: kubelet}, sts(5, nil), sts(3, nil), false},
+		// An update that drops the stored claim-template class (an operator's full rewrite) goes
+		// to the webhook that fails closed, and only to it.
+		{"StatefulSet update that drops the stored claim-template class → not to the main mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
+			withClaim(sts(3, nil), ""), withClaim(sts(3, nil), "openebs-hostpath"), false},
+		{"StatefulSet update that drops the stored claim-template class → to keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
+			withClaim(sts(3, nil), ""), withClaim(sts(3, nil), "openebs-hostpath"), true},
+		{"StatefulSet update that keeps the class → main mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
+			withClaim(sts(5, nil), "openebs-hostpath"), withClaim(sts(3, nil), "openebs-hostpath"), true},
+		{"StatefulSet update that keeps the class → not keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
+			withClaim(sts(5, nil), "openebs-hostpath"), withClaim(sts(3, nil), "openebs-hostpath"), false},
+		{"StatefulSet update without claim templates → not keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(5, nil), sts(3, nil), false},
+		{"StatefulSet update that drops a class the stored one never had → not keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
+			withClaim(sts(5, nil), ""), withClaim(sts(3, nil), ""), false},
+		{"StatefulSet created → not keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Create, UserInfo: user}, withClaim(sts(3, nil), ""), nil, false},
+		{"claim update that drops the stored class → keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Update, UserInfo: user}, claim(""), claim("openebs-hostpath"), true},
+		{"claim update that drops the stored class → not the main mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Update, UserInfo: user}, claim(""), claim("openebs-hostpath"), false},
+		{"claim update by a node → not keep-class", k.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Update, UserInfo: kubelet}, claim(""), claim("openebs-hostpath"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vars := map[string]any{

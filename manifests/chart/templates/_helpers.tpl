@@ -147,3 +147,13 @@ matchConditions shared by both webhooks.
 - name: exclude-node-identities
   expression: "!request.userInfo.username.startsWith('system:node:')"
 {{- end }}
+
+{{/*
+CEL: an UPDATE drops a storage class the stored object has, from a claim template (matched by
+name) or from a standalone claim. The class is immutable, so without Stowage putting it back the
+API server rejects the update as Invalid (422), and some operators answer that by deleting and
+recreating their StatefulSet (prometheus-operator does, with foreground deletion).
+*/}}
+{{- define "stowage.dropsStoredClass" -}}
+request.operation == 'UPDATE' && ((has(object.spec.volumeClaimTemplates) && has(oldObject.spec.volumeClaimTemplates) && oldObject.spec.volumeClaimTemplates.exists(o, has(o.metadata) && has(o.metadata.name) && has(o.spec) && has(o.spec.storageClassName) && object.spec.volumeClaimTemplates.exists(n, has(n.metadata) && has(n.metadata.name) && n.metadata.name == o.metadata.name && (!has(n.spec) || !has(n.spec.storageClassName))))) || (has(oldObject.spec.storageClassName) && !has(object.spec.storageClassName)))
+{{- end }}

@@ -1,0 +1,37 @@
+package operatorcr
+
+import (
+	"encoding/json"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// FuzzProject: any custom resource projects without panicking, and a projection's patch of
+// its own StatefulSet is empty.
+func FuzzProject(f *testing.F) {
+	f.Add([]byte("metadata: {name: a}\nspec: {replicas: 3, affinity: {podAntiAffinity: {}}, storage: {volumeClaimTemplate: {spec: {}}}}\n"), uint8(0))
+	f.Add([]byte("metadata: {name: a, labels: {x: y}}\nspec: {podMetadata: {labels: {a: b}}, nodeSelector: {k: v}}\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, doc []byte, which uint8) {
+		data, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return
+		}
+		var obj map[string]any
+		if json.Unmarshal(data, &obj) != nil || obj == nil {
+			return
+		}
+		k := &Kinds[int(which)%len(Kinds)]
+		p, err := Project(k, obj)
+		if err != nil {
+			return
+		}
+		ops, unmapped, err := p.Patch(p.StatefulSet)
+		if err != nil || len(ops) != 0 || len(unmapped) != 0 {
+			t.Fatalf("patch of the unchanged projection: %v %v %v", ops, unmapped, err)
+		}
+		for _, f := range k.mappings() {
+			p.Path(f.StatefulSet + ".x[0]")
+		}
+	})
+}

@@ -1,0 +1,142 @@
+package operatorcr
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+)
+
+func resource(t *testing.T, doc string) map[string]any {
+	t.Helper()
+	data, err := yaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestLookup(t *testing.T) {
+	for _, tc := range []struct {
+		apiVersion, kind string
+		want             bool
+	}{
+		{"monitoring.coreos.com/v1", "Prometheus", true},
+		{"monitoring.coreos.com/v1", "Alertmanager", true},
+		{"monitoring.coreos.com/v1", "ThanosRuler", true},
+		{"monitoring.coreos.com/v1alpha1", "Prometheus", false},
+		{"monitoring.coreos.com/v1", "ServiceMonitor", false},
+		{"v1", "Prometheus", false},
+	} {
+		if got := Lookup(tc.apiVersion, tc.kind) != nil; got != tc.want {
+			t.Errorf("Lookup(%s, %s) = %v, want %v", tc.apiVersion, tc.kind, got, tc.want)
+		}
+	}
+}
+
+func TestProject(t *testing.T) {
+	k := Lookup("monitoring.coreos.com/v1", "Prometheus")
+	p, err := Project(k, resource(t, `
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: k8s, namespace: monitoring, labels: {release: kps}}
+spec:
+  replicas: 2
+  shards: 2
+  podMetadata: {labels: {team: obs, prometheus: overridden}}
+  nodeSelector: {disk: ssd}
+  tolerations: [{key: dedicated, operator: Exists}]
+  topologySpreadConstraints:
+    - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, additionalLabelSelectors: OnShard}
+  storage:
+    volumeClaimTemplate:
+      metadata: {labels: {tier: fast}}
+      spec: {storageClassName: local, resources: {requests: {storage: 5Gi}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.StatefulSet
+	if s.Name != "prometheus-k8s" || s.Namespace != "monitoring" || s.Labels["release"] != "kps" || *s.Spec.Replicas != 2 {
+		t.Errorf("metadata or replicas: %s/%s %v %d", s.Namespace, s.Name, s.Labels, *s.Spec.Replicas)
+	}
+	wantSel := map[string]string{"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator",
+		"app.kubernetes.io/instance": "k8s", "operator.prometheus.io/name": "k8s", "prometheus": "k8s"}
+	if diff := cmp.Diff(wantSel, s.Spec.Selector.MatchLabels); diff != "" {
+		t.Errorf("selector (-want +got):\n%s", diff)
+	}
+	if l := s.Spec.Template.Labels; l["team"] != "obs" || l["prometheus"] != "k8s" {
+		t.Errorf("pod labels: the podMetadata labels are added, the operator's win: %v", l)
+	}
+	if s.Spec.Template.Spec.NodeSelector["disk"] != "ssd" || len(s.Spec.Template.Spec.Tolerations) != 1 || len(s.Spec.Template.Spec.TopologySpreadConstraints) != 1 {
+		t.Errorf("placement fields not copied: %+v", s.Spec.Template.Spec)
+	}
+	if len(s.Spec.VolumeClaimTemplates) != 1 || s.Spec.VolumeClaimTemplates[0].Name != "prometheus-k8s-db" ||
+		*s.Spec.VolumeClaimTemplates[0].Spec.StorageClassName != "local" || s.Spec.VolumeClaimTemplates[0].Labels["tier"] != "fast" {
+		t.Errorf("claim template: %+v", s.Spec.VolumeClaimTemplates)
+	}
+
+	// Replicas default to the operator's; no storage means no claim template.
+	p, err = Project(Lookup("monitoring.coreos.com/v1", "Alertmanager"), resource(t, "metadata: {name: main}\nspec: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *p.StatefulSet.Spec.Replicas != 1 || len(p.StatefulSet.Spec.VolumeClaimTemplates) != 0 || p.StatefulSet.Name != "alertmanager-main" {
+		t.Errorf("defaults: %+v", p.StatefulSet.Spec)
+	}
+}
+
+func TestProjectErrorsNameTheField(t *testing.T) {
+	k := Lookup("monitoring.coreos.com/v1", "Alertmanager")
+	for _, tc := range []struct{ doc, want string }{
+		{"metadata: {}\nspec: {}\n", "metadata.name"},
+		{"metadata: {name: a}\nspec: {podMetadata: {labels: [x]}}\n", "spec.podMetadata.labels"},
+		{"metadata: {name: a}\nspec: {storage: {volumeClaimTemplate: 3}}\n", "spec.storage.volumeClaimTemplate"},
+		{"metadata: {name: a}\nspec: {replicas: three}\n", "spec.replicas"},
+		{"metadata: {name: a}\nspec: {affinity: {podAntiAffinity: 1}}\n", "spec.affinity"},
+	} {
+		_, err := Project(k, resource(t, tc.doc))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one naming %s", tc.doc, err, tc.want)
+		}
+	}
+}
+
+func TestPath(t *testing.T) {
+	p := &Projection{Kind: Lookup("monitoring.coreos.com/v1", "Prometheus")}
+	for _, tc := range []struct {
+		sts, want string
+		mapped    bool
+	}{
+		{"spec.template.spec.affinity.podAntiAffinity", "spec.affinity.podAntiAffinity", true},
+		{"spec.template.spec.nodeSelector[kubernetes.io/hostname]", "spec.nodeSelector[kubernetes.io/hostname]", true},
+		{"spec.volumeClaimTemplates[0].spec.storageClassName", "spec.storage.volumeClaimTemplate.spec.storageClassName", true},
+		{"spec.replicas", "spec.replicas", true},
+		{"spec.template.metadata.labels", "spec.podMetadata.labels", true},
+		{"spec.template.spec.affinityX", "spec", false},
+		{"spec.selector", "spec", false},
+	} {
+		got, mapped := p.Path(tc.sts)
+		if got != tc.want || mapped != tc.mapped {
+			t.Errorf("Path(%s) = %s, %v; want %s, %v", tc.sts, got, mapped, tc.want, tc.mapped)
+		}
+	}
+}
+
+func TestPointer(t *testing.T) {
+	for in, want := range map[string]string{
+		"spec.affinity":                         "/spec/affinity",
+		"spec.volumeClaimTemplates[0].spec":     "/spec/volumeClaimTemplates/0/spec",
+		"spec.storage.volumeClaimTemplate.spec": "/spec/storage/volumeClaimTemplate/spec",
+	} {
+		if got := pointer(in); got != want {
+			t.Errorf("pointer(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+// Package operatorcr projects operator custom resources that will become StatefulSets onto the
+// StatefulSet the operator makes, so that the policy engine judges them with the same rules, and
+// maps the engine's findings and fixes back to the resource's own fields. It is an adapter: it
+// holds no rule. Everything it knows about an operator is one entry of Kinds.
+package operatorcr
+
+import (
+	"strings"
+)
+
+// Kind is one operator custom resource that becomes a StatefulSet.
+type Kind struct {
+	// Operator names the operator, for reports.
+	Operator string
+	// Group and Kind identify the resource; Versions are the served versions it is read at.
+	Group, Kind string
+	Versions    []string
+	// StatefulSet is the name of the StatefulSet the operator makes; "{name}" is the resource's
+	// name.
+	StatefulSet string
+	// Selector holds the labels the operator puts on the pods and selects them with; "{name}"
+	// is the resource's name. LabelsKnown is false when the operator labels its pods in a way
+	// that cannot be known offline; the anti-affinity and budget found for the projection are
+	// then reported as warnings only.
+	Selector    map[string]string
+	LabelsKnown bool
+	// PodLabels is the resource path of extra labels the operator adds to the pods.
+	PodLabels string
+	// OwnBudget says whether the operator makes a PodDisruptionBudget for the pods itself; when
+	// it does, Stowage proposes none.
+	OwnBudget bool
+	// DefaultReplicas is what the operator runs when the resource names no replicas.
+	DefaultReplicas int64
+	// Fields map StatefulSet paths to the resource paths the operator copies them from.
+	Fields []Field
+	// ClaimTemplate is the resource path of the one volume claim template, and ClaimName the
+	// name the operator gives it when the template names none ("{name}" as above).
+	ClaimTemplate, ClaimName string
+}
+
+// Field maps a StatefulSet path to the resource path the operator copies it from. Paths are
+// dotted, as field.Path prints them.
+type Field struct {
+	StatefulSet, Resource string
+}
+
+// prometheusOperator are the fields prometheus-operator copies from a Prometheus, Alertmanager
+// or ThanosRuler into the pod template (pkg/prometheus/server/statefulset.go,
+// pkg/alertmanager/statefulset.go, pkg/thanos/statefulset.go at v0.85.0).
+var prometheusOperator = []Field{
+	{"spec.replicas", "spec.replicas"},
+	{"spec.template.spec.affinity", "spec.affinity"},
+	{"spec.template.spec.topologySpreadConstraints", "spec.topologySpreadConstraints"},
+	{"spec.template.spec.nodeSelector", "spec.nodeSelector"},
+	{"spec.template.spec.tolerations", "spec.tolerations"},
+	{"spec.template.spec.priorityClassName", "spec.priorityClassName"},
+}
+
+// A Prometheus with spec.shards > 1 makes one StatefulSet per shard from the same fields, its
+// pods labelled operator.prometheus.io/shard=N. The projection leaves that label out of the
+// selector, so the terms and the budget it proposes cover the pods of every shard: never fewer
+// than the StatefulSet's own.
+//
+// Kinds is the table of custom resources Stowage judges. Adding an operator is one entry here
+// plus fixtures in testdata built from its published schema.
+var Kinds = []Kind{
+	{
+		Operator: "prometheus-operator", Group: "monitoring.coreos.com", Kind: "Prometheus", Versions: []string{"v1"},
+		StatefulSet: "prometheus-{name}",
+		Selector: map[string]string{"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator",
+			"app.kubernetes.io/instance": "{name}", "operator.prometheus.io/name": "{name}", "prometheus": "{name}"},
+		LabelsKnown: true, PodLabels: "spec.podMetadata.labels", DefaultReplicas: 1, Fields: prometheusOperator,
+		ClaimTemplate: "spec.storage.volumeClaimTemplate", ClaimName: "prometheus-{name}-db",
+	},
+	{
+		Operator: "prometheus-operator", Group: "monitoring.coreos.com", Kind: "Alertmanager", Versions: []string{"v1"},
+		StatefulSet: "alertmanager-{name}",
+		Selector: map[string]string{"app.kubernetes.io/name": "alertmanager", "app.kubernetes.io/managed-by": "prometheus-operator",
+			"app.kubernetes.io/instance": "{name}", "alertmanager": "{name}"},
+		LabelsKnown: true, PodLabels: "spec.podMetadata.labels", DefaultReplicas: 1, Fields: prometheusOperator,
+		ClaimTemplate: "spec.storage.volumeClaimTemplate", ClaimName: "alertmanager-{name}-db",
+	},
+	{
+		Operator: "prometheus-operator", Group: "monitoring.coreos.com", Kind: "ThanosRuler", Versions: []string{"v1"},
+		StatefulSet: "thanos-ruler-{name}",
+		Selector: map[string]string{"app.kubernetes.io/name": "thanos-ruler", "app.kubernetes.io/managed-by": "prometheus-operator",
+			"app.kubernetes.io/instance": "{name}", "thanos-ruler": "{name}"},
+		LabelsKnown: true, PodLabels: "spec.podMetadata.labels", DefaultReplicas: 1, Fields: prometheusOperator,
+		ClaimTemplate: "spec.storage.volumeClaimTemplate", ClaimName: "thanos-ruler-{name}-data",
+	},
+}
+
+// Lookup returns the table entry for an apiVersion and kind, or nil.
+func Lookup(apiVersion, kind string) *Kind {
+	group, version, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return nil
+	}
+	for i := range Kinds {
+		k := &Kinds[i]
+		if k.Kind != kind || k.Group != group {
+			continue
+		}
+		for _, v := range k.Versions {
+			if v == version {
+				return k
+			}
+		}
+	}
+	return nil
+}
+
+// named replaces "{name}" with the resource's name.
+func named(s, name string) string { return strings.ReplaceAll(s, "{name}", name) }
