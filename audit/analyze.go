@@ -9,9 +9,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
 
 // Analyze audits every StatefulSet of the snapshot against what is really in the cluster, and
@@ -33,6 +35,14 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 		opts:      opts,
 		impact:    map[*nodeInfo]*impactAcc{},
 		instances: map[instanceKey]*instanceGroup{},
+		snap:      snap,
+	}
+	for _, s := range snap.StatefulSets {
+		if s != nil {
+			if _, ok := s.Annotations[policy.RecoveryAnnotation]; ok {
+				a.inFlight++
+			}
+		}
 	}
 	r := &Report{
 		APIVersion:        APIVersion,
@@ -81,6 +91,8 @@ type analyzer struct {
 
 	findings  []Finding
 	impact    map[*nodeInfo]*impactAcc
+	snap      *Snapshot
+	inFlight  int // StatefulSets with a recovery in flight
 	instances map[instanceKey]*instanceGroup
 }
 
@@ -193,6 +205,11 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 	checkColocated(add, podsOn, volsOn)
 	checkAwayFromVolume(add, reps)
 	a.checkStranded(add, reps)
+	if v.exempt {
+		a.recoveryStates(sts, nil, reps) // opted out: recovery is off for it
+	} else {
+		a.recoveryStates(sts, v.policy, reps)
+	}
 
 	// Counts.
 	var healthy int32
@@ -502,4 +519,33 @@ func (a *analyzer) finish() {
 		return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Message, y.Message))
 	})
 	r.Summary.Problems = len(r.Problems)
+}
+
+// recoveryStates sets each stranded replica's recovery state: what the recovery controller
+// would do now (policy.DecideRecovery), under the policy that selects the StatefulSet.
+func (a *analyzer) recoveryStates(sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, reps []*replica) {
+	stranded := false
+	for _, r := range reps {
+		stranded = stranded || r.Stranded
+	}
+	_, inFlight := sts.Annotations[policy.RecoveryAnnotation]
+	if !stranded && !inFlight {
+		return
+	}
+	f := policy.RecoveryFacts{StatefulSet: sts, Pods: a.snap.Pods, Claims: a.snap.PVCs, Volumes: a.snap.PVs, Nodes: a.snap.Nodes,
+		Now: metav1.NewTime(a.opts.Now), InFlight: a.inFlight}
+	if inFlight {
+		f.InFlight--
+	}
+	if p != nil {
+		f.Spec = p.Spec.Recovery
+	}
+	d := policy.DecideRecovery(f)
+	for _, rr := range d.Replicas {
+		for _, r := range reps {
+			if r.Ordinal == rr.Ordinal {
+				r.Recovery = &RecoveryState{State: rr.State, Guard: string(rr.Guard), Message: rr.Message}
+			}
+		}
+	}
 }

@@ -268,6 +268,16 @@ type Replica struct {
 	AwayFromVolume bool `json:"awayFromVolume,omitempty"`
 	// Unscheduled: the pod exists, is Pending and is bound to no node.
 	Unscheduled bool `json:"unscheduled,omitempty"`
+	// Recovery is what recovery would do for a replica whose volume is pinned to a gone node.
+	Recovery *RecoveryState `json:"recovery,omitempty"`
+}
+
+// RecoveryState is a stranded replica's recovery: Pending (would start now), Blocked by a
+// guard, or Recovering.
+type RecoveryState struct {
+	State   string `json:"state"`
+	Guard   string `json:"guard,omitempty"`
+	Message string `json:"message"`
 }
 
 // StatefulSetRow is everything the audit found out about one StatefulSet.

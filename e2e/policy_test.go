@@ -52,6 +52,8 @@ optOut: {namespaces: [scratch, ci-1]}`},
 		{"topology spread off with no constraints", `{topologySpread: {mode: Disabled, constraints: []}}`},
 		{"node capacity warns, no growable labels", `{nodeCapacity: {whenInsufficient: Warn, growableNodeLabels: []}}`},
 		{"node capacity with a growable label", `{nodeCapacity: {growableNodeLabels: [example.com/pool]}}`},
+		{"recovery Automatic, every field", `{recovery: {mode: Automatic, nodeNotReadyAfter: 10m, minHealthy: 2}}`},
+		{"recovery nodeNotReadyAfter exactly 1m", `{recovery: {mode: Manual, nodeNotReadyAfter: 1m}}`},
 
 		// Invalid specs: Go refuses each, so the API server must too.
 		{"maxUnavailable 0", `{disruptionBudget: {maxUnavailable: 0}}`},
@@ -93,6 +95,10 @@ optOut: {namespaces: [scratch, ci-1]}`},
 		{"unknown operator", `{namespaceSelector: {matchExpressions: [{key: app, operator: Near, values: [x]}]}}`},
 		{"expression key not a label name", `{namespaceSelector: {matchExpressions: [{key: "-app", operator: Exists}]}}`},
 		{"expression value not a label value", `{namespaceSelector: {matchExpressions: [{key: app, operator: In, values: ["a b"]}]}}`},
+		{"recovery mode unknown", `{recovery: {mode: Sometimes}}`},
+		{"recovery nodeNotReadyAfter 59s", `{recovery: {nodeNotReadyAfter: 59s}}`},
+		{"recovery nodeNotReadyAfter not a duration", `{recovery: {nodeNotReadyAfter: 1d}}`},
+		{"recovery minHealthy 0", `{recovery: {minHealthy: 0}}`},
 	}
 	ctx := context.Background()
 	for i, tc := range cases {

@@ -308,6 +308,17 @@ func TestRBAC(t *testing.T) {
 	for k, v := range clusterWant {
 		withReports[k] = v
 	}
+	withRecovery := map[string][]string{
+		"apps/statefulsets":       {"get", "list", "patch", "watch"},
+		"/persistentvolumeclaims": {"delete", "get", "list", "watch"},
+		"/persistentvolumes":      {"get", "list", "patch", "watch"},
+		"/pods":                   {"delete", "get", "list", "watch"},
+	}
+	for k, v := range clusterWant {
+		if _, ok := withRecovery[k]; !ok {
+			withRecovery[k] = v
+		}
+	}
 	roleWant := map[string][]string{
 		"coordination.k8s.io/leases": write,
 		"/events":                    {"create", "patch"},
@@ -320,6 +331,7 @@ func TestRBAC(t *testing.T) {
 	}{
 		{"default values", "", clusterWant},
 		{"PolicyReports on", "audit: {policyReports: {enabled: true}}", withReports},
+		{"recovery on: delete pods and claims, patch volumes and StatefulSets, nothing more", "recovery: {enabled: true}", withRecovery},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.values)

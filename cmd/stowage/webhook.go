@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+	"github.com/stowage-dev/stowage/recovery"
 	"github.com/stowage-dev/stowage/webhook"
 )
 
@@ -62,6 +65,8 @@ type webhookFlags struct {
 	webhookConfig      string
 	pprofAddr          string
 	notReadyThreshold  time.Duration
+	recovery           bool
+	recoveryMaxFlight  int
 }
 
 func newWebhookCommand() *cobra.Command {
@@ -99,6 +104,8 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.StringVar(&o.webhookConfig, "webhook-configuration", "stowage", "ValidatingWebhookConfiguration whose namespaceSelector limits the budget controller to the namespaces the webhooks see (\"\" for all)")
 	f.BoolVar(&o.auditPolicyReports, "audit-policy-reports", false, "with --audit-interval, also publish the audit's PolicyReports (the CRD must exist)")
 	f.DurationVar(&o.notReadyThreshold, "not-ready-threshold", 5*time.Minute, "how long a node may be NotReady before the audit counts its volumes as stranded")
+	f.BoolVar(&o.recovery, "recovery", false, "run the recovery controller on the leader: it rebuilds replicas stranded on gone nodes as the selecting policy's spec.recovery says (needs the chart's recovery.enabled RBAC)")
+	f.IntVar(&o.recoveryMaxFlight, "recovery-max-in-flight", policy.DefaultMaxRecoveries, "cluster-wide cap on StatefulSets with a recovery in flight")
 	return cmd
 }
 
@@ -234,6 +241,21 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	if err := (&webhook.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if o.recovery {
+		if o.recoveryMaxFlight < 1 {
+			return usageError(cmd, "--recovery-max-in-flight must be at least 1")
+		}
+		if err := (&recovery.Reconciler{
+			Client:      mgr.GetClient(),
+			APIReader:   mgr.GetAPIReader(),
+			Policy:      recoveryPolicy(mgr.GetClient(), cluster, scope),
+			Recorder:    mgr.GetEventRecorder("stowage-recovery"),
+			Metrics:     recovery.NewMetrics(ctrlmetrics.Registry),
+			MaxInFlight: o.recoveryMaxFlight,
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
 	if err := addAuditLoop(mgr, o, log); err != nil {
 		return err
 	}
@@ -270,4 +292,32 @@ func addAuditLoop(mgr manager.Manager, o *webhookFlags, log logr.Logger) error {
 		Clientset: cs, Dynamic: dyn, PolicyReports: o.auditPolicyReports,
 		Log: log.WithName("audit"), Metrics: webhook.NewAuditMetrics(ctrlmetrics.Registry),
 	})
+}
+
+// recoveryPolicy selects the policy of a StatefulSet the way the budget controller does: only in
+// the namespaces the webhooks see, read afresh, and never for a StatefulSet that opted out where
+// the policy allows it.
+func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *webhook.NamespaceScope) recovery.PolicyFor {
+	return func(ctx context.Context, sts *appsv1.StatefulSet) (*v1alpha1.PlacementPolicy, error) {
+		if policy.SystemNamespace(sts.Namespace) {
+			return nil, nil
+		}
+		labels, err := cluster.NamespaceLabels(ctx, sts.Namespace)
+		if err != nil || labels == nil {
+			labels = policy.NamespaceLabels(sts.Namespace)
+		}
+		if in, err := scope.Covers(ctx, labels); err != nil || !in {
+			return nil, err
+		}
+		var list v1alpha1.PlacementPolicyList
+		if err := c.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		set := policy.Compile(list.Items, cluster.Policies())
+		p := set.Select(sts.Labels, labels)
+		if p != nil && sts.Annotations[v1alpha1.OptOutAnnotation] == "true" && slices.Contains(p.Spec.OptOut.Namespaces, sts.Namespace) {
+			return nil, nil
+		}
+		return p, nil
+	}
 }

@@ -68,4 +68,7 @@ func SetDefaults(p *PlacementPolicy) {
 	if s.NodeCapacity.GrowableNodeLabels == nil {
 		s.NodeCapacity.GrowableNodeLabels = append([]string(nil), DefaultGrowableNodeLabels...)
 	}
+	if s.Recovery.Mode == "" {
+		s.Recovery.Mode = RecoveryOff
+	}
 }

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	policyv1 "k8s.io/api/policy/v1"
@@ -26,6 +27,7 @@ func defaultedSpec() PlacementPolicySpec {
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
 		NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityDeny, GrowableNodeLabels: DefaultGrowableNodeLabels},
+		Recovery:     RecoverySpec{Mode: RecoveryOff},
 	}
 }
 
@@ -54,6 +56,7 @@ func TestSetDefaults(t *testing.T) {
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
 				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
 				NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityWarn, GrowableNodeLabels: []string{}},
+				Recovery:     RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
 			},
 			want: PlacementPolicySpec{
 				Priority:          7,
@@ -67,6 +70,7 @@ func TestSetDefaults(t *testing.T) {
 					MinReplicas: 3, UnhealthyPodEvictionPolicy: ptr.To(policyv1.IfHealthyBudget)},
 				OptOut:       OptOutSpec{Namespaces: []string{"legacy"}},
 				NodeCapacity: NodeCapacitySpec{WhenInsufficient: CapacityWarn, GrowableNodeLabels: []string{}},
+				Recovery:     RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)},
 			},
 		},
 		{

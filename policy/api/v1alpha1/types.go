@@ -139,6 +139,11 @@ type PlacementPolicySpec struct {
 	// NodeCapacity says when too few eligible nodes deny a StatefulSet.
 	// +optional
 	NodeCapacity NodeCapacitySpec `json:"nodeCapacity,omitempty"`
+
+	// Recovery says whether Stowage rebuilds a replica whose node-local volume is pinned to a
+	// node that is gone. Off by default.
+	// +optional
+	Recovery RecoverySpec `json:"recovery,omitempty"`
 }
 
 // LabelSelector is a label selector, with the same fields and meaning as metav1.LabelSelector,
@@ -398,4 +403,48 @@ type PlacementPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the policies.
 	Items []PlacementPolicy `json:"items"`
+}
+
+// RecoveryMode says whether Stowage recovers stranded replicas.
+// +kubebuilder:validation:Enum=Off;Manual;Automatic
+type RecoveryMode string
+
+const (
+	// RecoveryOff never recovers; the audit still reports stranded replicas.
+	RecoveryOff RecoveryMode = "Off"
+	// RecoveryManual reports what it would recover (events, the StatefulSet's
+	// stowage.dev/recovery-status annotation, `stowage audit`) and recovers a replica only when
+	// an operator approves it with the stowage.dev/recovery-approve annotation.
+	RecoveryManual RecoveryMode = "Manual"
+	// RecoveryAutomatic recovers stranded replicas one at a time, within every guard.
+	RecoveryAutomatic RecoveryMode = "Automatic"
+)
+
+// MinNodeNotReadyAfterSeconds is the shortest NodeNotReadyAfter a policy may set: a node that
+// only missed a few heartbeats must not cost a replica its data.
+const MinNodeNotReadyAfterSeconds = 60
+
+// RecoverySpec is the recovery part of a policy: when a node counts as gone, and how many
+// replicas must stay healthy while one is rebuilt.
+type RecoverySpec struct {
+	// Mode is Off (the default), Manual or Automatic.
+	// +optional
+	Mode RecoveryMode `json:"mode,omitempty"`
+
+	// NodeNotReadyAfter, when set, also counts a node as gone once its Ready condition has not
+	// been True for this long (at least 1m). Unset (the default), only a deleted Node or one
+	// with the node.kubernetes.io/out-of-service taint counts: a node that is only partitioned
+	// can come back.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="must be a duration of at least 1m, such as 10m or 1h30m"
+	NodeNotReadyAfter *metav1.Duration `json:"nodeNotReadyAfter,omitempty"`
+
+	// MinHealthy is the number of Ready replicas, not counting the one being recovered, that
+	// must remain for a recovery to start. Unset, it is a majority of spec.replicas
+	// (replicas/2+1).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	MinHealthy *int32 `json:"minHealthy,omitempty"`
 }

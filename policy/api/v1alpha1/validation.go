@@ -48,6 +48,7 @@ func ValidateSpec(s *PlacementPolicySpec, fldPath *field.Path) field.ErrorList {
 	errs = append(errs, validateBudget(&s.DisruptionBudget, fldPath.Child("disruptionBudget"))...)
 	errs = append(errs, validateOptOut(&s.OptOut, fldPath.Child("optOut"))...)
 	errs = append(errs, validateNodeCapacity(&s.NodeCapacity, fldPath.Child("nodeCapacity"))...)
+	errs = append(errs, validateRecovery(&s.Recovery, fldPath.Child("recovery"))...)
 	return errs
 }
 
@@ -176,4 +177,18 @@ func validateEnum[T ~string](p *field.Path, v T, allowed ...T) field.ErrorList {
 		s[i] = string(a)
 	}
 	return field.ErrorList{field.NotSupported(p, string(v), s)}
+}
+
+// validateRecovery mirrors the CRD schema of spec.recovery (enum, minimum and the CEL rule on
+// nodeNotReadyAfter); manifests' TestCRDAgreesWithValidate keeps the two in step.
+func validateRecovery(r *RecoverySpec, fldPath *field.Path) field.ErrorList {
+	errs := validateEnum(fldPath.Child("mode"), r.Mode, RecoveryOff, RecoveryManual, RecoveryAutomatic)
+	if r.NodeNotReadyAfter != nil && r.NodeNotReadyAfter.Duration.Seconds() < MinNodeNotReadyAfterSeconds {
+		errs = append(errs, field.Invalid(fldPath.Child("nodeNotReadyAfter"), r.NodeNotReadyAfter.Duration.String(),
+			"must be a duration of at least 1m, such as 10m or 1h30m"))
+	}
+	if r.MinHealthy != nil && *r.MinHealthy < 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("minHealthy"), *r.MinHealthy, "must be at least 1"))
+	}
+	return errs
 }

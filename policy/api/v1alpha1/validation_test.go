@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	policyv1 "k8s.io/api/policy/v1"
@@ -139,6 +140,20 @@ func TestValidate(t *testing.T) {
 		{name: `maxUnavailable "1%" → valid`, mutate: maxUnavailable(intstr.FromString("1%"))},
 		{name: "maxUnavailable 3 → valid", mutate: maxUnavailable(intstr.FromInt32(3))},
 		{name: "maxUnavailable unset (not defaulted) → required", mutate: func(p *PlacementPolicy) { p.Spec.DisruptionBudget.MaxUnavailable = nil }, want: []string{"Required value spec.disruptionBudget.maxUnavailable"}},
+		{name: "recovery mode Sometimes → unsupported", mutate: func(p *PlacementPolicy) { p.Spec.Recovery.Mode = "Sometimes" }, want: []string{"Unsupported value spec.recovery.mode"}},
+		{name: "recovery Automatic with nodeNotReadyAfter 10m and minHealthy 2 → valid", mutate: func(p *PlacementPolicy) {
+			p.Spec.Recovery = RecoverySpec{Mode: RecoveryAutomatic, NodeNotReadyAfter: &metav1.Duration{Duration: 10 * time.Minute}, MinHealthy: ptr.To[int32](2)}
+		}},
+		{name: "nodeNotReadyAfter 59s → invalid: a missed heartbeat must not cost data", mutate: func(p *PlacementPolicy) {
+			p.Spec.Recovery.NodeNotReadyAfter = &metav1.Duration{Duration: 59 * time.Second}
+		}, want: []string{"Invalid value spec.recovery.nodeNotReadyAfter"}},
+		{name: "nodeNotReadyAfter -5m → invalid", mutate: func(p *PlacementPolicy) {
+			p.Spec.Recovery.NodeNotReadyAfter = &metav1.Duration{Duration: -5 * time.Minute}
+		}, want: []string{"Invalid value spec.recovery.nodeNotReadyAfter"}},
+		{name: "nodeNotReadyAfter exactly 1m → valid", mutate: func(p *PlacementPolicy) {
+			p.Spec.Recovery.NodeNotReadyAfter = &metav1.Duration{Duration: time.Minute}
+		}},
+		{name: "minHealthy 0 → invalid", mutate: func(p *PlacementPolicy) { p.Spec.Recovery.MinHealthy = ptr.To[int32](0) }, want: []string{"Invalid value spec.recovery.minHealthy"}},
 		{name: "minReplicas 0 → invalid", mutate: func(p *PlacementPolicy) { p.Spec.DisruptionBudget.MinReplicas = 0 }, want: []string{"Invalid value spec.disruptionBudget.minReplicas"}},
 		{
 			name: "unhealthyPodEvictionPolicy Never → unsupported",
@@ -186,6 +201,7 @@ func TestValidate(t *testing.T) {
 				"Invalid value spec.disruptionBudget.minReplicas",
 				"Required value spec.disruptionBudget.unhealthyPodEvictionPolicy",
 				"Unsupported value spec.nodeCapacity.whenInsufficient",
+				"Unsupported value spec.recovery.mode",
 			},
 		},
 	}
