@@ -36,6 +36,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/stowage-dev/stowage/controllers"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 	"github.com/stowage-dev/stowage/webhook"
 )
@@ -227,11 +228,11 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	})); err != nil {
 		return err
 	}
-	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
+	if err := (&controllers.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	scope := &webhook.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
-	if err := (&webhook.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
+	scope := &controllers.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
+	if err := (&controllers.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := addAuditLoop(mgr, o, log); err != nil {
@@ -265,9 +266,9 @@ func addAuditLoop(mgr manager.Manager, o *webhookFlags, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
-	return mgr.Add(&webhook.AuditLoop{
+	return mgr.Add(&controllers.AuditLoop{
 		Interval: o.auditInterval, NotReadyThreshold: o.notReadyThreshold,
 		Clientset: cs, Dynamic: dyn, PolicyReports: o.auditPolicyReports,
-		Log: log.WithName("audit"), Metrics: webhook.NewAuditMetrics(ctrlmetrics.Registry),
+		Log: log.WithName("audit"), Metrics: controllers.NewAuditMetrics(ctrlmetrics.Registry),
 	})
 }

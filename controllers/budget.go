@@ -1,4 +1,4 @@
-package webhook
+package controllers
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+	"github.com/stowage-dev/stowage/webhook"
 )
 
 // BudgetReconciler keeps exactly one PodDisruptionBudget over the pods of every StatefulSet
@@ -28,7 +29,7 @@ import (
 // chart's budget appears, or the policy stops applying. It runs on the leader only.
 type BudgetReconciler struct {
 	Client  client.Client
-	Cluster *CacheCluster
+	Cluster *webhook.CacheCluster
 	// Scope limits the controller to the namespaces the webhooks see; nil means all.
 	Scope *NamespaceScope
 }
