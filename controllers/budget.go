@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-logr/logr"
@@ -43,6 +44,12 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	desired, keep, err := r.desired(ctx, sts)
+	if errors.Is(err, ErrScopeUnknown) {
+		// Never act on a scope we do not know: neither create nor delete. A change of the
+		// configuration wakes every StatefulSet again.
+		log.V(1).Info("scope unknown; leaving the budget as it is", "reason", err.Error())
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
