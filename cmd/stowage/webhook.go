@@ -188,8 +188,10 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	if o.auditInterval > 0 {
 		auditMetrics = controllers.NewAuditMetrics(ctrlmetrics.Registry)
 	}
+	// One scope for every manager built: the last webhook configuration seen outlives a lost lease.
+	scope := &controllers.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
 	newControllers := func() (manager.Manager, error) {
-		return newControllersManager(cfg, scheme, mgr.GetCache(), cluster, o, log, auditMetrics)
+		return newControllersManager(cfg, scheme, mgr.GetCache(), cluster, scope, o, log, auditMetrics)
 	}
 	ctrlCtx, stopControllers := context.WithCancel(ctx)
 	defer stopControllers()
@@ -346,7 +348,7 @@ func drainAware(draining *atomic.Bool, h http.Handler) http.Handler {
 // newControllersManager builds a manager for the controllers, which run on the elected leader.
 // It serves no metrics or probes of its own (its metrics land in the shared registry the
 // admission manager serves) and reads the admission manager's cache.
-func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cache.Cache, cluster *webhook.CacheCluster, o *webhookFlags,
+func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cache.Cache, cluster *webhook.CacheCluster, scope *controllers.NamespaceScope, o *webhookFlags,
 	log logr.Logger, auditMetrics *controllers.AuditMetrics) (manager.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -377,7 +379,6 @@ func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cach
 	if err := (&controllers.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	scope := &controllers.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
 	if err := (&controllers.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
