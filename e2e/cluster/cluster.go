@@ -663,7 +663,13 @@ func (c *Cluster) Restart(ctx context.Context, component Component) error {
 		return fmt.Errorf("restart %s: not started", component)
 	}
 	if err := p.stop(c.opts.StopGracePeriod); err != nil {
-		return fmt.Errorf("restart %s: %w", component, err)
+		// Killed after the grace period: it is stopped all the same.
+		c.opts.Logf("restart %s: %v", component, err)
+		select {
+		case <-p.done:
+		default:
+			return fmt.Errorf("restart %s: %w", component, err)
+		}
 	}
 	np, err := startProcess(component, p.cmd.Path, p.cmd.Args[1:], p.cmd.Env, p.logPath)
 	if err != nil {

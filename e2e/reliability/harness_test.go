@@ -49,7 +49,7 @@ import (
 
 const (
 	releaseNamespace = "stowage-system"
-	serviceName      = "stowage"
+	serviceName      = "stowage-webhook"
 	serviceDNS       = serviceName + "." + releaseNamespace + ".svc"
 	configName       = "stowage"
 
@@ -151,11 +151,21 @@ func newSuite(t *testing.T) *suite {
 	}
 	t.Logf("stowage built in %s", time.Since(begin).Round(time.Millisecond))
 
+	socket := filepath.Join(s.tmp, "egress.sock")
+	network, err := startPodNetwork(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(network.close)
+	egress := filepath.Join(s.tmp, "egress.yaml")
+	if err := os.WriteFile(egress, []byte(egressConfig(socket)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s.c = cluster.StartForTest(t, cluster.Options{
 		Scheduling: true,
-		// The API server dials the Service's endpoints itself, as it does with a webhook
-		// Service on a cluster whose API server has no route to Service IPs.
-		ExtraArgs: map[cluster.Component][]string{cluster.APIServer: {"--enable-aggregator-routing=true"}},
+		// The API server picks a ready endpoint of the Service itself and dials it through the
+		// pod network (see podNetwork).
+		ExtraArgs: map[cluster.Component][]string{cluster.APIServer: {"--enable-aggregator-routing=true", "--egress-selector-config-file=" + egress}},
 	}, false)
 	s.cs = s.c.Clientset
 	ctx := context.Background()
@@ -168,7 +178,6 @@ func newSuite(t *testing.T) *suite {
 	s.kubectl("create", "namespace", releaseNamespace)
 	s.kubectl("apply", "-f", filepath.Join(s.root, "internal/policyfile/default.yaml"))
 
-	var err error
 	s.certs, err = newCertDir(filepath.Join(s.tmp, "certs"))
 	if err != nil {
 		t.Fatal(err)
@@ -181,12 +190,6 @@ func newSuite(t *testing.T) *suite {
 		r := s.newReplica(fmt.Sprintf("replica-%d", i+1), ip, s.c.Kubeconfig, "--leader-elect=true")
 		s.replicas = append(s.replicas, r)
 	}
-	for _, r := range s.replicas {
-		s.start(r)
-	}
-	go s.probeLoop(t.Context())
-	s.eventually(30*time.Second, "both endpoints ready", func() bool { return s.slice.readyCount() == 2 })
-	s.eventually(30*time.Second, "a leader", func() bool { return s.leader() != nil })
 	t.Cleanup(func() {
 		for _, r := range s.replicas {
 			r.stop(syscall.SIGTERM, 15*time.Second)
@@ -198,6 +201,12 @@ func newSuite(t *testing.T) *suite {
 			t.Log(s.c.LogTail(20))
 		}
 	})
+	for _, r := range s.replicas {
+		s.start(r)
+	}
+	go s.probeLoop(t.Context())
+	s.waitEndpoints()
+	s.eventually(30*time.Second, "a leader", func() bool { return s.leader() != nil })
 	t.Logf("suite ready in %s", time.Since(begin).Round(time.Millisecond))
 	return s
 }
@@ -437,6 +446,7 @@ type endpoints struct {
 	mu      sync.Mutex
 	ready   map[string]bool // wanted
 	written map[string]bool // last written
+	lastErr error
 }
 
 func (e *endpoints) want(ip string, ready bool) {
@@ -494,7 +504,7 @@ func (e *endpoints) sync(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip},
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{podIP(ip)},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(r), Serving: ptr.To(r), Terminating: ptr.To(false)}})
 	}
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -508,6 +518,7 @@ func (e *endpoints) sync(ctx context.Context) {
 		slice.ResourceVersion = cur.ResourceVersion
 		_, err = api.Update(cctx, slice, metav1.UpdateOptions{})
 	}
+	e.lastErr = err
 	if err != nil {
 		return
 	}
@@ -545,6 +556,23 @@ func (s *suite) other(r *replica) *replica {
 		}
 	}
 	return nil
+}
+
+// waitEndpoints waits until both replicas' endpoints are written ready.
+func (s *suite) waitEndpoints() {
+	s.t.Helper()
+	s.eventually(30*time.Second, "both endpoints ready", func() bool {
+		if s.slice.readyCount() == 2 {
+			return true
+		}
+		s.slice.mu.Lock()
+		err := s.slice.lastErr
+		s.slice.mu.Unlock()
+		if err != nil {
+			s.t.Logf("writing the EndpointSlice: %v", err)
+		}
+		return false
+	})
 }
 
 func (s *suite) eventually(timeout time.Duration, what string, cond func() bool) time.Duration {

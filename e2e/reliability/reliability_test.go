@@ -82,7 +82,7 @@ func (s *suite) ensureUp() {
 			s.start(r)
 		}
 	}
-	s.eventually(30*time.Second, "both endpoints ready", func() bool { return s.slice.readyCount() == 2 })
+	s.waitEndpoints()
 	s.eventually(30*time.Second, "a leader", func() bool { return s.leader() != nil })
 }
 
@@ -110,6 +110,9 @@ func (s *suite) steady() {
 	m := s.stop(l, time.Now())
 	if m.failed > 0 {
 		s.t.Errorf("%d of %d creates failed with nothing broken; first: %s", m.failed, m.total, m.firstErr)
+	}
+	if m.unmutated > 0 {
+		s.t.Errorf("%d creates were admitted without mutation (the mutating webhook failed open)", m.unmutated)
 	}
 	s.record("Steady state (baseline)", m)
 }
@@ -141,6 +144,9 @@ func (s *suite) gracefulStop(leader bool) {
 	if m.failed > 0 {
 		s.t.Errorf("%d of %d creates failed across a graceful stop of the %s; first: %s", m.failed, m.total, what, m.firstErr)
 	}
+	if m.unmutated > 0 {
+		s.t.Errorf("%d creates were admitted without mutation (the mutating webhook failed open)", m.unmutated)
+	}
 	s.record("Graceful stop of the "+what+" (endpoint not ready, then SIGTERM)", m, notes...)
 }
 
@@ -152,8 +158,9 @@ func (s *suite) crash() {
 	time.Sleep(3 * time.Second)
 	t0 := time.Now()
 	victim.stop(syscall.SIGKILL, 10*time.Second)
-	d := s.eventually(30*time.Second, "the other replica leads", func() bool { return s.other(victim).leads() })
 	notReady := s.eventually(30*time.Second, "the endpoint is not ready", func() bool { return !s.slice.applied(victim.ip) })
+	s.eventually(30*time.Second, "the other replica leads", func() bool { return s.other(victim).leads() })
+	d := time.Since(t0)
 	time.Sleep(8 * time.Second)
 	m := s.stop(l, t0)
 	if m.failed > 0 && time.Since(m.lastFailure) < 5*time.Second {
@@ -179,6 +186,9 @@ func (s *suite) certificateSwap() {
 	m := s.stop(l, t0)
 	if m.failed > 0 {
 		s.t.Errorf("%d creates failed across a certificate swap; first: %s", m.failed, m.firstErr)
+	}
+	if m.unmutated > 0 {
+		s.t.Errorf("%d creates were admitted without mutation (the mutating webhook failed open)", m.unmutated)
 	}
 	s.record("Serving certificate re-issued (file swap)", m, fmt.Sprintf("both replicas served the new certificate %s after the swap", d.Round(100*time.Millisecond)))
 }
@@ -221,6 +231,9 @@ func (s *suite) caRotation() {
 	m := s.stop(l, t0)
 	if m.failed > 0 {
 		s.t.Errorf("%d creates failed across the CA rotation; first: %s", m.failed, m.firstErr)
+	}
+	if m.unmutated > 0 {
+		s.t.Errorf("%d creates were admitted without mutation (the mutating webhook failed open)", m.unmutated)
 	}
 	s.record("CA rotated (caBundle old+new, new certificate, caBundle new)", m,
 		fmt.Sprintf("new certificate served %s after the swap", d.Round(100*time.Millisecond)),
