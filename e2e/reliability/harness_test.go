@@ -163,6 +163,8 @@ func newSuite(t *testing.T) *suite {
 	}
 	s.c = cluster.StartForTest(t, cluster.Options{
 		Scheduling: true,
+		// kube-apiserver drains for longer than the suite wants to wait on a restart.
+		StopGracePeriod: 3 * time.Second,
 		// The API server picks a ready endpoint of the Service itself and dials it through the
 		// pod network (see podNetwork).
 		ExtraArgs: map[cluster.Component][]string{cluster.APIServer: {"--enable-aggregator-routing=true", "--egress-selector-config-file=" + egress}},

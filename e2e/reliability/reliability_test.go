@@ -335,7 +335,7 @@ func (s *suite) apiserverRestart() {
 		s.t.Errorf("creates still failed %s after the API server was back", m.lastFailure.Sub(t0.Add(down)).Round(100*time.Millisecond))
 	}
 	d := s.checkBudgets("after-apiserver")
-	s.record("kube-apiserver restart", m, fmt.Sprintf("API server away %s (failures are its own downtime)", down.Round(100*time.Millisecond)),
+	s.record("kube-apiserver restart (SIGTERM, SIGKILL after 3 s)", m, fmt.Sprintf("API server away %s (failures are its own downtime)", down.Round(100*time.Millisecond)),
 		direct, fmt.Sprintf("replicas kept running; controllers stopped on lease loss %d time(s) and recovered; a new StatefulSet got its budget in %s; no budget lost",
 			s.lostLeases()-lost, d.Round(100*time.Millisecond)))
 }
