@@ -95,7 +95,7 @@ func (l *load) run() {
 func (s *suite) stop(l *load, t0 time.Time) summary {
 	close(l.stopped)
 	l.wg.Wait()
-	sum := summary{duration: time.Since(l.start), unmutated: int(l.unmutated.Load())}
+	sum := summary{start: l.start, end: time.Now(), duration: time.Since(l.start), unmutated: int(l.unmutated.Load())}
 	sort.Slice(l.results, func(i, j int) bool { return l.results[i].start.Before(l.results[j].start) })
 	for _, r := range l.results {
 		sum.total++
@@ -103,6 +103,7 @@ func (s *suite) stop(l *load, t0 time.Time) summary {
 			continue
 		}
 		sum.failed++
+		sum.errors = append(sum.errors, r.err.Error())
 		if sum.firstErr == "" {
 			sum.firstErr = r.err.Error()
 		}
@@ -120,6 +121,8 @@ func (s *suite) stop(l *load, t0 time.Time) summary {
 }
 
 type summary struct {
+	start, end    time.Time
+	errors        []string
 	total, failed int
 	unmutated     int // warnings that the mutating webhook did not run (one per unmutated create)
 	duration      time.Duration
@@ -142,7 +145,7 @@ func (m summary) recoverText() string {
 // record adds a row to the results table.
 func (s *suite) record(scenario string, m summary, notes ...string) {
 	if m.unmutated > 0 {
-		notes = append(notes, fmt.Sprintf("%d create(s) admitted unmutated: the mutating webhook (failurePolicy Ignore) could not be reached, and validation said so in a warning (these load objects have 0 replicas; with 2 or more validation denies them)", m.unmutated))
+		notes = append(notes, fmt.Sprintf("%d create(s) admitted unmutated: the mutating webhook (failurePolicy Ignore) failed on them, and validation said so in a warning (these load objects have 0 replicas; with 2 or more validation denies them)", m.unmutated))
 	}
 	s.rows = append(s.rows, row{scenario: scenario, load: m.load(), failed: fmt.Sprint(m.failed), recover: m.recoverText(), notes: strings.Join(notes, "; ")})
 }
