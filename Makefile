@@ -94,7 +94,7 @@ manifests: $(CONTROLLER_GEN) $(HELM) ## Regenerate deepcopy code, the CRD and ma
 ##@ Testing
 
 .PHONY: test
-test: lint test-unit fuzz-ci test-e2e ## Run everything CI runs: lint, unit tests, short fuzzing, e2e suites
+test: lint test-unit fuzz-ci test-e2e test-reliability ## Run everything CI runs: lint, unit tests, short fuzzing, e2e and failure suites
 
 .PHONY: test-unit
 test-unit: $(HELM) $(CONTROLLER_GEN) $(PROM_OPERATOR_CRDS)/.stamp ## Run the unit tests (includes helm lint/template checks; operator fixtures against the CRDs)
@@ -103,6 +103,10 @@ test-unit: $(HELM) $(CONTROLLER_GEN) $(PROM_OPERATOR_CRDS)/.stamp ## Run the uni
 .PHONY: test-e2e
 test-e2e: tools chromium ## Run every e2e suite (webhook, placement, audit, cert-manager) against a real control plane
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 60m -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log
+
+.PHONY: test-reliability
+test-reliability: tools ## Run the failure tests (two replicas: graceful stop, crash, rotation, API server and etcd outages); table in bin/reliability-report.md
+	$(E2E_ENV) $(GO) test -count=1 -tags reliability -timeout 15m -v ./e2e/reliability/ 2>&1 | tee $(BIN)/reliability.log
 
 .PHONY: test-placement
 test-placement: tools ## Run only the placement suite (included in test-e2e); its table goes to bin/placement-*.md
@@ -147,6 +151,7 @@ lint: ## go vet, gofmt and go mod tidy must be clean (the tool modules' go.mod f
 	for d in $(TOOL_MODULES); do (cd $$d && $(GO) mod tidy -diff) || { echo "go mod tidy needed in $$d"; exit 1; }; done
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags reliability ./e2e/reliability/
 	$(GO) vet -tags checkonly ./cmd/stowage
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

@@ -422,6 +422,7 @@ func TestWebhookMatchConditions(t *testing.T) {
 	}
 	user := authenticationv1.UserInfo{Username: "alice", Groups: []string{"system:authenticated"}}
 	kubelet := authenticationv1.UserInfo{Username: "system:node:worker-1", Groups: []string{"system:nodes"}}
+	stsController := authenticationv1.UserInfo{Username: "system:serviceaccount:kube-system:statefulset-controller", Groups: []string{"system:serviceaccounts"}}
 	stsGVK := metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
 	stsGVR := metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	scaleGVK := metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
@@ -457,6 +458,12 @@ func TestWebhookMatchConditions(t *testing.T) {
 			admissionv1.AdmissionRequest{Kind: scaleGVK, Resource: stsGVR, SubResource: "scale", Operation: admissionv1.Update, UserInfo: user}, scale(5), scale(3), true},
 		{"scale that changes nothing → still validated", v.config,
 			admissionv1.AdmissionRequest{Kind: scaleGVK, Resource: stsGVR, SubResource: "scale", Operation: admissionv1.Update, UserInfo: user}, scale(3), scale(3), true},
+		{"claim created by the StatefulSet controller → not validated (recovery must not need the webhook)", v.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Create, UserInfo: stsController}, pvc, nil, false},
+		{"claim created by the StatefulSet controller → still mutated (fails open)", m.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Create, UserInfo: stsController}, pvc, nil, true},
+		{"StatefulSet created by the StatefulSet controller's identity → validated", v.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Create, UserInfo: stsController}, sts(3, nil), nil, true},
 		{"StatefulSet update by a node → skipped", v.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: kubelet}, sts(5, nil), sts(3, nil), false},
 		// An update that drops the stored claim-template class (an operator's full rewrite) goes

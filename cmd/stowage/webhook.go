@@ -26,10 +26,13 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -37,6 +40,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/stowage-dev/stowage/controllers"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 	"github.com/stowage-dev/stowage/recovery"
@@ -65,8 +69,14 @@ type webhookFlags struct {
 	webhookConfig      string
 	pprofAddr          string
 	notReadyThreshold  time.Duration
-	recovery           bool
-	recoveryMaxFlight  int
+
+	recovery                 bool
+	recoveryMaxFlight        int
+
+	leaderElectLeaseDuration time.Duration
+	leaderElectRenewDeadline time.Duration
+	leaderElectRetryPeriod   time.Duration
+	shutdownDelay            time.Duration
 }
 
 func newWebhookCommand() *cobra.Command {
@@ -96,6 +106,10 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	f.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (off when empty; never expose it)")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader to run the controllers, so replicas never fight over budgets")
+	f.DurationVar(&o.leaderElectLeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a lease lasts without renewal before another replica may take it")
+	f.DurationVar(&o.leaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it stops the controllers (admission keeps serving)")
+	f.DurationVar(&o.leaderElectRetryPeriod, "leader-elect-retry-period", 2*time.Second, "how often replicas try to acquire or renew the lease")
+	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 3*time.Second, "on SIGTERM, how long the admission server keeps answering (closing each connection, /readyz failing) before it stops")
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "stowage-system"), "namespace of the leader-election lease")
 	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", webhook.MaxBodyBytes, "largest AdmissionReview accepted")
 	f.IntVar(&o.logLevel, "v", 0, "log verbosity: 1 logs denials, 4 mutations")
@@ -126,12 +140,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	if o.logFormat != "json" && o.logFormat != "console" {
 		return usageError(cmd, "--log-format must be json or console")
 	}
-	log := zap.New(zap.UseDevMode(false), zap.Level(zapcore.Level(-o.logLevel)), func(zo *zap.Options) {
-		if o.logFormat == "console" {
-			zo.Encoder = zapcore.NewConsoleEncoder(zapcore.EncoderConfig{TimeKey: "ts", LevelKey: "level", NameKey: "logger",
-				MessageKey: "msg", EncodeTime: zapcore.ISO8601TimeEncoder, EncodeLevel: zapcore.LowercaseLevelEncoder, EncodeDuration: zapcore.StringDurationEncoder})
-		}
-	})
+	log := newLogger(o)
 	ctrl.SetLogger(log)
 
 	cfg, err := o.kube.config()
@@ -139,22 +148,10 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		return err
 	}
 	if o.selfSigned {
-		ss, err := webhook.NewSelfSigned(o.selfSignedHosts, 365*24*time.Hour, time.Now())
-		if err != nil {
+		if err := writeSelfSigned(cmd, o); err != nil {
 			return err
-		}
-		if err := ss.Write(o.certDir); err != nil {
-			return err
-		}
-		bundle := base64.StdEncoding.EncodeToString(ss.CAPEM)
-		fmt.Fprintf(cmd.OutOrStdout(), "caBundle: %s\n", bundle)
-		if o.caBundleOut != "" {
-			if err := os.WriteFile(o.caBundleOut, []byte(bundle), 0o644); err != nil {
-				return fmt.Errorf("writing --ca-bundle-out: %w", err)
-			}
 		}
 	}
-
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -166,18 +163,111 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	if err != nil {
 		return fmt.Errorf("loading the serving certificate from %s (use --self-signed for a local run): %w", o.certDir, err)
 	}
+
+	// On SIGTERM the admission server drains: /readyz fails, every answer closes its
+	// connection so that the API server dials a ready replica for the next one, and only after
+	// --shutdown-delay does the server stop. The controllers stop at once and hand the lease over.
+	var draining atomic.Bool
+	admCtx, stopAdmission := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmission()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-admCtx.Done():
+			return
+		}
+		draining.Store(true)
+		log.Info("shutting down: draining admission", "delay", o.shutdownDelay.String())
+		select {
+		case <-time.After(o.shutdownDelay):
+		case <-admCtx.Done():
+		}
+		stopAdmission()
+	}()
+
+	mgr, cluster, err := newAdmissionManager(ctx, cfg, scheme, watcher, o, log, &draining)
+	if err != nil {
+		return err
+	}
+
+	// The controllers run in a manager of their own that reads the admission manager's cache.
+	// Losing the leader lease stops that manager only; controllers.Run builds a new one.
+	var auditMetrics *controllers.AuditMetrics
+	if o.auditInterval > 0 {
+		auditMetrics = controllers.NewAuditMetrics(ctrlmetrics.Registry)
+	}
+	var recoveryMetrics *recovery.Metrics
+	if o.recovery {
+		if o.recoveryMaxFlight < 1 {
+			return usageError(cmd, "--recovery-max-in-flight must be at least 1")
+		}
+		recoveryMetrics = recovery.NewMetrics(ctrlmetrics.Registry) // once: managers are rebuilt on a lost lease
+	}
+	// One scope for every manager built: the last webhook configuration seen outlives a lost lease.
+	scope := &controllers.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
+	newControllers := func() (manager.Manager, error) {
+		return newControllersManager(cfg, scheme, mgr.GetCache(), cluster, scope, o, log, auditMetrics, recoveryMetrics)
+	}
+	ctrlCtx, stopControllers := context.WithCancel(ctx)
+	defer stopControllers()
+	var ctrlErr error
+	ctrlDone := make(chan struct{})
+	go func() {
+		defer close(ctrlDone)
+		if ctrlErr = controllers.Run(ctrlCtx, newControllers, o.leaderElectRetryPeriod, log.WithName("controllers")); ctrlErr != nil {
+			stopAdmission()
+		}
+	}()
+
+	log.Info("starting", "version", version, "port", o.port, "leaderElection", o.leaderElect, "selfSigned", o.selfSigned,
+		"hosts", strings.Join(o.selfSignedHosts, ","))
+	err = mgr.Start(admCtx)
+	stopControllers()
+	<-ctrlDone
+	if err == nil {
+		err = ctrlErr
+	}
+	return err
+}
+
+func newLogger(o *webhookFlags) logr.Logger {
+	return zap.New(zap.UseDevMode(false), zap.Level(zapcore.Level(-o.logLevel)), func(zo *zap.Options) {
+		if o.logFormat == "console" {
+			zo.Encoder = zapcore.NewConsoleEncoder(zapcore.EncoderConfig{TimeKey: "ts", LevelKey: "level", NameKey: "logger",
+				MessageKey: "msg", EncodeTime: zapcore.ISO8601TimeEncoder, EncodeLevel: zapcore.LowercaseLevelEncoder, EncodeDuration: zapcore.StringDurationEncoder})
+		}
+	})
+}
+
+// writeSelfSigned writes a new CA and serving certificate into --cert-dir and prints the caBundle.
+func writeSelfSigned(cmd *cobra.Command, o *webhookFlags) error {
+	ss, err := webhook.NewSelfSigned(o.selfSignedHosts, 365*24*time.Hour, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := ss.Write(o.certDir); err != nil {
+		return err
+	}
+	bundle := base64.StdEncoding.EncodeToString(ss.CAPEM)
+	fmt.Fprintf(cmd.OutOrStdout(), "caBundle: %s\n", bundle)
+	if o.caBundleOut != "" {
+		if err := os.WriteFile(o.caBundleOut, []byte(bundle), 0o644); err != nil {
+			return fmt.Errorf("writing --ca-bundle-out: %w", err)
+		}
+	}
+	return nil
+}
+
+// newAdmissionManager builds the manager of the admission server: no leader election, so every
+// replica serves; it owns the informer cache, the metrics and the health probes.
+func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, watcher *certwatcher.CertWatcher, o *webhookFlags,
+	log logr.Logger, draining *atomic.Bool) (manager.Manager, *webhook.CacheCluster, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress:  o.probeAddr,
-		PprofBindAddress:        o.pprofAddr,
-		LeaderElection:          o.leaderElect,
-		LeaderElectionID:        "stowage.stowage.dev",
-		LeaderElectionNamespace: o.namespace,
-		// Hand the lease over on a clean shutdown, so a rollout does not leave budgets
-		// unattended for a whole lease duration.
-		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		WebhookServer: crwebhook.NewServer(crwebhook.Options{
 			Host: o.host, Port: o.port, CertDir: o.certDir,
 			TLSOpts: []func(*tls.Config){func(c *tls.Config) {
@@ -188,10 +278,10 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		}),
 	})
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
+		return nil, nil, fmt.Errorf("creating the manager: %w", err)
 	}
 	if err := mgr.Add(alwaysRunnable(watcher.Start)); err != nil {
-		return err
+		return nil, nil, err
 	}
 
 	cluster := &webhook.CacheCluster{Reader: mgr.GetCache()}
@@ -199,20 +289,20 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	webhook.RegisterCertificateExpiry(ctrlmetrics.Registry, func() (*tls.Certificate, error) { return watcher.GetCertificate(nil) }, time.Now)
 	admitter := &webhook.Admitter{Cluster: cluster}
 	srv := mgr.GetWebhookServer()
-	srv.Register("/mutate", &webhook.Handler{Mode: webhook.Mutating, Admitter: admitter, MaxBodyBytes: o.maxBodyBytes, Log: log.WithName("mutate"), Metrics: metrics})
-	srv.Register("/validate", &webhook.Handler{Mode: webhook.Validating, Admitter: admitter, MaxBodyBytes: o.maxBodyBytes, Log: log.WithName("validate"), Metrics: metrics})
+	srv.Register("/mutate", drainAware(draining, &webhook.Handler{Mode: webhook.Mutating, Admitter: admitter, MaxBodyBytes: o.maxBodyBytes, Log: log.WithName("mutate"), Metrics: metrics}))
+	srv.Register("/validate", drainAware(draining, &webhook.Handler{Mode: webhook.Validating, Admitter: admitter, MaxBodyBytes: o.maxBodyBytes, Log: log.WithName("validate"), Metrics: metrics}))
 
-	// Start the informers the request path reads before reporting ready, so the first
-	// request is never judged against an empty cache.
+	// Start the informers the request path and the controllers read before reporting ready,
+	// so the first request is never judged against an empty cache.
 	for _, obj := range []client.Object{&corev1.Node{}, &corev1.Namespace{}, &policyv1.PodDisruptionBudget{},
 		&storagev1.StorageClass{}, &appsv1.StatefulSet{}, &v1alpha1.PlacementPolicy{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
-			return fmt.Errorf("starting the informer for %T (is the PlacementPolicy CRD installed?): %w", obj, err)
+			return nil, nil, fmt.Errorf("starting the informer for %T (is the PlacementPolicy CRD installed?): %w", obj, err)
 		}
 	}
 	policiesSynced, err := webhook.WatchPolicies(ctx, mgr.GetCache(), cluster, log.WithName("policies"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var synced atomic.Bool
 	if err := mgr.Add(alwaysRunnable(func(ctx context.Context) error {
@@ -232,38 +322,13 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		<-ctx.Done()
 		return nil
 	})); err != nil {
-		return err
-	}
-	if err := (&webhook.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	scope := &webhook.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
-	if err := (&webhook.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	if o.recovery {
-		if o.recoveryMaxFlight < 1 {
-			return usageError(cmd, "--recovery-max-in-flight must be at least 1")
-		}
-		if err := (&recovery.Reconciler{
-			Client:      mgr.GetClient(),
-			APIReader:   mgr.GetAPIReader(),
-			Policy:      recoveryPolicy(mgr.GetClient(), cluster, scope),
-			Recorder:    mgr.GetEventRecorder("stowage-recovery"),
-			Metrics:     recovery.NewMetrics(ctrlmetrics.Registry),
-			MaxInFlight: o.recoveryMaxFlight,
-		}).SetupWithManager(mgr); err != nil {
-			return err
-		}
-	}
-	if err := addAuditLoop(mgr, o, log); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := mgr.AddReadyzCheck("caches", func(*http.Request) error {
 		if !synced.Load() {
@@ -271,33 +336,89 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, nil, err
 	}
-	log.Info("starting", "version", version, "port", o.port, "leaderElection", o.leaderElect, "selfSigned", o.selfSigned,
-		"hosts", strings.Join(o.selfSignedHosts, ","))
-	return mgr.Start(ctx)
+	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if draining.Load() {
+			return errors.New("shutting down")
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return mgr, cluster, nil
 }
 
-// addAuditLoop runs the audit on the leader every --audit-interval and exports its gauges.
-func addAuditLoop(mgr manager.Manager, o *webhookFlags, log logr.Logger) error {
-	if o.auditInterval <= 0 {
-		return nil
-	}
-	cs, dyn, err := auditClients(mgr.GetConfig())
-	if err != nil {
-		return err
-	}
-	return mgr.Add(&webhook.AuditLoop{
-		Interval: o.auditInterval, NotReadyThreshold: o.notReadyThreshold,
-		Clientset: cs, Dynamic: dyn, PolicyReports: o.auditPolicyReports,
-		Log: log.WithName("audit"), Metrics: webhook.NewAuditMetrics(ctrlmetrics.Registry),
+// drainAware closes each connection after its answer once the server is draining, so that the
+// API server's next request dials a replica that stays.
+func drainAware(draining *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
 	})
+}
+
+// newControllersManager builds a manager for the controllers, which run on the elected leader.
+// It serves no metrics or probes of its own (its metrics land in the shared registry the
+// admission manager serves) and reads the admission manager's cache.
+func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cache.Cache, cluster *webhook.CacheCluster, scope *controllers.NamespaceScope, o *webhookFlags,
+	log logr.Logger, auditMetrics *controllers.AuditMetrics, recoveryMetrics *recovery.Metrics) (manager.Manager, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  log.WithName("controllers"),
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  "0",
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "stowage.stowage.dev",
+		LeaderElectionNamespace: o.namespace,
+		LeaseDuration:           &o.leaderElectLeaseDuration,
+		RenewDeadline:           &o.leaderElectRenewDeadline,
+		RetryPeriod:             &o.leaderElectRetryPeriod,
+		// Hand the lease over on a clean shutdown, so a rollout does not leave budgets
+		// unattended for a whole lease duration.
+		LeaderElectionReleaseOnCancel: true,
+		NewCache: func(*rest.Config, cache.Options) (cache.Cache, error) {
+			return controllers.NewSharedCache(shared), nil
+		},
+		// A manager rebuilt after a lost lease registers the same controller names again.
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controllers' manager: %w", err)
+	}
+	if err := mgr.Add(controllers.Leading{Log: log.WithName("controllers")}); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if o.recovery {
+		if err := (&recovery.Reconciler{
+			Client:      mgr.GetClient(),
+			APIReader:   mgr.GetAPIReader(),
+			Policy:      recoveryPolicy(mgr.GetClient(), cluster, scope),
+			Recorder:    mgr.GetEventRecorder("stowage-recovery"),
+			Metrics:     recoveryMetrics,
+			MaxInFlight: o.recoveryMaxFlight,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+	}
+	if err := addAuditLoop(mgr, o, log, auditMetrics); err != nil {
+		return nil, err
+	}
+	return mgr, nil
 }
 
 // recoveryPolicy selects the policy of a StatefulSet the way the budget controller does: only in
 // the namespaces the webhooks see, read afresh, and never for a StatefulSet that opted out where
 // the policy allows it.
-func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *webhook.NamespaceScope) recovery.PolicyFor {
+func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *controllers.NamespaceScope) recovery.PolicyFor {
 	return func(ctx context.Context, sts *appsv1.StatefulSet) (*v1alpha1.PlacementPolicy, error) {
 		if policy.SystemNamespace(sts.Namespace) {
 			return nil, nil
@@ -320,4 +441,20 @@ func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *webho
 		}
 		return p, nil
 	}
+}
+
+// addAuditLoop runs the audit on the leader every --audit-interval and exports its gauges.
+func addAuditLoop(mgr manager.Manager, o *webhookFlags, log logr.Logger, m *controllers.AuditMetrics) error {
+	if o.auditInterval <= 0 {
+		return nil
+	}
+	cs, dyn, err := auditClients(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	return mgr.Add(&controllers.AuditLoop{
+		Interval: o.auditInterval, NotReadyThreshold: o.notReadyThreshold,
+		Clientset: cs, Dynamic: dyn, PolicyReports: o.auditPolicyReports,
+		Log: log.WithName("audit"), Metrics: m,
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr/funcr"
@@ -501,6 +502,14 @@ func (c *Cluster) stop() {
 	procs := append([]*process(nil), c.procs...)
 	c.mu.Unlock()
 
+	// A paused component would ignore SIGTERM until killed.
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		default:
+			killGroup(p.pid(), syscall.SIGCONT)
+		}
+	}
 	// The scheduling trio first and together, then kube-apiserver, then etcd.
 	var errs []error
 	var mu sync.Mutex
@@ -630,4 +639,78 @@ func nodeReady(node *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// find returns the running process of a component, or nil.
+func (c *Cluster) find(component Component) *process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		if c.procs[i].component == component {
+			return c.procs[i]
+		}
+	}
+	return nil
+}
+
+// Restart stops a component (SIGTERM, SIGKILL after Options.StopGracePeriod) and starts it
+// again with the same command line, its output appended to the same log. For kube-apiserver it
+// returns once /readyz answers ok again; for the others once the process runs. Failure tests
+// use it to take the API server away from the clients and webhooks that talk to it.
+func (c *Cluster) Restart(ctx context.Context, component Component) error {
+	p := c.find(component)
+	if p == nil {
+		return fmt.Errorf("restart %s: not started", component)
+	}
+	if err := p.stop(c.opts.StopGracePeriod); err != nil {
+		// Killed after the grace period: it is stopped all the same.
+		c.opts.Logf("restart %s: %v", component, err)
+		select {
+		case <-p.done:
+		default:
+			return fmt.Errorf("restart %s: %w", component, err)
+		}
+	}
+	np, err := startProcess(component, p.cmd.Path, p.cmd.Args[1:], p.cmd.Env, p.logPath)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", component, err)
+	}
+	c.mu.Lock()
+	for i := range c.procs {
+		if c.procs[i] == p {
+			c.procs[i] = np
+		}
+	}
+	c.mu.Unlock()
+	if component != APIServer {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
+	defer cancel()
+	return waitHealthy(ctx, np, c.apiserverReady)
+}
+
+// Pause stops a component with SIGSTOP, as a hung process or a stalled disk would: its sockets
+// stay open but nothing answers. Resume continues it. Stop resumes a paused component first.
+func (c *Cluster) Pause(component Component) error {
+	return c.signal(component, syscall.SIGSTOP)
+}
+
+// Resume continues a component that Pause stopped.
+func (c *Cluster) Resume(component Component) error {
+	return c.signal(component, syscall.SIGCONT)
+}
+
+func (c *Cluster) signal(component Component, sig syscall.Signal) error {
+	p := c.find(component)
+	if p == nil {
+		return fmt.Errorf("signal %s: not started", component)
+	}
+	select {
+	case <-p.done:
+		return fmt.Errorf("signal %s: it has exited", component)
+	default:
+	}
+	killGroup(p.pid(), sig)
+	return nil
 }

@@ -1,7 +1,8 @@
-package webhook
+package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-logr/logr"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+	"github.com/stowage-dev/stowage/webhook"
 )
 
 // BudgetReconciler keeps exactly one PodDisruptionBudget over the pods of every StatefulSet
@@ -28,7 +30,7 @@ import (
 // chart's budget appears, or the policy stops applying. It runs on the leader only.
 type BudgetReconciler struct {
 	Client  client.Client
-	Cluster *CacheCluster
+	Cluster *webhook.CacheCluster
 	// Scope limits the controller to the namespaces the webhooks see; nil means all.
 	Scope *NamespaceScope
 }
@@ -42,6 +44,12 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	desired, keep, err := r.desired(ctx, sts)
+	if errors.Is(err, ErrScopeUnknown) {
+		// Never act on a scope we do not know: neither create nor delete. A change of the
+		// configuration wakes every StatefulSet again.
+		log.V(1).Info("scope unknown; leaving the budget as it is", "reason", err.Error())
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
