@@ -54,6 +54,7 @@ type upgradeCase struct {
 	release  string
 	original []string // helm --set flags of the original rendering
 	changed  []string // helm --set flags that change every StatefulSet's image
+	renders  map[string]string
 }
 
 // expect is what one step must do to every StatefulSet of the case.
@@ -83,6 +84,7 @@ type observed struct {
 	term, spread, class                int // how many StatefulSets have them afterwards
 	unstable                           []string
 	warned                             bool
+	rvWhy                              []string // what changed with the resourceVersion
 }
 
 type upgradeRow struct {
@@ -284,6 +286,7 @@ func runStep(t *testing.T, c *upgradeCase, s upgradeStep, base, before map[strin
 		}
 		if b.ResourceVersion != a.ResourceVersion {
 			row.got.rv++
+			row.got.rvWhy = append(row.got.rvWhy, changedParts(b, a)...)
 		}
 		countStowage(&row.got, a)
 		if s.want.stable {
@@ -349,6 +352,24 @@ func stowageDiff(a, b *appsv1.StatefulSet) string {
 	return strings.Join(d, ", ")
 }
 
+// changedParts names the parts of a StatefulSet that differ between two versions.
+func changedParts(a, b *appsv1.StatefulSet) []string {
+	var parts []string
+	if !apiequality.Semantic.DeepEqual(a.Spec, b.Spec) {
+		parts = append(parts, "spec")
+	}
+	if !apiequality.Semantic.DeepEqual(a.Labels, b.Labels) || !apiequality.Semantic.DeepEqual(a.Annotations, b.Annotations) {
+		parts = append(parts, "metadata")
+	}
+	if !apiequality.Semantic.DeepEqual(a.ManagedFields, b.ManagedFields) {
+		parts = append(parts, "managedFields")
+	}
+	if !apiequality.Semantic.DeepEqual(a.Status, b.Status) {
+		parts = append(parts, "status")
+	}
+	return parts
+}
+
 // compare lists the cells of o that differ from e.
 func compare(e expect, o observed, step bool) []string {
 	var bad []string
@@ -395,15 +416,20 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// settle waits until the StatefulSet controller has seen the latest spec of every StatefulSet
-// in ns (so the revision is computed), and returns them by name.
+// settle waits until the StatefulSet controller is done with every StatefulSet in ns: it has
+// seen the latest spec, computed its revision and, with no pods to roll, made it current (its
+// last status write), so that a later resourceVersion change is the next step's. It returns
+// them by name.
 func settle(t *testing.T, ns string) map[string]*appsv1.StatefulSet {
 	t.Helper()
 	var out map[string]*appsv1.StatefulSet
-	eventually(t, time.Minute, "the StatefulSet controller observes every StatefulSet in "+ns, func() (bool, error) {
+	eventually(t, time.Minute, "the StatefulSet controller is done with every StatefulSet in "+ns, func() (bool, error) {
 		out = map[string]*appsv1.StatefulSet{}
 		for _, s := range statefulSets(t, ns) {
 			if s.Status.ObservedGeneration != s.Generation || s.Status.UpdateRevision == "" {
+				return false, nil
+			}
+			if s.Spec.UpdateStrategy.Type != appsv1.OnDeleteStatefulSetStrategyType && s.Status.CurrentRevision != s.Status.UpdateRevision {
 				return false, nil
 			}
 			out[s.Name] = s.DeepCopy()
@@ -440,10 +466,18 @@ func helmRun(c *upgradeCase, args ...string) (string, error) {
 // render is the chart's rendering with the given --set flags, as helm template prints it.
 func render(t *testing.T, c *upgradeCase, set []string) string {
 	t.Helper()
+	key := strings.Join(set, "\x00")
+	if out, ok := c.renders[key]; ok {
+		return out
+	}
 	out, err := helmRunStdout(c, append([]string{"template", c.release, c.chart}, set...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.renders == nil {
+		c.renders = map[string]string{}
+	}
+	c.renders[key] = out
 	return out
 }
 
@@ -522,6 +556,10 @@ func documentKind(doc string) string {
 // ClusterRole of the same name from another suite's apply of the same file would make helm
 // refuse to adopt it), and helm hooks (their Jobs must complete, and the suite runs no pods).
 func wrapAsChart(t *testing.T, file, name string) string {
+	return wrapAsChartIn(t, filepath.Join(env.tmp, "charts"), file, name)
+}
+
+func wrapAsChartIn(t *testing.T, root, file, name string) string {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -543,7 +581,7 @@ func wrapAsChart(t *testing.T, file, name string) string {
 		docs = append(docs, strings.Trim(doc, "\n"))
 	}
 	manifest := namespaceLine.ReplaceAllString(strings.Join(docs, "\n---\n")+"\n", "${1}namespace: {{ .Release.Namespace }}")
-	dir := filepath.Join(env.tmp, "charts", name)
+	dir := filepath.Join(root, name)
 	files := map[string]string{
 		"Chart.yaml":              fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 0.1.0\ndescription: %s from the corpus, as rendered\n", chartName(name), file),
 		"values.yaml":             "imageSuffix: \"\"\n",
@@ -601,7 +639,14 @@ func runOptOutRemoval(t *testing.T, fixture string) []upgradeRow {
 	steps := []upgradeStep{
 		{"helm upgrade --set-string annotations.stowage\\.dev/opt-out=true (namespace not listed)", func(t *testing.T, c *upgradeCase) (string, error) {
 			return helmRun(c, append([]string{"upgrade", c.release, c.chart}, optOut...)...)
-		}, expect{template: false, rv: true, term: true, spread: true, stable: true, warning: "spec.optOut.namespaces"}},
+		}, expect{template: false, rv: true, term: true, spread: true, stable: true}},
+		// helm does not print the API server's warnings; kubectl does. A no-op update still goes
+		// through admission.
+		{"kubectl annotate --overwrite stowage.dev/opt-out=true (namespace not listed)", func(t *testing.T, c *upgradeCase) (string, error) {
+			out, errOut, err := env.cluster.Kubectl(context.Background(), "-n", c.ns, "annotate", "--overwrite", "statefulset", c.release+"-master",
+				v1alpha1.OptOutAnnotation+"=true")
+			return out + errOut, err
+		}, expect{template: false, rv: false, term: true, spread: true, stable: true, warning: "spec.optOut.namespaces"}},
 		{"policy lists the namespace in spec.optOut.namespaces; helm upgrade --reuse-values", func(t *testing.T, c *upgradeCase) (string, error) {
 			applyPolicy(t, fmt.Sprintf(`apiVersion: stowage.dev/v1alpha1
 kind: PlacementPolicy
@@ -694,11 +739,28 @@ func upgradeReport(rows []upgradeRow, total time.Duration) string {
 			continue
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", file, r.client, admitted,
-			cell(o.template, r.want.template), cell(o.revision, r.want.template), cell(o.generation, r.want.template), cell(o.rv, r.want.rv),
+			cell(o.template, r.want.template), cell(o.revision, r.want.template), cell(o.generation, r.want.template), cell(o.rv, r.want.rv)+why(o.rvWhy),
 			stowageCell(o), mark)
 	}
 	fmt.Fprintf(&b, "\nWhole upgrade suite: %s.\n", total.Round(time.Second))
 	return b.String()
+}
+
+// why lists, once each, what changed with the resourceVersion.
+func why(parts []string) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range parts {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return " (" + strings.Join(out, ", ") + ")"
 }
 
 func stowageCell(o observed) string {
