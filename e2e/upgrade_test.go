@@ -446,10 +446,9 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// settle waits until the StatefulSet controller is done with every StatefulSet in ns: it has
-// seen the latest spec, computed its revision and, with no pods to roll, made it current (its
-// last status write), so that a later resourceVersion change is the next step's. It returns
-// them by name.
+// settle waits until the StatefulSet controller has seen the latest spec of every StatefulSet in
+// ns and computed its revision (with no pods, that status write is its last), so that a later
+// resourceVersion change is the next step's. It returns them by name.
 func settle(t *testing.T, ns string) map[string]*appsv1.StatefulSet {
 	t.Helper()
 	var out map[string]*appsv1.StatefulSet
