@@ -70,8 +70,8 @@ type webhookFlags struct {
 	pprofAddr          string
 	notReadyThreshold  time.Duration
 
-	recovery                 bool
-	recoveryMaxFlight        int
+	recovery          bool
+	recoveryMaxFlight int
 
 	leaderElectLeaseDuration time.Duration
 	leaderElectRenewDeadline time.Duration
