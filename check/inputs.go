@@ -1,6 +1,8 @@
 package check
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,47 +10,76 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // MaxInputBytes caps one input file or standard input.
 const MaxInputBytes = 256 << 20
 
-// input is one file, or standard input, to be read when needed.
+// input is one file, or standard input. Every input is read exactly once (see load): a pipe, a
+// FIFO, /dev/stdin or a process substitution such as <(helm template ...) cannot be read twice,
+// and a file read twice could change in between.
 type input struct {
-	name string
-	path string // "" for standard input
-
-	once  sync.Once
+	name  string
+	path  string // "" for standard input
 	stdin io.Reader
-	data  []byte // standard input is read once and kept, since it cannot be read twice
-	err   error
+
+	data []byte
+	err  error
 }
 
-// read returns the input's bytes. Files are read afresh on every call, so that a run keeps at
-// most a few of them in memory at once.
-func (in *input) read() ([]byte, error) {
-	if in.path == "" {
-		in.once.Do(func() { in.data, in.err = readAll(in.stdin) })
-		return in.data, in.err
+// load reads the input. It returns early, with ctx's error, when ctx is cancelled while the read
+// blocks, as opening a FIFO nobody writes to does; the read is then abandoned.
+func (in *input) load(ctx context.Context) error {
+	type result struct {
+		data []byte
+		err  error
 	}
-	f, err := os.Open(in.path)
-	if err != nil {
-		return nil, err
+	done := make(chan result, 1)
+	go func() {
+		if in.path == "" {
+			data, err := readAll(in.stdin, 0)
+			done <- result{data, err}
+			return
+		}
+		f, err := os.Open(in.path)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		size := int64(0)
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+			size = info.Size()
+		}
+		data, err := readAll(f, size)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		in.data, in.err = r.data, r.err
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	defer f.Close()
-	return readAll(f)
 }
 
-func readAll(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxInputBytes {
+// readAll reads r to the end; size, when known, sizes the buffer at once.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size > MaxInputBytes {
 		return nil, fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
 	}
-	return data, nil
+	var buf bytes.Buffer
+	if size > 0 {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r, MaxInputBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if buf.Len() > MaxInputBytes {
+		return nil, fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
+	}
+	return buf.Bytes(), nil
 }
 
 // manifestExt reports whether a directory entry is read as a manifest.
