@@ -57,6 +57,7 @@ FUZZ_TARGETS := \
 	./policy:FuzzEvaluate \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzApplyPatch \
+	./check:FuzzFix \
 	./internal/policyfile:FuzzLoad \
 	./webhook:FuzzServeHTTP \
 	./internal/operatorcr:FuzzProject
