@@ -58,6 +58,7 @@ FUZZ_TARGETS := \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzApplyPatch \
 	./check:FuzzFix \
+	./check:FuzzQuickMeta \
 	./internal/policyfile:FuzzLoad \
 	./webhook:FuzzServeHTTP \
 	./internal/operatorcr:FuzzProject

@@ -83,6 +83,17 @@ func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 			if !mayMatter(c.Text) {
 				continue
 			}
+			if !bytes.Contains(c.Text, kindBudget) && !bytes.Contains(c.Text, kindNamespace) {
+				// Only the namespace is wanted: read it without parsing, when the document allows.
+				if m, ok := quickMeta(c.Text); ok {
+					if m.Namespace != "" && !clusterScoped[m.Kind] {
+						if _, seen := f.named[m.Namespace]; !seen {
+							f.named[m.Namespace] = InputError{Source: in.name, Line: c.Line + m.Line, Message: m.Kind + " " + m.Namespace + "/" + m.Name}
+						}
+					}
+					continue
+				}
+			}
 			stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
 				if d.Namespace != "" && !clusterScoped[d.Kind] {
 					if _, ok := f.named[d.Namespace]; !ok {

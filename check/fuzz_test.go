@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	kyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
+	"github.com/stowage-dev/stowage/internal/stream"
+	"github.com/stowage-dev/stowage/internal/testcorpus"
 	"github.com/stowage-dev/stowage/policy"
 )
 
@@ -97,4 +100,52 @@ func FuzzFix(f *testing.F) {
 // indent indents every line but the first by two spaces, to put a document in a list item.
 func indent(s string) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte("\n  "))) + "\n"
+}
+
+// FuzzQuickMeta: wherever quickMeta reads a document and the full parse reads it without error,
+// the two agree on apiVersion, kind, namespace, name and line.
+func FuzzQuickMeta(f *testing.F) {
+	for _, name := range testcorpus.Files(f) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i, c := range stream.Split(data) {
+			if i < 8 {
+				f.Add(c.Text)
+			}
+		}
+	}
+	for _, s := range []string{
+		sts("db", "  namespace: mq # the chart's\n"),
+		"# c\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n  namespace: 'x'\n  name: \"n\"\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: ~\n  annotations:\n    namespace: no\n",
+		"apiVersion: v1\nkind: ConfigMap\ndata: {a: b,\nmetadata: x}\nmetadata:\n  namespace: n\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: a\n    b\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, ok := quickMeta(data)
+		if !ok {
+			return
+		}
+		var docs []*stream.Document
+		index := 0
+		errs, _ := stream.ReadChunk("fuzz", stream.Chunk{Line: 1, Text: data}, &index, func(d *stream.Document) error {
+			docs = append(docs, d)
+			return nil
+		})
+		if len(errs) > 0 || len(stream.Split(data)) != 1 {
+			return // the full parse refuses it, or it is not one document: the second pass reports it
+		}
+		if len(docs) != 1 {
+			t.Fatalf("quickMeta read %+v, the full parse %d objects", m, len(docs))
+		}
+		d := docs[0]
+		got := meta{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, Line: d.Line - 1}
+		if got != m {
+			t.Fatalf("quickMeta %+v, full parse %+v\n%q", m, got, data)
+		}
+	})
 }
