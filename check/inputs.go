@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -63,23 +64,53 @@ func (in *input) load(ctx context.Context) error {
 	}
 }
 
-// readAll reads r to the end; size, when known, sizes the buffer at once.
+// readAll reads r to the end; size, when known, sizes the buffer at once. Otherwise (a pipe)
+// the input is read in blocks and copied once into a buffer of its exact size, so that memory
+// peaks at twice the input while reading, not at the three or four times that growing one
+// buffer by doubling costs.
 func readAll(r io.Reader, size int64) ([]byte, error) {
+	tooLarge := fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
 	if size > MaxInputBytes {
-		return nil, fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
+		return nil, tooLarge
 	}
-	var buf bytes.Buffer
+	r = io.LimitReader(r, MaxInputBytes+1)
 	if size > 0 {
+		var buf bytes.Buffer
 		buf.Grow(int(size) + bytes.MinRead)
+		if _, err := buf.ReadFrom(r); err != nil {
+			return nil, err
+		}
+		if buf.Len() > MaxInputBytes {
+			return nil, tooLarge
+		}
+		return buf.Bytes(), nil
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, MaxInputBytes+1))
-	if err != nil {
-		return nil, err
+	const block = 1 << 20
+	var blocks [][]byte
+	total := 0
+	for {
+		b := make([]byte, block)
+		n, err := io.ReadFull(r, b)
+		blocks = append(blocks, b[:n])
+		total += n
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if buf.Len() > MaxInputBytes {
-		return nil, fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
+	if total > MaxInputBytes {
+		return nil, tooLarge
 	}
-	return buf.Bytes(), nil
+	if len(blocks) == 1 {
+		return blocks[0], nil
+	}
+	data := make([]byte, 0, total)
+	for _, b := range blocks {
+		data = append(data, b...)
+	}
+	return data, nil
 }
 
 // manifestExt reports whether a directory entry is read as a manifest.
