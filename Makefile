@@ -57,6 +57,8 @@ FUZZ_TARGETS := \
 	./policy:FuzzEvaluate \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzApplyPatch \
+	./check:FuzzFix \
+	./check:FuzzQuickMeta \
 	./internal/policyfile:FuzzLoad \
 	./webhook:FuzzServeHTTP \
 	./internal/operatorcr:FuzzProject

@@ -1,12 +1,14 @@
 package check
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/pmezard/go-difflib/difflib"
 	yaml "go.yaml.in/yaml/v3"
@@ -38,6 +40,8 @@ type Options struct {
 	Fix bool
 	// FailOnChange makes a needed mutation exit 1.
 	FailOnChange bool
+	// FailOnEmpty makes an input without objects an input error rather than a warning.
+	FailOnEmpty bool
 	// Version is reported by SARIF.
 	Version string
 	// SetupErrors are problems found before the run (an invalid policy or --nodes file). They
@@ -63,6 +67,10 @@ var Formats = []string{OutputText, OutputJSON, OutputSARIF, OutputJUnit}
 
 // Run checks every input path ("-" is standard input) and writes the report. It returns the exit
 // code; err is set only when the output could not be written or the run was cancelled.
+//
+// Every input is read exactly once, before anything is checked, so that pipes, FIFOs and process
+// substitutions work, and the rest streams: documents are evaluated and written one by one, so
+// memory follows the size of the input, not the size of the trees and results built from it.
 func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -70,14 +78,15 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	if opts.Policies == nil {
 		opts.Policies = policy.NewSet()
 	}
-	report, fixed := opts.Stdout, io.Discard
+	report, fixedOut := opts.Stdout, io.Discard
 	if opts.Fix {
-		report, fixed = opts.Stderr, opts.Stdout
+		report, fixedOut = opts.Stderr, opts.Stdout
 	}
 	sink, err := newSink(opts.Output, report, opts.Version)
 	if err != nil {
 		return ExitInputError, err
 	}
+	fixed := bufio.NewWriterSize(fixedOut, 64<<10)
 
 	inputs, inputErrs := expand(paths, opts.Stdin)
 	var sum Summary
@@ -86,55 +95,83 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 		sum.InputErrors++
 		sink.inputError(&e)
 	}
+	total := 0
+	for _, in := range inputs {
+		if err := in.load(ctx); err != nil {
+			return ExitInputError, err
+		}
+		total += len(in.data)
+	}
+	defer boundHeap(total)()
 
 	// Pass 1: the facts that documents provide for others (budgets and namespaces), so that a
 	// StatefulSet is judged against a chart's budget wherever in the input that budget appears.
 	facts := gatherFacts(inputs, opts.Namespace)
 
-	// Pass 2: evaluate the inputs, several at once, and report them in input order. At most
-	// Workers+1 inputs are in flight or waiting, so memory follows the largest input, not the sum.
-	done := make([]chan *fileResult, len(inputs))
-	for i := range done {
-		done[i] = make(chan *fileResult, 1)
+	// Pass 2: evaluate the inputs, several at once, and report them in input order as their
+	// documents are done. Each input streams through a short queue, so at most Workers inputs
+	// are in flight, each with a few documents waiting.
+	queues := make([]chan *piece, len(inputs))
+	for i := range queues {
+		queues[i] = make(chan *piece, 8)
 	}
-	slots := make(chan struct{}, opts.Workers+1)
+	slots := make(chan struct{}, opts.Workers)
 	go func() {
 		for i, in := range inputs {
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				for ; i < len(inputs); i++ {
-					done[i] <- &fileResult{cancelled: true}
+					close(queues[i])
 				}
 				return
 			}
-			go func() { done[i] <- processInput(in, &opts, facts) }()
+			go func() {
+				defer func() { <-slots }()
+				defer close(queues[i])
+				processInput(ctx, in, &opts, facts, queues[i])
+				in.data = nil // done with it
+			}()
 		}
 	}()
+	var unnamed int
+	var firstUnnamed InputError
 	for i := range inputs {
-		fr := <-done[i]
-		if fr.cancelled {
-			continue // never took a slot
-		}
-		<-slots
-		sum.Objects += fr.objects
-		for j := range fr.errors {
-			sum.InputErrors++
-			sink.inputError(&fr.errors[j])
-		}
-		for j := range fr.results {
-			sum.add(&fr.results[j])
-			sink.result(&fr.results[j])
-		}
-		if opts.Diff && len(fr.diff) > 0 {
-			sink.diff(fr.diff)
-		}
-		if _, err := fixed.Write(fr.fixed); err != nil {
-			return ExitInputError, fmt.Errorf("writing the fixed manifests: %w", err)
+		for p := range queues[i] {
+			sum.Objects += p.objects
+			for j := range p.errors {
+				sum.InputErrors++
+				sink.inputError(&p.errors[j])
+			}
+			for j := range p.warnings {
+				sum.InputWarnings++
+				sink.inputWarning(&p.warnings[j])
+			}
+			for j := range p.results {
+				sum.add(&p.results[j])
+				sink.result(&p.results[j])
+			}
+			if unnamed == 0 && p.unnamed > 0 {
+				firstUnnamed = p.firstUnnamed
+			}
+			unnamed += p.unnamed
+			if opts.Diff && len(p.diff) > 0 {
+				sink.diff(p.diff)
+			}
+			if _, err := fixed.Write(p.fixed); err != nil {
+				return ExitInputError, fmt.Errorf("writing the fixed manifests: %w", err)
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return ExitInputError, err
+	}
+	if err := fixed.Flush(); err != nil {
+		return ExitInputError, fmt.Errorf("writing the fixed manifests: %w", err)
+	}
+	for _, w := range facts.namespaceWarnings(opts.Namespace, unnamed, firstUnnamed) {
+		sum.InputWarnings++
+		sink.inputWarning(&w)
 	}
 	sum.ExitCode = sum.exitCode(opts.FailOnChange)
 	if err := sink.finish(&sum); err != nil {
@@ -143,41 +180,81 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	return sum.ExitCode, nil
 }
 
-// fileResult is what one input produced.
-type fileResult struct {
-	// cancelled is set for inputs never processed because the run was cancelled.
-	cancelled bool
-	objects   int
-	results   []Result
-	errors    []InputError
-	fixed     []byte
-	diff      []byte
+// heapHeadroom is how much the Go heap may grow past what it holds (mostly the input) before it
+// is collected, for large inputs.
+const heapHeadroom = 32 << 20
+
+// boundHeap lowers the garbage collector's target for a large input, whose bytes are live for
+// the whole run: the default lets the heap grow to two (GOGC=100), or with the CLI's setting
+// three (GOGC=200) times the input before collecting. The input's bytes hold no pointers, so
+// collecting more often costs little. Memory then peaks at the input plus heapHeadroom plus the
+// program itself. It never raises the target, and returns a function that restores it.
+func boundHeap(inputBytes int) func() {
+	if inputBytes <= heapHeadroom/2 {
+		return func() {}
+	}
+	pct := max(10, int(100*int64(heapHeadroom)/int64(inputBytes)))
+	prev := debug.SetGCPercent(pct)
+	if prev >= 0 && prev <= pct {
+		debug.SetGCPercent(prev)
+	}
+	return func() { debug.SetGCPercent(prev) }
 }
 
-// processInput evaluates every document of one input and builds its fixed form: documents in
-// their original order, unchanged ones byte for byte (including any that failed to parse, so
-// that --fix never drops input), changed ones re-encoded, generated ones after their owner.
-func processInput(in *input, opts *Options, facts *clusterFacts) *fileResult {
-	fr := &fileResult{}
-	data, err := in.read()
-	if err != nil {
-		fr.errors = append(fr.errors, InputError{Source: in.name, Message: err.Error()})
-		return fr
+// piece is what one document of an input produced, or a problem with the whole input.
+type piece struct {
+	objects  int
+	results  []Result
+	errors   []InputError
+	warnings []InputError
+	fixed    []byte
+	diff     []byte
+	// unnamed counts the namespaced objects that name no namespace; firstUnnamed is the first.
+	unnamed      int
+	firstUnnamed InputError
+}
+
+// processInput evaluates every document of one input and sends, document by document, what it
+// found and its fixed form: documents in their original order, unchanged ones byte for byte
+// (including any that failed to parse, so that --fix never drops input; only a byte order mark
+// is dropped, which kubectl cannot read after a ---), changed ones re-encoded, generated ones
+// after their owner.
+func processInput(ctx context.Context, in *input, opts *Options, facts *clusterFacts, out chan<- *piece) {
+	send := func(p *piece) bool {
+		select {
+		case out <- p:
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
-	var fixed, diff bytes.Buffer
+	if in.err != nil {
+		send(&piece{errors: []InputError{{Source: in.name, Message: in.err.Error()}}})
+		return
+	}
+	objects, problems := 0, 0
 	index := 0
-	for _, c := range stream.Split(data) {
+	for _, c := range stream.Split(in.data) {
+		p := &piece{}
+		var fixed, diff bytes.Buffer
 		var root *yaml.Node
 		var before []byte
 		var generated []any
 		docLine, first := c.Line, true
 		errs, _ := stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
-			fr.objects++
+			p.objects++
 			if first {
 				docLine, first = d.Line, false
 			}
-			res, gen, ierrs := evaluateDocument(d, opts, facts)
-			fr.errors = append(fr.errors, ierrs...)
+			if d.Namespace == "" && !clusterScoped[d.Kind] {
+				if p.unnamed == 0 {
+					p.firstUnnamed = InputError{Source: d.Source, Line: d.Line, Message: d.Kind + " " + d.Ref()}
+				}
+				p.unnamed++
+			}
+			res, gen, ierrs, warns := evaluateDocument(d, opts, facts)
+			p.errors = append(p.errors, ierrs...)
+			p.warnings = append(p.warnings, warns...)
 			if res == nil {
 				return nil
 			}
@@ -185,60 +262,76 @@ func processInput(in *input, opts *Options, facts *clusterFacts) *fileResult {
 				if root == nil && opts.Diff {
 					before, _ = stream.Encode(d.Root)
 				}
-				if err := stream.ApplyPatch(d.Node, res.Patch); err != nil {
-					fr.errors = append(fr.errors, InputError{Source: d.Source, Line: d.Line,
+				if err := stream.ApplyPatchIn(d.Root, d.Node, res.Patch); err != nil {
+					p.errors = append(p.errors, InputError{Source: d.Source, Line: d.Line,
 						Message: fmt.Sprintf("%s %s: cannot apply the policy's patch to this document: %v", d.Kind, d.Ref(), err)})
 				} else {
 					root = d.Root
 				}
 			}
-			fr.results = append(fr.results, *res)
+			p.results = append(p.results, *res)
 			generated = append(generated, gen...)
 			return nil
 		})
 		for _, e := range errs {
-			fr.errors = append(fr.errors, toInputError(in.name, e))
+			p.errors = append(p.errors, toInputError(in.name, e))
 		}
-		if !opts.Fix && !opts.Diff {
-			continue
-		}
-		fixed.WriteString("---\n")
-		if root != nil {
-			after, err := stream.Encode(root)
-			if err != nil {
-				fr.errors = append(fr.errors, InputError{Source: in.name, Line: c.Line, Message: "cannot encode the fixed document: " + err.Error()})
-				writeText(&fixed, c.Text)
+		objects += p.objects
+		problems += len(p.errors)
+		if opts.Fix || opts.Diff {
+			fixed.WriteString("---\n")
+			if root != nil {
+				after, err := stream.Encode(root)
+				if err != nil {
+					p.errors = append(p.errors, InputError{Source: in.name, Line: c.Line, Message: "cannot encode the fixed document: " + err.Error()})
+					writeText(&fixed, c.Text)
+				} else {
+					fixed.Write(after)
+					if opts.Diff {
+						writeDiff(&diff, in.name, docLine, before, after)
+					}
+				}
 			} else {
-				fixed.Write(after)
+				writeText(&fixed, c.Text)
+			}
+			for _, g := range generated {
+				n, err := stream.ValueNode(g)
+				if err != nil {
+					continue
+				}
+				out, err := stream.Encode(n)
+				if err != nil {
+					continue
+				}
+				fixed.WriteString("---\n# Generated by stowage check: protects the StatefulSet above during drains.\n")
+				fixed.Write(out)
 				if opts.Diff {
-					writeDiff(&diff, in.name, docLine, before, after)
+					writeDiff(&diff, in.name, docLine, nil, out)
 				}
 			}
-		} else {
-			writeText(&fixed, c.Text)
+			p.fixed, p.diff = fixed.Bytes(), diff.Bytes()
 		}
-		for _, g := range generated {
-			n, err := stream.ValueNode(g)
-			if err != nil {
-				continue
-			}
-			out, err := stream.Encode(n)
-			if err != nil {
-				continue
-			}
-			fixed.WriteString("---\n# Generated by stowage check: protects the StatefulSet above during drains.\n")
-			fixed.Write(out)
-			if opts.Diff {
-				writeDiff(&diff, in.name, docLine, nil, out)
-			}
+		if !send(p) {
+			return
 		}
 	}
-	fr.fixed = fixed.Bytes()
-	fr.diff = diff.Bytes()
-	return fr
+	if objects == 0 && problems == 0 {
+		e := InputError{Source: in.name, Message: "holds no objects; when it is the output of a command such as `helm template`, " +
+			"that command may have failed (use `set -o pipefail`)"}
+		if opts.FailOnEmpty {
+			e.Message += "; it is an error with --fail-on-empty"
+			send(&piece{errors: []InputError{e}})
+		} else {
+			e.Message += "; --fail-on-empty makes this an error"
+			send(&piece{warnings: []InputError{e}})
+		}
+	}
 }
 
+// writeText writes a document as read, without a byte order mark: kubectl reads one only at the
+// very start of a stream, and the document now follows a ---.
 func writeText(w *bytes.Buffer, text []byte) {
+	text = bytes.TrimPrefix(text, []byte("\ufeff"))
 	w.Write(text)
 	if len(text) > 0 && text[len(text)-1] != '\n' {
 		w.WriteByte('\n')
@@ -275,41 +368,45 @@ type object interface {
 	GetLabels() map[string]string
 }
 
-// wantAPIVersion is the only served version of each evaluated kind.
-var wantAPIVersion = map[string]string{"StatefulSet": "apps/v1", "PersistentVolumeClaim": "v1"}
-
 // evaluateDocument evaluates one object if it is a StatefulSet or PersistentVolumeClaim, and
-// returns its result and the objects Stowage would create for it.
-func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*Result, []any, []InputError) {
+// returns its result and the objects Stowage would create for it. An obsolete apiVersion is an
+// input error for any kind.
+func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*Result, []any, []InputError, []InputError) {
+	if msg := obsoleteAPI(d.APIVersion, d.Kind, d.Ref()); msg != "" {
+		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: msg}}, nil
+	}
 	var obj object
 	switch {
-	case d.Kind == "StatefulSet" && d.APIVersion == "apps/v1":
+	case d.Kind == "StatefulSet":
 		obj = &appsv1.StatefulSet{}
-	case d.Kind == "PersistentVolumeClaim" && d.APIVersion == "v1":
+	case d.Kind == "PersistentVolumeClaim":
 		obj = &corev1.PersistentVolumeClaim{}
-	case wantAPIVersion[d.Kind] != "":
-		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
-			"%s %s uses apiVersion %s, which Kubernetes does not serve; use %s", d.Kind, d.Ref(), d.APIVersion, wantAPIVersion[d.Kind])}}
 	default:
 		if k := operatorcr.Lookup(d.APIVersion, d.Kind); k != nil {
-			return evaluateCustomResource(d, k, opts, facts)
+			res, gen, errs := evaluateCustomResource(d, k, opts, facts)
+			return res, gen, errs, nil
 		}
-		return nil, nil, nil // other kinds pass through untouched
+		return nil, nil, nil, nil // other kinds pass through untouched
 	}
-	var errs []InputError
+	var errs, warns []InputError
 	fieldErrs, err := stream.Decode(d, obj)
 	if err != nil {
 		line := stream.ErrorLine(err)
 		if line == 0 {
 			line = d.Line
 		}
-		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}
+		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}, nil
 	}
 	for _, fe := range fieldErrs {
-		errs = append(errs, InputError{Source: d.Source, Line: fe.Line, Message: fmt.Sprintf("%s %s: %s", d.Kind, d.Ref(), fe.Message)})
+		e := InputError{Source: d.Source, Line: fe.Line, Message: fmt.Sprintf("%s %s: %s", d.Kind, d.Ref(), fe.Message)}
+		if fe.Warning {
+			warns = append(warns, e)
+		} else {
+			errs = append(errs, e)
+		}
 	}
 	if obj.GetNamespace() == "" {
-		obj.SetNamespace(opts.Namespace)
+		obj.SetNamespace(facts.defaultNamespace)
 	}
 	ns := obj.GetNamespace()
 	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
@@ -321,11 +418,11 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		},
 	})
 	if err != nil {
-		return nil, nil, append(errs, InputError{Source: d.Source, Line: d.Line, Message: err.Error()})
+		return nil, nil, append(errs, InputError{Source: d.Source, Line: d.Line, Message: err.Error()}), warns
 	}
 	if dec.Result == nil {
 		res.Skipped = string(dec.Skip)
-		return res, nil, errs
+		return res, nil, errs, warns
 	}
 	res.Policy = dec.Policy.Name
 	out := dec.Result
@@ -347,7 +444,7 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		res.Generated = append(res.Generated, g)
 		gen = append(gen, g)
 	}
-	return res, gen, errs
+	return res, gen, errs, warns
 }
 
 // manifest turns an object into what one would apply: its JSON form without status and

@@ -17,13 +17,17 @@ import (
 // one call into the policy engine as for a StatefulSet, and reports and patches at the
 // resource's own fields.
 func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Options, facts *clusterFacts) (*Result, []any, []InputError) {
-	data, err := stream.ToJSON(nil, d.Node)
+	data, _, err := d.JSON() // the values kubectl reads (YAML 1.1)
 	var obj map[string]any
 	if err == nil {
 		err = json.Unmarshal(data, &obj)
 	}
 	if err != nil {
-		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}
+		line := stream.ErrorLine(err)
+		if line == 0 {
+			line = d.Line
+		}
+		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}
 	}
 	proj, err := operatorcr.Project(k, obj)
 	if err != nil {
@@ -32,7 +36,7 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 	}
 	sts := proj.StatefulSet
 	if sts.Namespace == "" {
-		sts.Namespace = opts.Namespace
+		sts.Namespace = facts.defaultNamespace
 	}
 	ns := sts.Namespace
 	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,

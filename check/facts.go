@@ -2,6 +2,9 @@ package check
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +19,13 @@ import (
 type clusterFacts struct {
 	budgets    map[string][]*policyv1.PodDisruptionBudget
 	namespaces map[string]map[string]string
+
+	// named records the namespaces that namespaced objects name, with where each is first named.
+	named map[string]InputError
+	// defaultNamespace is given to objects that name none: -n, or else the one namespace that
+	// every object naming one agrees on (inferred is then set).
+	defaultNamespace string
+	inferred         bool
 }
 
 func (f *clusterFacts) namespaceLabels(ns string) map[string]string {
@@ -56,29 +66,49 @@ func (f *clusterFacts) addBudget(pdb *policyv1.PodDisruptionBudget) {
 	f.budgets[pdb.Namespace] = append(list, pdb)
 }
 
-// gatherFacts reads the budgets and namespaces out of the inputs. Only documents that can hold
-// one are parsed, and problems are left for the main pass to report.
-func gatherFacts(inputs []*input, defaultNamespace string) *clusterFacts {
-	f := &clusterFacts{budgets: map[string][]*policyv1.PodDisruptionBudget{}, namespaces: map[string]map[string]string{}}
+// gatherFacts reads the budgets, the namespaces and the namespaces objects name out of the
+// inputs. Only documents that can hold one of these are parsed, and problems are left for the
+// main pass to report. It also decides the namespace of the objects that name none.
+func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
+	f := &clusterFacts{budgets: map[string][]*policyv1.PodDisruptionBudget{}, namespaces: map[string]map[string]string{},
+		named: map[string]InputError{}}
+	var unnamedBudgets []*policyv1.PodDisruptionBudget
 	for _, in := range inputs {
-		data, err := in.read()
-		if err != nil || !bytes.Contains(data, kindBudget) && !bytes.Contains(data, kindNamespace) {
+		data := in.data
+		if !mayMatter(data) {
 			continue
 		}
 		index := 0
 		for _, c := range stream.Split(data) {
-			if !bytes.Contains(c.Text, kindBudget) && !bytes.Contains(c.Text, kindNamespace) {
+			if !mayMatter(c.Text) {
 				continue
 			}
+			if !bytes.Contains(c.Text, kindBudget) && !bytes.Contains(c.Text, kindNamespace) {
+				// Only the namespace is wanted: read it without parsing, when the document allows.
+				if m, ok := quickMeta(c.Text); ok {
+					if m.Namespace != "" && !clusterScoped[m.Kind] {
+						if _, seen := f.named[m.Namespace]; !seen {
+							f.named[m.Namespace] = InputError{Source: in.name, Line: c.Line + m.Line, Message: m.Kind + " " + m.Namespace + "/" + m.Name}
+						}
+					}
+					continue
+				}
+			}
 			stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
+				if d.Namespace != "" && !clusterScoped[d.Kind] {
+					if _, ok := f.named[d.Namespace]; !ok {
+						f.named[d.Namespace] = InputError{Source: d.Source, Line: d.Line, Message: d.Kind + " " + d.Ref()}
+					}
+				}
 				switch {
 				case d.Kind == "PodDisruptionBudget" && d.APIVersion == "policy/v1":
 					pdb := &policyv1.PodDisruptionBudget{}
 					if _, err := stream.Decode(d, pdb); err == nil {
 						if pdb.Namespace == "" {
-							pdb.Namespace = defaultNamespace
+							unnamedBudgets = append(unnamedBudgets, pdb)
+						} else {
+							f.addBudget(pdb)
 						}
-						f.addBudget(pdb)
 					}
 				case d.Kind == "Namespace" && d.APIVersion == "v1":
 					ns := &corev1.Namespace{}
@@ -95,5 +125,61 @@ func gatherFacts(inputs []*input, defaultNamespace string) *clusterFacts {
 			})
 		}
 	}
+	f.defaultNamespace = flagNamespace
+	if flagNamespace == "" && len(f.named) == 1 {
+		for ns := range f.named {
+			f.defaultNamespace, f.inferred = ns, true
+		}
+	}
+	for _, pdb := range unnamedBudgets {
+		pdb.Namespace = f.defaultNamespace
+		f.addBudget(pdb)
+	}
 	return f
+}
+
+var wordNamespace = []byte("namespace")
+
+// mayMatter reports whether text may hold a budget, a Namespace or a namespaced object that
+// names its namespace. A backslash may spell any of them in a double-quoted key.
+func mayMatter(text []byte) bool {
+	return bytes.Contains(text, kindBudget) || bytes.Contains(text, kindNamespace) ||
+		bytes.Contains(text, wordNamespace) || bytes.IndexByte(text, '\\') >= 0
+}
+
+// namespaceWarnings says which namespace objects naming none were given, when the input does not
+// make it plain: unnamed counts them, and first is where the first is.
+func (f *clusterFacts) namespaceWarnings(flagNamespace string, unnamed int, first InputError) []InputError {
+	var out []InputError
+	names := make([]string, 0, len(f.named))
+	for ns := range f.named {
+		names = append(names, ns)
+	}
+	slices.Sort(names)
+	if flagNamespace != "" {
+		for _, ns := range names {
+			if ns != flagNamespace {
+				at := f.named[ns]
+				out = append(out, InputError{Source: at.Source, Line: at.Line, Message: fmt.Sprintf(
+					"%s names namespace %s, but -n is %s: `kubectl apply -n %s` refuses an object of another namespace; it is checked in %s",
+					at.Message, ns, flagNamespace, flagNamespace, ns)})
+			}
+		}
+		return out
+	}
+	if unnamed == 0 || len(names) == 0 {
+		return nil
+	}
+	if f.inferred {
+		at := f.named[f.defaultNamespace]
+		return []InputError{{Source: first.Source, Line: first.Line, Message: fmt.Sprintf(
+			"%d object(s), the first %s, name no namespace, while the others name %s (first %s at %s:%d): they are checked as in %s, "+
+				"where they land with `kubectl apply -n %s` or `helm install -n %s`; pass -n %s to say so, or set metadata.namespace",
+			unnamed, first.Message, f.defaultNamespace, at.Message, at.Source, at.Line, f.defaultNamespace,
+			f.defaultNamespace, f.defaultNamespace, f.defaultNamespace)}}
+	}
+	return []InputError{{Source: first.Source, Line: first.Line, Message: fmt.Sprintf(
+		"%d object(s), the first %s, name no namespace, while the others name several (%s): they are checked as in no namespace of these, "+
+			"and budgets match them only when they name none either; pass -n with the namespace they are applied to",
+		unnamed, first.Message, strings.Join(names, ", "))}}
 }

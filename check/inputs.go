@@ -1,6 +1,9 @@
 package check
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,45 +11,104 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // MaxInputBytes caps one input file or standard input.
 const MaxInputBytes = 256 << 20
 
-// input is one file, or standard input, to be read when needed.
+// input is one file, or standard input. Every input is read exactly once (see load): a pipe, a
+// FIFO, /dev/stdin or a process substitution such as <(helm template ...) cannot be read twice,
+// and a file read twice could change in between.
 type input struct {
-	name string
-	path string // "" for standard input
-
-	once  sync.Once
+	name  string
+	path  string // "" for standard input
 	stdin io.Reader
-	data  []byte // standard input is read once and kept, since it cannot be read twice
-	err   error
+
+	data []byte
+	err  error
 }
 
-// read returns the input's bytes. Files are read afresh on every call, so that a run keeps at
-// most a few of them in memory at once.
-func (in *input) read() ([]byte, error) {
-	if in.path == "" {
-		in.once.Do(func() { in.data, in.err = readAll(in.stdin) })
-		return in.data, in.err
+// load reads the input. It returns early, with ctx's error, when ctx is cancelled while the read
+// blocks, as opening a FIFO nobody writes to does; the read is then abandoned.
+func (in *input) load(ctx context.Context) error {
+	type result struct {
+		data []byte
+		err  error
 	}
-	f, err := os.Open(in.path)
-	if err != nil {
-		return nil, err
+	done := make(chan result, 1)
+	go func() {
+		if in.path == "" {
+			data, err := readAll(in.stdin, 0)
+			done <- result{data, err}
+			return
+		}
+		f, err := os.Open(in.path)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		size := int64(0)
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+			size = info.Size()
+		}
+		data, err := readAll(f, size)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		in.data, in.err = r.data, r.err
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	defer f.Close()
-	return readAll(f)
 }
 
-func readAll(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
-	if err != nil {
-		return nil, err
+// readAll reads r to the end; size, when known, sizes the buffer at once. Otherwise (a pipe)
+// the input is read in blocks and copied once into a buffer of its exact size, so that memory
+// peaks at twice the input while reading, not at the three or four times that growing one
+// buffer by doubling costs.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	tooLarge := fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
+	if size > MaxInputBytes {
+		return nil, tooLarge
 	}
-	if len(data) > MaxInputBytes {
-		return nil, fmt.Errorf("input is over %d MiB; split it", MaxInputBytes>>20)
+	r = io.LimitReader(r, MaxInputBytes+1)
+	if size > 0 {
+		var buf bytes.Buffer
+		buf.Grow(int(size) + bytes.MinRead)
+		if _, err := buf.ReadFrom(r); err != nil {
+			return nil, err
+		}
+		if buf.Len() > MaxInputBytes {
+			return nil, tooLarge
+		}
+		return buf.Bytes(), nil
+	}
+	const block = 1 << 20
+	var blocks [][]byte
+	total := 0
+	for {
+		b := make([]byte, block)
+		n, err := io.ReadFull(r, b)
+		blocks = append(blocks, b[:n])
+		total += n
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if total > MaxInputBytes {
+		return nil, tooLarge
+	}
+	if len(blocks) == 1 {
+		return blocks[0], nil
+	}
+	data := make([]byte, 0, total)
+	for _, b := range blocks {
+		data = append(data, b...)
 	}
 	return data, nil
 }

@@ -99,6 +99,13 @@ func (s *junitSink) inputError(e *InputError) {
 		Error: &junitProblem{Message: e.Message, Type: "InputError", Text: fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Message)}})
 }
 
+func (s *junitSink) inputWarning(e *InputError) {
+	su := s.suite(e.Source)
+	su.Tests++
+	su.Cases = append(su.Cases, junitCase{Name: fmt.Sprintf("read %s:%d", e.Source, e.Line), Classname: e.Source,
+		SystemOut: fmt.Sprintf("warning: %s:%d: %s", e.Source, e.Line, e.Message)})
+}
+
 func (s *junitSink) diff([]byte) {}
 
 func (s *junitSink) finish(*Summary) error {

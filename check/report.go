@@ -10,7 +10,10 @@ import (
 type Report struct {
 	Results []Result     `json:"results"`
 	Errors  []InputError `json:"errors"`
-	Summary Summary      `json:"summary"`
+	// Warnings are problems with the input that do not stop it from being applied, such as an
+	// empty input, a key given twice, or objects without a namespace beside ones with one.
+	Warnings []InputError `json:"warnings"`
+	Summary  Summary      `json:"summary"`
 }
 
 // Result is the decision about one StatefulSet or PersistentVolumeClaim.
@@ -64,11 +67,12 @@ type Summary struct {
 	// Changed counts the evaluated objects that the policy would mutate.
 	Changed int `json:"changed"`
 	// Generated counts the objects Stowage would create.
-	Generated   int `json:"generated"`
-	Errors      int `json:"errors"`
-	Warnings    int `json:"warnings"`
-	InputErrors int `json:"inputErrors"`
-	ExitCode    int `json:"exitCode"`
+	Generated     int `json:"generated"`
+	Errors        int `json:"errors"`
+	Warnings      int `json:"warnings"`
+	InputErrors   int `json:"inputErrors"`
+	InputWarnings int `json:"inputWarnings"`
+	ExitCode      int `json:"exitCode"`
 }
 
 // Exit codes.

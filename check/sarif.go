@@ -124,6 +124,11 @@ func (s *sarifSink) inputError(e *InputError) {
 		Locations: []sarifLocation{location(e.Source, e.Line, "")}})
 }
 
+func (s *sarifSink) inputWarning(e *InputError) {
+	s.notes = append(s.notes, sarifNotification{Level: "warning", Message: sarifMessage{Text: e.Message},
+		Locations: []sarifLocation{location(e.Source, e.Line, "")}})
+}
+
 func (s *sarifSink) diff([]byte) {}
 
 func (s *sarifSink) finish(sum *Summary) error {

@@ -14,6 +14,7 @@ import (
 type sink interface {
 	result(*Result)
 	inputError(*InputError)
+	inputWarning(*InputError)
 	diff([]byte)
 	finish(*Summary) error
 }
@@ -74,14 +75,26 @@ func (s *textSink) inputError(e *InputError) {
 	}
 }
 
+func (s *textSink) inputWarning(e *InputError) {
+	if e.Line > 0 {
+		fmt.Fprintf(s.w, "%s:%d: input warning: %s\n", e.Source, e.Line, e.Message)
+	} else {
+		fmt.Fprintf(s.w, "%s: input warning: %s\n", e.Source, e.Message)
+	}
+}
+
 func (s *textSink) diff(d []byte) { s.diffs = append(s.diffs, d) }
 
 func (s *textSink) finish(sum *Summary) error {
 	for _, d := range s.diffs {
 		s.w.Write(d)
 	}
-	fmt.Fprintf(s.w, "stowage check: %d file(s), %d object(s), %d evaluated: %d to change, %d to generate; %d error(s), %d warning(s), %d input error(s); exit %d\n",
-		sum.Files, sum.Objects, sum.Evaluated, sum.Changed, sum.Generated, sum.Errors, sum.Warnings, sum.InputErrors, sum.ExitCode)
+	warnings := ""
+	if sum.InputWarnings > 0 {
+		warnings = fmt.Sprintf(", %d input warning(s)", sum.InputWarnings)
+	}
+	fmt.Fprintf(s.w, "stowage check: %d file(s), %d object(s), %d evaluated: %d to change, %d to generate; %d error(s), %d warning(s), %d input error(s)%s; exit %d\n",
+		sum.Files, sum.Objects, sum.Evaluated, sum.Changed, sum.Generated, sum.Errors, sum.Warnings, sum.InputErrors, warnings, sum.ExitCode)
 	return s.w.Flush()
 }
 
@@ -120,10 +133,11 @@ func isIndex(s string) bool {
 
 // jsonSink streams the results array, then writes the errors and the summary.
 type jsonSink struct {
-	w      *bufio.Writer
-	n      int
-	errors []InputError
-	diffs  []string
+	w        *bufio.Writer
+	n        int
+	errors   []InputError
+	warnings []InputError
+	diffs    []string
 }
 
 func (s *jsonSink) result(r *Result) {
@@ -138,6 +152,8 @@ func (s *jsonSink) result(r *Result) {
 
 func (s *jsonSink) inputError(e *InputError) { s.errors = append(s.errors, *e) }
 
+func (s *jsonSink) inputWarning(e *InputError) { s.warnings = append(s.warnings, *e) }
+
 func (s *jsonSink) diff(d []byte) { s.diffs = append(s.diffs, string(d)) }
 
 func (s *jsonSink) finish(sum *Summary) error {
@@ -149,8 +165,13 @@ func (s *jsonSink) finish(sum *Summary) error {
 	if s.errors == nil {
 		s.errors = []InputError{}
 	}
+	if s.warnings == nil {
+		s.warnings = []InputError{}
+	}
 	s.w.WriteString("],\"errors\":")
 	s.w.Write(marshal(s.errors))
+	s.w.WriteString(",\"warnings\":")
+	s.w.Write(marshal(s.warnings))
 	if s.diffs != nil {
 		s.w.WriteString(",\"diffs\":")
 		s.w.Write(marshal(s.diffs))

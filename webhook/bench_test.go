@@ -81,3 +81,20 @@ type defaulterFunc func(context.Context, *appsv1.StatefulSet) error
 func (f defaulterFunc) Default(ctx context.Context, obj *appsv1.StatefulSet) error {
 	return f(ctx, obj)
 }
+
+// BenchmarkDecodeReview is the decoding of an AdmissionReview with the largest corpus
+// StatefulSet, and of the StatefulSet in it: the part of a request the JSON decoder does.
+func BenchmarkDecodeReview(b *testing.B) {
+	body := review(b, admissionv1.Create, statefulSetsGVR, "", largestStatefulSet(b), nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		r := &admissionv1.AdmissionReview{}
+		if err := decodeJSON(body, r); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, ok := decodeObject(statefulSetsGVR, r.Request.Object.Raw); !ok {
+			b.Fatal("not decoded")
+		}
+	}
+}

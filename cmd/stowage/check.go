@@ -29,6 +29,11 @@ func newCheckCommand() *cobra.Command {
 (recursively: .yaml, .yml, .json) or standard input ("-") exactly as the admission webhook would on
 CREATE, and reports violations, the patch it would apply and the PodDisruptionBudgets it would create.
 
+Every input is read exactly once, so pipes, FIFOs and process substitutions such as
+<(helm template ...) work. An input without objects is a warning (an error with --fail-on-empty).
+Objects that name no namespace are checked in the one given with -n or, without it, in the one
+that the other objects of the input agree on.
+
 Exit codes: 0 no error-severity violations (mutations alone are fine); 1 violations, or needed
 changes with --fail-on-change; 2 unreadable input, an invalid policy or bad usage.`,
 		Example: `  helm template my-db bitnami/mariadb-galera | stowage check -
@@ -93,6 +98,7 @@ changes with --fail-on-change; 2 unreadable input, an invalid policy or bad usag
 	f.BoolVar(&opts.Diff, "diff", false, "print a unified diff per changed object")
 	f.BoolVar(&opts.Fix, "fix", false, "write the whole fixed stream to stdout (the report goes to stderr)")
 	f.BoolVar(&opts.FailOnChange, "fail-on-change", false, "exit 1 when any object would be changed or generated")
+	f.BoolVar(&opts.FailOnEmpty, "fail-on-empty", false, "exit 2 when an input holds no objects (an empty pipe from a failed `helm template`), rather than warn")
 	return cmd
 }
 

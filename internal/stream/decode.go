@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	kjson "sigs.k8s.io/json"
+	syaml "sigs.k8s.io/yaml"
 )
 
 // FieldError is a problem with one field of a decoded object.
@@ -19,24 +21,137 @@ type FieldError struct {
 	Field string
 	// Message says what is wrong and how to fix it.
 	Message string
+	// Warning is set for problems that kubectl accepts, such as a key given twice: the object
+	// is applied as it is, so it is decoded as it is, and the problem is only worth a word.
+	Warning bool
 }
 
-// Decode converts a document to JSON and decodes it into obj the way the API server does:
-// case-sensitively, and strictly. Unknown and duplicate fields do not stop the decoding: they are
-// returned as FieldErrors with their lines (of a repeated key, the first occurrence is kept), and
-// obj holds everything else. A value of the wrong type is a fatal error, returned with its line
-// (see ErrorLine).
+// Decode converts a document to JSON and decodes it into obj the way `kubectl apply` and the
+// API server do. The values are read as kubectl reads them, with sigs.k8s.io/yaml (YAML 1.1, where
+// a plain yes, no, on and off are booleans), never with the YAML 1.2 meaning the position-aware
+// tree gives them; the tree only provides the lines. The JSON is decoded case-sensitively and
+// strictly. Unknown fields do not stop the decoding: they are returned as FieldErrors with their
+// lines, and obj holds everything else. A key given twice in the same mapping is decoded as
+// kubectl decodes it, the last value winning, and returned as a FieldError with Warning set. A
+// value of the wrong type, or YAML that kubectl's decoder rejects, is a fatal error returned with
+// its line (see ErrorLine).
 func Decode(d *Document, obj any) ([]FieldError, error) {
-	var dups []FieldError
-	c := converter{buf: make([]byte, 0, 4096), limit: maxJSONBytes, dups: &dups}
-	if err := c.node(d.Node, 0); err != nil {
+	data, dups, err := d.JSON()
+	if err != nil {
 		return nil, err
 	}
-	out, err := DecodeJSON(c.buf, d.Node, obj)
+	out, err := DecodeJSON(data, d.Node, obj)
 	if err != nil {
 		return nil, err
 	}
 	return append(dups, out...), nil
+}
+
+// JSON returns the object's JSON form as kubectl computes it (sigs.k8s.io/yaml's YAMLToJSON),
+// and a warning for every key given twice, whose last value the JSON holds.
+func (d *Document) JSON() ([]byte, []FieldError, error) {
+	if d.list == nil {
+		if err := guard(d.Raw, d.Root); err != nil {
+			return nil, nil, err
+		}
+		data, dup, err := yamlToJSON(d.Raw)
+		if err != nil {
+			return nil, nil, d.yamlError(err)
+		}
+		if dup {
+			return data, duplicates(d.Node), nil
+		}
+		return data, nil, nil
+	}
+	l := d.list
+	if !l.done {
+		l.done = true
+		data, dup, err := yamlToJSON(d.Raw)
+		if gerr := guard(d.Raw, d.Root); gerr != nil {
+			l.err = gerr
+		} else if err != nil {
+			l.err = d.yamlError(err)
+		} else {
+			var list struct {
+				Items []json.RawMessage `json:"items"`
+			}
+			if err := json.Unmarshal(data, &list); err != nil {
+				l.err = &fieldTypeError{line: d.textLine, msg: "the List cannot be read: " + err.Error()}
+			}
+			l.items, l.dup = list.Items, dup
+		}
+	}
+	if l.err != nil {
+		return nil, nil, l.err
+	}
+	if d.Item < 0 || d.Item >= len(l.items) {
+		return nil, nil, &fieldTypeError{line: d.Line, msg: "the List item cannot be read"}
+	}
+	if l.dup {
+		return l.items[d.Item], duplicates(d.Node), nil
+	}
+	return l.items[d.Item], nil, nil
+}
+
+// guard refuses a document that aliases would blow up (a "billion laughs"), before kubectl's
+// decoder expands it: over a million nodes, nesting over 10000 levels or over 64 MiB of JSON.
+// A document without an alias (*name) cannot expand, and is not converted twice.
+func guard(text []byte, root *yaml.Node) error {
+	if bytes.IndexByte(text, '*') < 0 {
+		return nil
+	}
+	c := converter{limit: maxJSONBytes}
+	if err := c.node(root, 0); err != nil {
+		return &fieldTypeError{line: rootOf(root).Line, msg: err.Error()}
+	}
+	return nil
+}
+
+// listJSON is the JSON form of a List, shared by its items.
+type listJSON struct {
+	done  bool
+	items []json.RawMessage
+	dup   bool
+	err   error
+}
+
+// yamlToJSON converts a document's text as kubectl does. dup reports a key given twice: the
+// strict conversion refuses it, and the JSON is then the one kubectl's non-strict decoding
+// gives, with the last value.
+func yamlToJSON(text []byte) (data []byte, dup bool, err error) {
+	data, err = syaml.YAMLToJSONStrict(text)
+	if err == nil {
+		return data, false, nil
+	}
+	if !strings.Contains(err.Error(), "already set in map") {
+		return nil, false, err
+	}
+	data, err = syaml.YAMLToJSON(text)
+	return data, true, err
+}
+
+// yamlError gives an error of kubectl's YAML decoder the line of the source it points at.
+func (d *Document) yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+	line := d.Line
+	if strings.Contains(msg, "line ") {
+		line = yamlErrorLine(err, d.textLine)
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if i := strings.Index(msg, "line "); i >= 0 && strings.HasPrefix(msg, "line ") {
+		if j := strings.Index(msg, ": "); j > i {
+			msg = msg[j+2:]
+		}
+	}
+	return &fieldTypeError{line: line, msg: "kubectl cannot read this document: " + msg}
+}
+
+// duplicates finds the keys given twice under node, with the lines of both.
+func duplicates(node *yaml.Node) []FieldError {
+	var dups []FieldError
+	c := converter{buf: make([]byte, 0, 4096), limit: maxJSONBytes, dups: &dups}
+	c.node(node, 0) // the JSON is kubectl's; only the repeated keys are wanted
+	return dups
 }
 
 // DecodeJSON decodes JSON data (the JSON form of node) strictly into obj, reporting positions
@@ -175,6 +290,21 @@ func jsonKind(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "array"
 	case yaml.ScalarNode:
+		if n.Style == 0 && isCoreTag(n.ShortTag()) {
+			// A plain scalar: resolve it as kubectl does, by YAML 1.1 (yes is a bool there).
+			if j, err := syaml.YAMLToJSON([]byte(n.Value)); err == nil && len(j) > 0 {
+				switch j[0] {
+				case 'n':
+					return "null"
+				case 't', 'f':
+					return "bool"
+				case '"':
+					return "string"
+				case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+					return "number"
+				}
+			}
+		}
 		switch n.ShortTag() {
 		case "!!null":
 			return "null"
@@ -186,6 +316,15 @@ func jsonKind(n *yaml.Node) string {
 		return "string"
 	}
 	return ""
+}
+
+// isCoreTag reports whether a tag is one a plain scalar resolves to by itself.
+func isCoreTag(tag string) bool {
+	switch tag {
+	case "!!null", "!!bool", "!!int", "!!float", "!!str", "!!timestamp":
+		return true
+	}
+	return false
 }
 
 func joinKey(path, key string) string {

@@ -234,6 +234,8 @@ spec:
           image: busybox
 `
 
+const dupAdvice = "kubectl applies the last value, so that is the one checked; remove the other"
+
 func TestDecode(t *testing.T) {
 	tests := []struct {
 		name string
@@ -272,24 +274,24 @@ func TestDecode(t *testing.T) {
 				Message: "unknown field \"spec.template.spec.containers[1].replicas\"; check its spelling and indentation against the API reference (`kubectl explain`)"}},
 		},
 		{
-			name: "key repeated in spec → field error at the second occurrence, first value kept",
+			name: "key repeated in spec → warning at the second occurrence, last value kept as kubectl keeps it",
 			src:  strings.Replace(statefulSet, "  serviceName: db\n", "  serviceName: db\n  replicas: 5\n", 1),
-			want: []FieldError{{Line: 10, Field: "spec.replicas", Message: `field "spec.replicas" is set twice (first at line 8); remove one`}},
+			want: []FieldError{{Line: 10, Field: "spec.replicas", Warning: true, Message: `field "spec.replicas" is set twice (first at line 8); ` + dupAdvice}},
 			check: func(t *testing.T, s *appsv1.StatefulSet) {
-				if s.Spec.Replicas == nil || *s.Spec.Replicas != 3 {
-					t.Errorf("replicas = %v, want the first value, 3", s.Spec.Replicas)
+				if s.Spec.Replicas == nil || *s.Spec.Replicas != 5 {
+					t.Errorf("replicas = %v, want the last value, 5", s.Spec.Replicas)
 				}
 			},
 		},
 		{
 			name: "label key with dots repeated → path in [key] form",
 			src:  strings.Replace(statefulSet, "    app.kubernetes.io/name: db\n", "    app.kubernetes.io/name: db\n    app.kubernetes.io/name: x\n", 1),
-			want: []FieldError{{Line: 7, Field: "metadata.labels[app.kubernetes.io/name]", Message: `field "metadata.labels[app.kubernetes.io/name]" is set twice (first at line 6); remove one`}},
+			want: []FieldError{{Line: 7, Field: "metadata.labels[app.kubernetes.io/name]", Warning: true, Message: `field "metadata.labels[app.kubernetes.io/name]" is set twice (first at line 6); ` + dupAdvice}},
 		},
 		{
 			name: "key repeated in a list item → path with its index",
 			src:  strings.Replace(statefulSet, "          image: busybox\n", "          image: busybox\n          name: again\n", 1),
-			want: []FieldError{{Line: 25, Field: "spec.template.spec.containers[1].name", Message: `field "spec.template.spec.containers[1].name" is set twice (first at line 23); remove one`}},
+			want: []FieldError{{Line: 25, Field: "spec.template.spec.containers[1].name", Warning: true, Message: `field "spec.template.spec.containers[1].name" is set twice (first at line 23); ` + dupAdvice}},
 		},
 		{
 			name: "merge keys and aliases → decoded as their expansion",
@@ -318,8 +320,8 @@ spec:
 			},
 		},
 		{
-			name: "label values yes and on → strings, as YAML 1.2 reads them",
-			src:  "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  labels:\n    a: yes\n    b: on\n",
+			name: "quoted label values yes and on → strings",
+			src:  "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  labels:\n    a: \"yes\"\n    b: 'on'\n",
 			check: func(t *testing.T, s *appsv1.StatefulSet) {
 				if diff := cmp.Diff(map[string]string{"a": "yes", "b": "on"}, s.Labels); diff != "" {
 					t.Errorf("labels (-want +got):\n%s", diff)

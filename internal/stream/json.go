@@ -164,8 +164,8 @@ func (c *converter) mapping(n *yaml.Node, depth int) error {
 				c.path = append(c.path, pathElem{key: key, index: -1})
 				p := c.fieldPath()
 				c.path = c.path[:len(c.path)-1]
-				*c.dups = append(*c.dups, FieldError{Line: pairs[i].Line, Field: p,
-					Message: fmt.Sprintf("field %q is set twice (first at line %d); remove one", p, prev)})
+				*c.dups = append(*c.dups, FieldError{Line: pairs[i].Line, Field: p, Warning: true,
+					Message: fmt.Sprintf("field %q is set twice (first at line %d); kubectl applies the last value, so that is the one checked; remove the other", p, prev)})
 			}
 			continue // the first explicit key wins, and an explicit key overrides a merged one
 		}

@@ -15,20 +15,196 @@ import (
 // ApplyPatch applies RFC 6902 add, replace and remove operations to a YAML mapping node (or the
 // document node holding it) in place, keeping the comments, key order and layout of everything
 // the patch does not touch. Parents that an add needs and the document lacks are created: a list
-// when the next segment is "-", a mapping otherwise.
+// when the next segment is "-", a mapping otherwise. node is taken to be the whole document; see
+// ApplyPatchIn for an object inside a larger one, such as an item of a List.
 //
 // The patch is applied to the document's JSON meaning: a path through an alias (*name) or a key
 // merged in with << patches a copy put in its place, never the anchored original that other parts
-// of the document share. Replacing or removing a part that defines an anchor is an error, since
-// aliases elsewhere may use it. Operations before a failing one stay applied.
+// of the document share. Where the patch changes an anchored node itself (or one holding it), or
+// replaces or removes one, every alias to it is first replaced by a copy of what it means, so
+// that nothing but the patched fields changes meaning. Operations before a failing one stay
+// applied.
 func ApplyPatch(node *yaml.Node, ops []jsonpatch.Operation) error {
+	return ApplyPatchIn(node, node, ops)
+}
+
+// ApplyPatchIn applies ops to node, an object inside the YAML document doc (an item of a List,
+// or doc's own object), as ApplyPatch does. Aliases anywhere in doc to a node the patch changes
+// are replaced by copies first, so patching one object never changes another.
+func ApplyPatchIn(doc, node *yaml.Node, ops []jsonpatch.Operation) error {
 	node = rootOf(node)
+	anc := ancestors(doc, node)
 	for _, op := range ops {
+		if err := unshare(doc, node, anc, op); err != nil {
+			return fmt.Errorf("%s %s: %w", op.Operation, op.Path, err)
+		}
 		if err := applyOp(node, op); err != nil {
 			return fmt.Errorf("%s %s: %w", op.Operation, op.Path, err)
 		}
 	}
 	return nil
+}
+
+// ancestors returns the nodes of doc that hold node, outermost first, without following aliases.
+// A List item is found directly under the List's items; anything else by a search.
+func ancestors(doc, node *yaml.Node) []*yaml.Node {
+	if doc == node {
+		return nil
+	}
+	top := rootOf(doc)
+	var path []*yaml.Node
+	if doc != top {
+		path = append(path, doc)
+	}
+	if top == node {
+		return path
+	}
+	if top.Kind == yaml.MappingNode {
+		for i := 1; i < len(top.Content); i += 2 {
+			v := top.Content[i]
+			if v == node {
+				return append(path, top)
+			}
+			if v.Kind == yaml.SequenceNode {
+				for _, e := range v.Content {
+					if e == node {
+						return append(path, top, v)
+					}
+				}
+			}
+		}
+	}
+	var search func(n *yaml.Node, path []*yaml.Node) []*yaml.Node
+	search = func(n *yaml.Node, path []*yaml.Node) []*yaml.Node {
+		if n == node {
+			return path
+		}
+		if n.Kind == yaml.AliasNode {
+			return nil
+		}
+		for _, c := range n.Content {
+			if p := search(c, append(path, n)); p != nil {
+				return p
+			}
+		}
+		return nil
+	}
+	return search(doc, nil)
+}
+
+// unshare finds the anchored nodes that op changes: node and its ancestors, the nodes on the
+// path, and every anchor inside a value that op replaces or removes. When there are any, it
+// replaces every alias to them in doc by a copy of its meaning, and drops their anchors.
+func unshare(doc, node *yaml.Node, anc []*yaml.Node, op jsonpatch.Operation) error {
+	segs, err := pointer(op.Path)
+	if err != nil || len(segs) == 0 {
+		return nil // applyOp reports it
+	}
+	shared := map[*yaml.Node]bool{}
+	for _, a := range anc {
+		if a.Anchor != "" {
+			shared[a] = true
+		}
+	}
+	n := node
+	for i, seg := range segs {
+		if n.Anchor != "" {
+			shared[n] = true
+		}
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if !isMergeKey(n.Content[j]) && n.Content[j].Value == seg {
+					next = n.Content[j+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if idx, err := index(seg, len(n.Content)-1); err == nil {
+				next = n.Content[idx]
+			}
+		}
+		if next == nil || next.Kind == yaml.AliasNode {
+			break // created, copied from a merge key, or copied from the alias: nothing shared changes
+		}
+		if i == len(segs)-1 {
+			if op.Operation != "add" || n.Kind == yaml.MappingNode {
+				anchorsIn(next, shared) // the old value is dropped
+			}
+			break
+		}
+		n = next
+	}
+	if len(shared) == 0 {
+		return nil
+	}
+	budget := maxAliasExpansion
+	if err := materialize(doc, shared, &budget); err != nil {
+		return err
+	}
+	for a := range shared {
+		a.Anchor = ""
+	}
+	return nil
+}
+
+// anchorsIn adds the anchored nodes of a subtree to set, without following aliases.
+func anchorsIn(n *yaml.Node, set map[*yaml.Node]bool) {
+	if n.Anchor != "" {
+		set[n] = true
+	}
+	if n.Kind == yaml.AliasNode {
+		return
+	}
+	for _, c := range n.Content {
+		anchorsIn(c, set)
+	}
+}
+
+// materialize replaces every alias in n to a node of targets by a full copy of what it means.
+func materialize(n *yaml.Node, targets map[*yaml.Node]bool, budget *int) error {
+	for i, c := range n.Content {
+		if c.Kind == yaml.AliasNode {
+			if targets[c.Alias] {
+				cp, err := expandCopy(c.Alias, budget, 0)
+				if err != nil {
+					return err
+				}
+				cp.HeadComment, cp.LineComment, cp.FootComment = c.HeadComment, c.LineComment, c.FootComment
+				n.Content[i] = cp
+			}
+			continue
+		}
+		if err := materialize(c, targets, budget); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expandCopy copies a subtree with every alias in it expanded and no anchors, so that the copy
+// means the same wherever it is put, whatever becomes of the anchors.
+func expandCopy(n *yaml.Node, budget *int, depth int) (*yaml.Node, error) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if *budget--; *budget < 0 || depth > maxDepth {
+		return nil, fmt.Errorf("the patch changes a node that aliases elsewhere use, and copying it for them is too large; edit it by hand")
+	}
+	cp := *n
+	cp.Anchor = ""
+	if n.Content != nil {
+		cp.Content = make([]*yaml.Node, len(n.Content))
+		for i, c := range n.Content {
+			e, err := expandCopy(c, budget, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			cp.Content[i] = e
+		}
+	}
+	return &cp, nil
 }
 
 func applyOp(root *yaml.Node, op jsonpatch.Operation) error {

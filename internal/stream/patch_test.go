@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
+	jsonpatch5 "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	"gomodules.xyz/jsonpatch/v2"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -150,22 +152,22 @@ func TestApplyPatch(t *testing.T) {
 			want: `error: remove /spec/n: field "n" comes from a merge key`,
 		},
 		{
-			name: "replace a value that defines an anchor → error, so no alias dangles",
+			name: "replace a value that defines an anchor → the alias becomes a copy first",
 			src:  "a: &a {x: 1}\nb: *a\n",
 			ops:  []jsonpatch.Operation{op("replace", "/a", 2)},
-			want: "error: defines the anchor &a",
+			want: "a: 2\nb: {x: 1}\n",
 		},
 		{
-			name: "add under a null that defines an anchor → error, the aliases keep their null",
+			name: "add under a null that defines an anchor → the aliases keep their null",
 			src:  "a: &n\nb: *n\n",
 			ops:  []jsonpatch.Operation{op("add", "/a/x", 1)},
-			want: "error: defines the anchor &n",
+			want: "a:\n  x: 1\nb:\n",
 		},
 		{
-			name: "remove a list item that holds an anchor → error",
+			name: "remove a list item that holds an anchor → the alias becomes a copy first",
 			src:  "l:\n  - {x: &x 1}\ny: *x\n",
 			ops:  []jsonpatch.Operation{op("remove", "/l/0", nil)},
-			want: "error: defines the anchor &x",
+			want: "l: []\ny: 1\n",
 		},
 		{
 			name: "document node given instead of the mapping → patched all the same",
@@ -220,6 +222,74 @@ func TestApplyPatch(t *testing.T) {
 				t.Errorf("patched document does not convert: %v", err)
 			}
 		})
+	}
+}
+
+// TestApplyPatchInAnchorSharedByListItems: in a List where StatefulSet B aliases A's affinity
+// block, patching A must not leak A's term into B, and patching B must not carry A's (issue 10,
+// item 3). The written document must mean what the two JSON patches say.
+func TestApplyPatchInAnchorSharedByListItems(t *testing.T) {
+	src := `apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: StatefulSet
+  metadata: {name: a}
+  spec:
+    affinity: &aff # shared
+      nodeAffinity: {x: 1}
+- apiVersion: apps/v1
+  kind: StatefulSet
+  metadata: {name: b}
+  spec:
+    affinity: *aff
+`
+	var docs []*Document
+	if errs := Read("list", []byte(src), func(d *Document) error { docs = append(docs, d); return nil }); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	before := map[string][]byte{}
+	for _, d := range docs {
+		js, err := ToJSON(nil, d.Node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[d.Name] = js
+	}
+	patches := map[string][]jsonpatch.Operation{
+		"a": {op("add", "/spec/affinity/podAntiAffinity", map[string]any{"term": "a"})},
+		"b": {op("add", "/spec/affinity/podAntiAffinity", map[string]any{"term": "b"})},
+	}
+	for _, d := range docs {
+		if err := ApplyPatchIn(d.Root, d.Node, patches[d.Name]); err != nil {
+			t.Fatalf("%s: %v", d.Name, err)
+		}
+	}
+	out, err := Encode(docs[0].Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []*Document
+	if errs := Read("out", out, func(d *Document) error { back = append(back, d); return nil }); len(errs) > 0 || len(back) != 2 {
+		t.Fatalf("output does not read back: %v\n%s", errs, out)
+	}
+	for _, d := range back {
+		pj, _ := json.Marshal(patches[d.Name])
+		p, err := jsonpatch5.DecodePatch(pj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := p.Apply(before[d.Name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ToJSON(nil, d.Node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !jsonEqual(want, got) {
+			t.Errorf("%s written as\n%s\nwant (the report's patch applied)\n%s\nYAML:\n%s", d.Name, got, want, out)
+		}
 	}
 }
 

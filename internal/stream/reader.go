@@ -36,6 +36,11 @@ type Document struct {
 	Root *yaml.Node
 
 	APIVersion, Kind, Namespace, Name string
+
+	// textLine is the line of Raw's first line.
+	textLine int
+	// list, for the items of a List, holds the List's JSON form, converted once for all items.
+	list *listJSON
 }
 
 // Ref returns "namespace/name", or "name" for cluster-scoped or unnamespaced objects.
@@ -189,7 +194,7 @@ func ReadChunk(source string, c Chunk, index *int, fn func(*Document) error) (er
 		return []error{&Error{Source: source, Line: body.Line,
 			Message: fmt.Sprintf("document is a %s, not an object; every document must be a mapping with apiVersion and kind", nodeKind(body))}}, false
 	}
-	doc := &Document{Source: source, Index: *index, Item: -1, Raw: c.Text, Node: body, Root: &root, Line: body.Line}
+	doc := &Document{Source: source, Index: *index, Item: -1, Raw: c.Text, Node: body, Root: &root, Line: body.Line, textLine: c.Line}
 	*index++
 	if err := describe(doc); err != nil {
 		return []error{err}, false
@@ -207,12 +212,13 @@ func ReadChunk(source string, c Chunk, index *int, fn func(*Document) error) (er
 	if items.Kind != yaml.SequenceNode {
 		return []error{&Error{Source: source, Line: items.Line, Message: "items of a List must be a sequence of objects"}}, false
 	}
+	list := &listJSON{}
 	for i, it := range items.Content {
 		if it.Kind != yaml.MappingNode {
 			errs = append(errs, &Error{Source: source, Line: it.Line, Message: fmt.Sprintf("items[%d] of a List must be an object", i)})
 			continue
 		}
-		item := &Document{Source: source, Index: doc.Index, Item: i, Raw: c.Text, Node: it, Root: &root, Line: it.Line}
+		item := &Document{Source: source, Index: doc.Index, Item: i, Raw: c.Text, Node: it, Root: &root, Line: it.Line, textLine: c.Line, list: list}
 		if err := describe(item); err != nil {
 			errs = append(errs, err)
 			continue
