@@ -15,6 +15,8 @@ import (
 type Metrics struct {
 	decisions *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	inFlight  prometheus.Gauge
+	rejected  *prometheus.CounterVec
 }
 
 // NewMetrics creates the admission metrics and registers them on reg.
@@ -30,8 +32,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to answer an AdmissionReview, by endpoint.",
 			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
 		}, []string{"endpoint"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stowage_admission_in_flight_requests",
+			Help: "Admission reviews being read or decided now (the server bounds them; see --max-in-flight).",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stowage_admission_rejected_requests_total",
+			Help: "Admission reviews turned away before being decided, by reason: busy (429, no free slot in time), " +
+				"too-large (413, over --max-body-bytes), gone (the deadline passed while queued).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.decisions, m.latency)
+	reg.MustRegister(m.decisions, m.latency, m.inFlight, m.rejected)
 	return m
 }
 

@@ -38,7 +38,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/stowage-dev/stowage/controllers"
 	"github.com/stowage-dev/stowage/policy"
@@ -77,6 +76,8 @@ type webhookFlags struct {
 	leaderElectRenewDeadline time.Duration
 	leaderElectRetryPeriod   time.Duration
 	shutdownDelay            time.Duration
+
+	limits limitFlags
 }
 
 func newWebhookCommand() *cobra.Command {
@@ -120,6 +121,7 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.DurationVar(&o.notReadyThreshold, "not-ready-threshold", 5*time.Minute, "how long a node may be NotReady before the audit counts its volumes as stranded")
 	f.BoolVar(&o.recovery, "recovery", false, "run the recovery controller on the leader: it rebuilds replicas stranded on gone nodes as the selecting policy's spec.recovery says (needs the chart's recovery.enabled RBAC)")
 	f.IntVar(&o.recoveryMaxFlight, "recovery-max-in-flight", policy.DefaultMaxRecoveries, "cluster-wide cap on StatefulSets with a recovery in flight")
+	o.limits.add(f)
 	return cmd
 }
 
@@ -142,6 +144,9 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 	}
 	log := newLogger(o)
 	ctrl.SetLogger(log)
+	if err := o.limits.applyMemoryLimit(log); err != nil {
+		return usageError(cmd, err.Error())
+	}
 
 	cfg, err := o.kube.config()
 	if err != nil {
@@ -262,20 +267,18 @@ func writeSelfSigned(cmd *cobra.Command, o *webhookFlags) error {
 // replica serves; it owns the informer cache, the metrics and the health probes.
 func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, watcher *certwatcher.CertWatcher, o *webhookFlags,
 	log logr.Logger, draining *atomic.Bool) (manager.Manager, *webhook.CacheCluster, error) {
+	metrics := webhook.NewMetrics(ctrlmetrics.Registry)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                o.limits.metricsOptions(o),
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		WebhookServer: crwebhook.NewServer(crwebhook.Options{
-			Host: o.host, Port: o.port, CertDir: o.certDir,
-			TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-				c.MinVersion = tls.VersionTLS12
-				c.NextProtos = []string{"http/1.1"} // no HTTP/2: CVE-2023-44487 and CVE-2023-39325
-				c.GetCertificate = watcher.GetCertificate
-			}},
-		}),
+		WebhookServer: webhook.NewServer(o.limits.serverOptions(o, func(c *tls.Config) {
+			c.MinVersion = tls.VersionTLS12
+			c.NextProtos = []string{"http/1.1"} // no HTTP/2: CVE-2023-44487 and CVE-2023-39325
+			c.GetCertificate = watcher.GetCertificate
+		}, log.WithName("server"), metrics)),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the manager: %w", err)
@@ -285,7 +288,6 @@ func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.
 	}
 
 	cluster := &webhook.CacheCluster{Reader: mgr.GetCache()}
-	metrics := webhook.NewMetrics(ctrlmetrics.Registry)
 	webhook.RegisterCertificateExpiry(ctrlmetrics.Registry, func() (*tls.Certificate, error) { return watcher.GetCertificate(nil) }, time.Now)
 	admitter := &webhook.Admitter{Cluster: cluster}
 	srv := mgr.GetWebhookServer()
