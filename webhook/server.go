@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,7 +147,9 @@ func (s *Server) HTTPServer() *http.Server {
 		WriteTimeout:   s.opts.WriteTimeout,
 		IdleTimeout:    s.opts.IdleTimeout,
 		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       nil,
+		// Handshake failures and broken connections are the clients' doing; keep them out of
+		// the error log, where an attacker could flood it.
+		ErrorLog: log.New(logWriter{s.opts.Log.V(2)}, "", 0),
 	}
 }
 
@@ -198,6 +202,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	wg.Wait()
 	return err
+}
+
+type logWriter struct{ log logr.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info("http server", "error", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // Limiter bounds the reviews decided at once. A review waits for a slot in its pool (small or
