@@ -58,6 +58,9 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 	default:
 		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
 	}
+	if facts.stopped() {
+		return nil, ErrStopped // some check may have given up part way
+	}
 	return res, nil
 }
 

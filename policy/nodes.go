@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
@@ -17,7 +18,7 @@ import (
 // required label"). Resources and ports are not considered. The audit uses it too, so it is
 // exported.
 func EligibleNodes(spec *corev1.PodSpec, nodes []*corev1.Node) []*corev1.Node {
-	f := newNodeFilter(spec)
+	f := newNodeFilterFor(spec, nodes)
 	var out []*corev1.Node
 	for _, n := range nodes {
 		if f.eligible(n) {
@@ -50,6 +51,83 @@ func newNodeFilter(spec *corev1.PodSpec) *nodeFilter {
 		}
 	}
 	return f
+}
+
+// longValueList is the length from which newNodeFilterFor cuts an In or NotIn value list down.
+const longValueList = 16
+
+// newNodeFilterFor compiles the spec for judging these nodes only. The scheduler's matching
+// scans a requirement's values for every node, so a node affinity term with 100,000 values
+// against 2,000 nodes would cost 200 million string comparisons. A value that no node carries
+// for the key cannot decide In or NotIn on any of these nodes, so long value lists are first cut
+// down to the values some node carries: one pass over the values, one over the nodes per key.
+// What the scheduler would reject stays rejected: an invalid value is kept (the term then does
+// not parse and matches nothing), and a list left empty keeps one value no node carries.
+func newNodeFilterFor(spec *corev1.PodSpec, nodes []*corev1.Node) *nodeFilter {
+	a := spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return newNodeFilter(spec)
+	}
+	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	long := false
+	for i := range terms {
+		for _, r := range terms[i].MatchExpressions {
+			long = long || len(r.Values) >= longValueList
+		}
+	}
+	if !long {
+		return newNodeFilter(spec)
+	}
+	carried := map[string]map[string]struct{}{} // key → values some node carries
+	valuesOf := func(key string) map[string]struct{} {
+		if set, ok := carried[key]; ok {
+			return set
+		}
+		set := map[string]struct{}{}
+		for _, n := range nodes {
+			if v, ok := n.Labels[key]; ok {
+				set[v] = struct{}{}
+			}
+		}
+		carried[key] = set
+		return set
+	}
+	cut := make([]corev1.NodeSelectorTerm, len(terms))
+	for i := range terms {
+		cut[i] = *terms[i].DeepCopy()
+		for j := range cut[i].MatchExpressions {
+			r := &cut[i].MatchExpressions[j]
+			if len(r.Values) < longValueList || r.Operator != corev1.NodeSelectorOpIn && r.Operator != corev1.NodeSelectorOpNotIn {
+				continue
+			}
+			have := valuesOf(r.Key)
+			kept := make([]string, 0, min(len(have), len(r.Values)))
+			var dropped, invalid string
+			for _, v := range r.Values {
+				if _, ok := have[v]; ok {
+					kept = append(kept, v)
+					continue
+				}
+				if dropped == "" {
+					dropped = v
+				}
+				if invalid == "" && len(validation.IsValidLabelValue(v)) > 0 {
+					invalid = v
+				}
+			}
+			switch {
+			case invalid != "":
+				kept = append(kept, invalid)
+			case len(kept) == 0:
+				kept = append(kept, dropped)
+			}
+			r.Values = kept
+		}
+	}
+	s := *spec
+	s.Affinity = a.DeepCopy()
+	s.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms = cut
+	return newNodeFilter(&s)
 }
 
 var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}

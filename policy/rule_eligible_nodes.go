@@ -54,8 +54,11 @@ func checkEligibleNodes(c *context) {
 		}
 	}
 	hosts := &domainCount{key: v1alpha1.HostnameTopologyKey}
-	eligible := newNodeFilter(spec)
-	for _, n := range c.facts.Nodes {
+	eligible := newNodeFilterFor(spec, c.facts.Nodes)
+	for i, n := range c.facts.Nodes {
+		if i%256 == 255 && c.facts.stopped() {
+			return // Evaluate reports ErrStopped
+		}
 		if !eligible.eligible(n) {
 			continue
 		}

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"errors"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -94,6 +96,26 @@ type Facts struct {
 	// claim a StatefulSet makes from one of its (immutable) templates must follow the template,
 	// so it is never rejected for its class. Read-only.
 	StatefulSets []*appsv1.StatefulSet
+	// Done, when set, is closed once nobody waits for the answer any more (the webhook passes
+	// its request's deadline). The checks whose cost grows with the cluster stop early, and
+	// Evaluate then returns ErrStopped rather than a result computed from part of the facts.
+	Done <-chan struct{}
+}
+
+// ErrStopped is returned by Evaluate when Facts.Done closed during the evaluation.
+var ErrStopped = errors.New("evaluation stopped: the caller's deadline passed")
+
+// stopped reports whether Facts.Done has closed.
+func (f *Facts) stopped() bool {
+	if f.Done == nil {
+		return false
+	}
+	select {
+	case <-f.Done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Request is what is evaluated.

@@ -220,9 +220,10 @@ func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, phase poli
 		labels = nil // a namespace created a moment ago may not be cached yet: its name is known
 	}
 	_, isSTS := obj.(*appsv1.StatefulSet)
+	// The mutating phase patches without judging capacity: it needs no nodes.
 	d, err := a.Cluster.Policies().Decide(policy.Input{
 		Operation: op, Phase: phase, Object: obj, OldObject: old, NamespaceLabels: labels,
-		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, isSTS) },
+		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, isSTS && phase != policy.Mutate) },
 	})
 	if err != nil {
 		return nil, nil, err

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
@@ -96,5 +100,69 @@ func BenchmarkDecodeReview(b *testing.B) {
 		if _, _, ok := decodeObject(statefulSetsGVR, r.Request.Object.Raw); !ok {
 			b.Fatal("not decoded")
 		}
+	}
+}
+
+// wideAffinity is the CPU attack of issue 9: a StatefulSet whose required node affinity has one
+// In term with 100,000 values, none of them a node's, judged against 2,000 nodes.
+func wideAffinity(b *testing.B) (*appsv1.StatefulSet, *staticCluster) {
+	sts := galera(b)
+	values := make([]string, 100_000)
+	for i := range values {
+		values[i] = fmt.Sprintf("zone-%06d", i)
+	}
+	sts.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpIn, Values: values}},
+		}}},
+	}}
+	c := withPolicy()
+	c.facts.NodesKnown = true
+	for i := range 2000 {
+		c.facts.Nodes = append(c.facts.Nodes, &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+			Name:   fmt.Sprintf("node-%04d", i),
+			Labels: map[string]string{corev1.LabelHostname: fmt.Sprintf("node-%04d", i), corev1.LabelTopologyZone: fmt.Sprintf("z%d", i%3)},
+		}})
+	}
+	return sts, c
+}
+
+// BenchmarkWideNodeAffinity runs the whole handler (decode, evaluate, answer) on that review:
+// CREATE and UPDATE on the validating endpoint, and CREATE on the mutating one, which computes
+// only its patch. The cost is bounded by the input's size plus nodes times requirements, not
+// values times nodes.
+func BenchmarkWideNodeAffinity(b *testing.B) {
+	sts, c := wideAffinity(b)
+	old := sts.DeepCopy()
+	old.Spec.Replicas = ptr.To(int32(2))
+	for _, bc := range []struct {
+		name string
+		mode Mode
+		op   admissionv1.Operation
+		old  *appsv1.StatefulSet
+	}{
+		{"validate CREATE", Validating, admissionv1.Create, nil},
+		{"validate UPDATE", Validating, admissionv1.Update, old},
+		{"mutate CREATE", Mutating, admissionv1.Create, nil},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var oldObj runtime.Object
+			if bc.old != nil {
+				oldObj = bc.old
+			}
+			body := review(b, bc.op, statefulSetsGVR, "", sts, oldObj)
+			h := newTestHandler(bc.mode, c)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/x?timeout=10s", bytes.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"uid":"uid-42"`)) {
+					b.Fatalf("%d %.300s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }

@@ -54,7 +54,8 @@ func (c *CacheCluster) NamespaceLabels(ctx context.Context, ns string) (map[stri
 
 // Facts reads the budgets of the namespace, the default StorageClass and, when asked, the nodes.
 func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (policy.Facts, error) {
-	var f policy.Facts
+	// The engine stops its cluster-sized scans once the request's deadline has passed.
+	f := policy.Facts{Done: ctx.Done()}
 	var pdbs policyv1.PodDisruptionBudgetList
 	if err := c.Reader.List(ctx, &pdbs, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return f, err
