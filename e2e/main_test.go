@@ -293,7 +293,8 @@ func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookPro
 		"--cert-dir", certDir, "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", w.metrics),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", w.probe), "--namespace", "stowage-system",
 		"--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", w.pprof),
-		"--leader-elect=true", "--log-format", "console", "--v", "4", "--audit-interval=5s", "--not-ready-threshold=30s", "--recovery"}
+		"--leader-elect=true", "--log-format", "console", "--v", "4", "--audit-interval=5s", "--not-ready-threshold=30s", "--recovery",
+		"--metrics-secure=false"} // metricsText scrapes plain HTTP; the chart serves them secure
 	bundleFile := filepath.Join(e.tmp, "ca-bundle")
 	if selfSigned {
 		args = append(args, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile)

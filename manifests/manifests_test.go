@@ -98,6 +98,7 @@ var kinds = map[string]struct {
 	"v1/Service":                                                     {func() any { return &corev1.Service{} }, true},
 	"apps/v1/Deployment":                                             {func() any { return &appsv1.Deployment{} }, true},
 	"policy/v1/PodDisruptionBudget":                                  {func() any { return &policyv1.PodDisruptionBudget{} }, true},
+	"v1/ResourceQuota":                                               {func() any { return &corev1.ResourceQuota{} }, true},
 	"networking.k8s.io/v1/NetworkPolicy":                             {func() any { return &networkingv1.NetworkPolicy{} }, true},
 	"rbac.authorization.k8s.io/v1/ClusterRole":                       {func() any { return &rbacv1.ClusterRole{} }, false},
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding":                {func() any { return &rbacv1.ClusterRoleBinding{} }, false},
@@ -333,6 +334,8 @@ serviceAccount:
 podAnnotations: {example.com/scrape: "true"}
 podLabels: {team: platform}
 priorityClassName: system-cluster-critical
+resourceQuota: {enabled: true}
+memoryLimitRatio: 0.9
 nodeSelector: {kubernetes.io/os: linux}
 tolerations:
   - {key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}
@@ -514,7 +517,7 @@ func TestRender(t *testing.T) {
 	}{
 		{"default values", "", map[string]int{
 			"Deployment": 1, "Service": 1, "ServiceAccount": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1,
-			"ClusterRole": 1, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 1,
+			"ClusterRole": 2, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 1, "ResourceQuota": 1,
 			"MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1,
 			"Issuer": 2, "Certificate": 2, "PlacementPolicy": 1, "PrometheusRule": 0,
 		}},
@@ -525,8 +528,8 @@ func TestRender(t *testing.T) {
 		{"every option on", everyOption, map[string]int{
 			"Issuer": 0, "Certificate": 1, "PrometheusRule": 1, "Deployment": 1,
 		}},
-		{"optional objects off", "networkPolicy: {enabled: false}\ndefaultPolicy: {create: false}\nserviceAccount: {create: false, name: existing}\n", map[string]int{
-			"NetworkPolicy": 0, "PlacementPolicy": 0, "ServiceAccount": 0, "Deployment": 1,
+		{"optional objects off", "networkPolicy: {enabled: false}\ndefaultPolicy: {create: false}\nserviceAccount: {create: false, name: existing}\nresourceQuota: {enabled: false}\n", map[string]int{
+			"NetworkPolicy": 0, "ResourceQuota": 0, "PlacementPolicy": 0, "ServiceAccount": 0, "Deployment": 1,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -557,6 +560,8 @@ func TestValuesRejected(t *testing.T) {
 		{"cert-manager off without a CA bundle", "certManager: {enabled: false}", "caBundle"},
 		{"a CA bundle that is not base64", "certManager: {enabled: false}\ncaBundle: '-----BEGIN CERTIFICATE-----'", "caBundle"},
 		{"a flag that is no flag", "extraArgs: [debug]", "extraArgs"},
+		{"a memory limit ratio of zero (no heap at all)", "memoryLimitRatio: 0", "memoryLimitRatio"},
+		{"a memory limit ratio over the limit", "memoryLimitRatio: 1.5", "memoryLimitRatio"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := template(t, tc.values)

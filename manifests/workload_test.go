@@ -39,19 +39,20 @@ func TestDeployment(t *testing.T) {
 	}{
 		{
 			name:         "default values",
-			wantReplicas: 2, wantImage: "ghcr.io/stowage-dev/stowage:0.1.0", wantInterval: "10m",
+			wantReplicas: 2, wantImage: "ghcr.io/stowage-dev/stowage:0.1.0", wantInterval: "10m", wantPrio: "system-cluster-critical",
 			wantTLSSecret: "stowage-webhook-tls",
 		},
 		{
 			name:         "overrides",
-			values:       "replicaCount: 3\nimage: {tag: v9.9.9}\naudit: {interval: 1h}\npriorityClassName: system-cluster-critical\nextraArgs: [--zap-log-level=debug]\ntls: {secretName: custom-tls}\n",
-			wantReplicas: 3, wantImage: "ghcr.io/stowage-dev/stowage:v9.9.9", wantInterval: "1h", wantPrio: "system-cluster-critical",
+			values:       "replicaCount: 3\nimage: {tag: v9.9.9}\naudit: {interval: 1h}\npriorityClassName: tenant-high\nextraArgs: [--zap-log-level=debug]\ntls: {secretName: custom-tls}\n",
+			wantReplicas: 3, wantImage: "ghcr.io/stowage-dev/stowage:v9.9.9", wantInterval: "1h", wantPrio: "tenant-high",
 			wantExtraArgs: []string{"--zap-log-level=debug"}, wantTLSSecret: "custom-tls",
 		},
 		{
 			name:         "image pinned by digest",
 			values:       "image: {tag: ignored, digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}",
 			wantReplicas: 2, wantImage: "ghcr.io/stowage-dev/stowage@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", wantInterval: "10m",
+			wantPrio:      "system-cluster-critical",
 			wantTLSSecret: "stowage-webhook-tls",
 		},
 	} {
@@ -110,12 +111,14 @@ func TestDeployment(t *testing.T) {
 			wantArgs := append([]string{
 				"--port=9443",
 				"--cert-dir=" + certDir,
-				"--metrics-bind-address=:8080",
+				"--metrics-bind-address=:8443",
 				"--health-probe-bind-address=:8081",
 				"--leader-elect=true",
 				"--namespace=$(POD_NAMESPACE)",
 				"--webhook-configuration=" + fullname,
 				"--audit-interval=" + tc.wantInterval,
+				"--memory-limit=$(MEMORY_LIMIT)",
+				"--memory-limit-ratio=0.75",
 			}, tc.wantExtraArgs...)
 			if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 				t.Errorf("args (-want +got):\n%s", diff)
@@ -125,7 +128,18 @@ func TestDeployment(t *testing.T) {
 			}) {
 				t.Errorf("no POD_NAMESPACE from the downward API (metadata.namespace): %+v", c.Env)
 			}
-			for name, want := range map[string]int32{"webhook": 9443, "metrics": 8080, "health": 8081} {
+			// GOMEMLIMIT at the whole limit leaves no headroom; --memory-limit gets the limit and
+			// sets the Go soft limit to --memory-limit-ratio of it.
+			if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+				return e.Name == "MEMORY_LIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+					e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" && e.ValueFrom.ResourceFieldRef.Divisor.IsZero()
+			}) {
+				t.Errorf("no MEMORY_LIMIT from the downward API (limits.memory, in bytes): %+v", c.Env)
+			}
+			if slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" }) {
+				t.Error("GOMEMLIMIT is set in the environment; it would override --memory-limit-ratio")
+			}
+			for name, want := range map[string]int32{"webhook": 9443, "metrics": 8443, "health": 8081} {
 				if got := containerPort(t, d, name); got != want {
 					t.Errorf("container port %s is %d, want %d", name, got, want)
 				}
@@ -284,8 +298,9 @@ func permissions(t *testing.T, rules []rbacv1.PolicyRule) map[string][]string {
 }
 
 var (
-	read  = []string{"get", "list", "watch"}
-	write = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	read = []string{"get", "list", "watch"}
+	// Budgets are created, updated and deleted; never patched.
+	write = []string{"create", "delete", "get", "list", "update", "watch"}
 )
 
 func TestRBAC(t *testing.T) {
@@ -300,9 +315,9 @@ func TestRBAC(t *testing.T) {
 		"admissionregistration.k8s.io/validatingwebhookconfigurations": read,
 		"policy/poddisruptionbudgets":                                  write,
 		"stowage.dev/placementpolicies":                                read,
-		"stowage.dev/placementpolicies/status":                         {"patch", "update"},
-		"/events":                                                      {"create", "patch"},
-		"events.k8s.io/events":                                         {"create", "patch"},
+		"stowage.dev/placementpolicies/status":                         {"patch"},
+		"authentication.k8s.io/tokenreviews":                           {"create"},
+		"authorization.k8s.io/subjectaccessreviews":                    {"create"},
 	}
 	withReports := map[string][]string{"wgpolicyk8s.io/policyreports": {"create", "delete", "get", "list", "update", "watch"}}
 	for k, v := range clusterWant {
@@ -313,6 +328,9 @@ func TestRBAC(t *testing.T) {
 		"/persistentvolumeclaims": {"delete", "get", "list", "watch"},
 		"/persistentvolumes":      {"get", "list", "patch", "watch"},
 		"/pods":                   {"delete", "get", "list", "watch"},
+		// The recovery controller records events on the StatefulSets it recovers.
+		"/events":              {"create", "patch"},
+		"events.k8s.io/events": {"create", "patch"},
 	}
 	for k, v := range clusterWant {
 		if _, ok := withRecovery[k]; !ok {
@@ -320,7 +338,7 @@ func TestRBAC(t *testing.T) {
 		}
 	}
 	roleWant := map[string][]string{
-		"coordination.k8s.io/leases": write,
+		"coordination.k8s.io/leases": {"create", "get", "update"},
 		"/events":                    {"create", "patch"},
 		"events.k8s.io/events":       {"create", "patch"},
 	}
@@ -422,7 +440,7 @@ func TestNetworkPolicy(t *testing.T) {
 			name: "default values: webhook from anywhere, metrics from Prometheus, all egress",
 			wantIngress: []networkingv1.NetworkPolicyIngressRule{
 				{Ports: port(9443)},
-				{From: prometheus, Ports: port(8080)},
+				{From: prometheus, Ports: port(8443)},
 			},
 			wantEgress: []networkingv1.NetworkPolicyEgressRule{{}},
 		},
@@ -431,7 +449,7 @@ func TestNetworkPolicy(t *testing.T) {
 			values: "networkPolicy: {metrics: {from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]}, egress: [{to: [{ipBlock: {cidr: 10.0.0.1/32}}], ports: [{port: 443, protocol: TCP}]}]}",
 			wantIngress: []networkingv1.NetworkPolicyIngressRule{
 				{Ports: port(9443)},
-				{From: monitoring, Ports: port(8080)},
+				{From: monitoring, Ports: port(8443)},
 			},
 			wantEgress: apiServerOnly,
 		},
