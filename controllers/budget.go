@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -12,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,7 +29,9 @@ import (
 // that a policy selects with enough replicas. It creates Stowage's own budget only when no
 // other budget selects the pods, owns it by the StatefulSet so that garbage collection removes
 // it, repairs drift, and deletes it when the StatefulSet shrinks below the policy's minimum, a
-// chart's budget appears, or the policy stops applying. It runs on the leader only.
+// chart's budget appears, or the policy stops applying. It touches only budgets the StatefulSet
+// controls (ownsBudget) and merges its metadata into theirs (repaired). It runs on the leader
+// only.
 type BudgetReconciler struct {
 	Client  client.Client
 	Cluster *webhook.CacheCluster
@@ -60,8 +64,8 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		current = nil
 	case err != nil:
 		return ctrl.Result{}, err
-	case !policy.IsOwnBudget(current, sts.Name):
-		log.Info("a PodDisruptionBudget Stowage did not create has the name it would use; leaving it alone", "budget", key.Name)
+	case !ownsBudget(sts, current):
+		log.Info("a PodDisruptionBudget this StatefulSet does not control has the name Stowage would use; leaving it alone", "budget", key.Name)
 		return ctrl.Result{}, nil
 	}
 	switch {
@@ -81,9 +85,7 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, nil
 	case drifted(current, desired):
 		log.Info("repairing Stowage's budget", "budget", key.Name)
-		updated := current.DeepCopy()
-		updated.Labels, updated.Annotations, updated.OwnerReferences = desired.Labels, desired.Annotations, desired.OwnerReferences
-		updated.Spec = desired.Spec
+		updated := repaired(current, desired)
 		if err := r.Client.Update(ctx, updated); err != nil {
 			return ctrl.Result{}, fmt.Errorf("updating PodDisruptionBudget %s: %w", key, err)
 		}
@@ -129,9 +131,52 @@ func labelsOrName(labels map[string]string, ns string) map[string]string {
 	return labels
 }
 
+// ownsBudget is the ownership rule: the controller touches (repairs, deletes) only a budget
+// whose controller owner reference is this very StatefulSet (same UID), which is what it sets on
+// the budgets it creates. A budget of the same name without it, such as one `stowage check
+// --fix` wrote and GitOps applies, or one left by an earlier StatefulSet of that name, is never
+// adopted, whatever its labels say.
+func ownsBudget(sts *appsv1.StatefulSet, pdb *policyv1.PodDisruptionBudget) bool {
+	return sts.UID != "" && metav1.IsControlledBy(pdb, sts)
+}
+
+// repaired is the current budget with the desired spec and Stowage's own labels, annotations
+// and owner reference merged in. Metadata others added (labels, annotations, other owner
+// references) is kept: the controller owns the budget's spec, not everything on it.
+func repaired(current, desired *policyv1.PodDisruptionBudget) *policyv1.PodDisruptionBudget {
+	out := current.DeepCopy()
+	out.Spec = *desired.Spec.DeepCopy()
+	out.Labels = mergeStrings(out.Labels, desired.Labels)
+	out.Annotations = mergeStrings(out.Annotations, desired.Annotations)
+	for _, want := range desired.OwnerReferences {
+		i := slices.IndexFunc(out.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == want.UID })
+		if i < 0 {
+			out.OwnerReferences = append(out.OwnerReferences, want)
+		} else {
+			out.OwnerReferences[i] = want
+		}
+	}
+	return out
+}
+
+func mergeStrings(have, want map[string]string) map[string]string {
+	if len(want) == 0 {
+		return have
+	}
+	if have == nil {
+		have = make(map[string]string, len(want))
+	}
+	for k, v := range want {
+		have[k] = v
+	}
+	return have
+}
+
+// drifted reports whether the budget lacks something of the desired one: a different spec, or
+// a missing or changed label, annotation or owner reference of Stowage's.
 func drifted(current, desired *policyv1.PodDisruptionBudget) bool {
 	return !apiequality.Semantic.DeepEqual(current.Spec, desired.Spec) ||
-		!apiequality.Semantic.DeepEqual(current.OwnerReferences, desired.OwnerReferences) ||
+		!apiequality.Semantic.DeepEqual(repaired(current, desired).OwnerReferences, current.OwnerReferences) ||
 		!subset(desired.Labels, current.Labels) || !subset(desired.Annotations, current.Annotations)
 }
 
