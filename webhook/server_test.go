@@ -293,3 +293,36 @@ func TestLimiterQueuesThenRejects(t *testing.T) {
 		}
 	}
 }
+
+// A caller that trickles its headers or its body, or idles on a kept-alive connection, is cut
+// off after the server's timeouts instead of holding a connection and a slot.
+func TestServerTimeouts(t *testing.T) {
+	base, transport := testServer(t, ServerOptions{ReadHeaderTimeout: 300 * time.Millisecond, BodyReadTimeout: 300 * time.Millisecond,
+		IdleTimeout: 300 * time.Millisecond}, withPolicy())
+	addr := strings.TrimPrefix(base, "https://")
+	tlsConfig := transport(1).TLSClientConfig
+	for _, tc := range []struct {
+		name, send string
+	}{
+		{"headers never finished", "POST /validate HTTP/1.1\r\nHost: x\r\n"},
+		{"body never finished", "POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"apiVersion\""},
+		{"idle after an answer", "GET /validate HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", addr, tlsConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write([]byte(tc.send)); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.Copy(io.Discard, conn) // returns once the server closes the connection
+			if took := time.Since(start); err != nil || took > 3*time.Second {
+				t.Errorf("the server kept the connection for %s (%v), want it closed after its 300ms timeout", took.Round(time.Millisecond), err)
+			}
+		})
+	}
+}
