@@ -111,7 +111,7 @@ func newNodeFilterFor(spec *corev1.PodSpec, nodes []*corev1.Node) *nodeFilter {
 				if dropped == "" {
 					dropped = v
 				}
-				if invalid == "" && len(validation.IsValidLabelValue(v)) > 0 {
+				if invalid == "" && !plainLabelValue(v) && len(validation.IsValidLabelValue(v)) > 0 {
 					invalid = v
 				}
 			}
@@ -128,6 +128,26 @@ func newNodeFilterFor(spec *corev1.PodSpec, nodes []*corev1.Node) *nodeFilter {
 	s.Affinity = a.DeepCopy()
 	s.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms = cut
 	return newNodeFilter(&s)
+}
+
+// plainLabelValue reports, without a regular expression, whether v is certainly a valid label
+// value: at most 63 ASCII letters, digits, '-', '_' or '.', beginning and ending with a letter or
+// digit. Anything else goes to validation.IsValidLabelValue.
+func plainLabelValue(v string) bool {
+	if v == "" {
+		return true
+	}
+	if len(v) > validation.LabelValueMaxLength {
+		return false
+	}
+	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !alnum(c) && (i == 0 || i == len(v)-1 || c != '-' && c != '_' && c != '.') {
+			return false
+		}
+	}
+	return true
 }
 
 var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // inTerm is a required node affinity with one term: key In (or NotIn) the values.
@@ -85,5 +87,29 @@ func TestEvaluateStopsWhenDone(t *testing.T) {
 	res, err := Evaluate(Request{Operation: Create, Phase: Validate, Object: sts}, testPolicy(), Facts{NodesKnown: true, Nodes: nodes, Done: make(chan struct{})})
 	if err != nil || res == nil {
 		t.Fatalf("Evaluate with Done open = %v, %v; want a result", res, err)
+	}
+}
+
+// plainLabelValue never calls a value valid that Kubernetes' validation refuses.
+func TestPlainLabelValue(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := "aZ09-_.!/ é"
+	cases := []string{"", "a", "-a", "a-", "a.b_c-d", "_", strings.Repeat("a", 63), strings.Repeat("a", 64), "a b", "é"}
+	for range 20000 {
+		b := make([]byte, rng.IntN(70))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, v := range cases {
+		if plainLabelValue(v) && len(validation.IsValidLabelValue(v)) > 0 {
+			t.Fatalf("plainLabelValue(%q) is true, but the validation refuses it", v)
+		}
+	}
+	for _, v := range []string{"", "a", "a.b_c-d", strings.Repeat("a", 63), "zone-000001"} {
+		if !plainLabelValue(v) {
+			t.Errorf("plainLabelValue(%q) is false for a plain valid value", v)
+		}
 	}
 }
