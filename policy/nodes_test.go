@@ -113,3 +113,28 @@ func TestPlainLabelValue(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkManyNodeAffinityTerms is a required node affinity of 10,000 ORed terms of 10
+// hostnames each (about half a megabyte of JSON), validated. Uniting each term's hosts into a
+// fresh set made this quadratic: about 6 s for 2,000 terms; in place it is linear.
+func BenchmarkManyNodeAffinityTerms(b *testing.B) {
+	var terms []corev1.NodeSelectorTerm
+	for i := range 10000 {
+		vals := make([]string, 10)
+		for j := range vals {
+			vals[j] = fmt.Sprintf("host-%d-%d", i, j)
+		}
+		terms = append(terms, corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+			{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: vals}}})
+	}
+	sts := statefulSet()
+	sts.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
+	p := testPolicy()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Evaluate(Request{Operation: Create, Phase: Validate, Object: sts}, p, Facts{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -89,13 +89,15 @@ func admittedHosts(terms []corev1.NodeSelectorTerm) (sets.Set[string], bool) {
 		if names != nil {
 			names = names.Difference(notNames)
 		}
+		bound := hosts
 		switch {
 		case hosts == nil && names == nil:
 			return nil, false
 		case hosts == nil || names != nil && names.Len() < hosts.Len():
-			all = all.Union(names)
-		default:
-			all = all.Union(hosts)
+			bound = names
+		}
+		for v := range bound { // in place: a Union per term would copy the growing set every time
+			all.Insert(v)
 		}
 	}
 	return all, true
