@@ -178,7 +178,9 @@ func TestServerUnderAttack(t *testing.T) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				start := time.Now()
-				req, _ := http.NewRequest(http.MethodPost, base+"/validate?timeout=3s", bytes.NewReader(small))
+				// The chart's timeout is 3 s; 10 s keeps a CPU-starved CI machine from failing
+				// the test for slowness, which is measured, not asserted.
+				req, _ := http.NewRequest(http.MethodPost, base+"/validate?timeout=10s", bytes.NewReader(small))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := okClient.Do(req)
 				took := time.Since(start)
