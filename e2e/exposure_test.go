@@ -149,8 +149,9 @@ func TestChartRBACAndSecureMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.cluster.Client.Delete(context.Background(), binding) })
-	eventually(t, 30*time.Second, "the bound scraper reads /metrics", func() (bool, error) {
-		// The webhook caches authorization answers briefly; a 403 may linger for a moment.
+	// The filter caches a denial for 30 s (controller-runtime's DenyCacheTTL), so the 403 above
+	// lingers that long after the binding exists.
+	eventually(t, 90*time.Second, "the bound scraper reads /metrics", func() (bool, error) {
 		code, body := scrape(scraper)
 		return code == http.StatusOK && strings.Contains(body, "stowage_admission_in_flight_requests"), nil
 	})
