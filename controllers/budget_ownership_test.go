@@ -1,10 +1,11 @@
-package webhook
+package controllers
 
 import (
 	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
+	"github.com/stowage-dev/stowage/webhook"
 )
 
 // The ownership rule: the controller creates a budget where none is, and afterwards touches
@@ -35,9 +37,18 @@ func TestBudgetOwnership(t *testing.T) {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	sts := galera(t)
-	sts.Namespace, sts.UID = "data", "uid-sts"
-	sts.Spec.Replicas = ptr.To(int32(3))
+	podLabels := map[string]string{"app.kubernetes.io/name": "galera", "app.kubernetes.io/instance": "db"}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "galera", Namespace: "data", UID: "uid-sts"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To(int32(3)),
+			Selector: &metav1.LabelSelector{MatchLabels: podLabels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "mariadb:11"}}},
+			},
+		},
+	}
 	name := policy.BudgetName(sts.Name)
 	key := types.NamespacedName{Namespace: sts.Namespace, Name: name}
 	controller := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: sts.Name, UID: sts.UID,
@@ -100,7 +111,7 @@ func TestBudgetOwnership(t *testing.T) {
 				objs = append(objs, tc.existing.DeepCopy())
 			}
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
-			r := &BudgetReconciler{Client: c, Cluster: &CacheCluster{Reader: c}}
+			r := &BudgetReconciler{Client: c, Cluster: &webhook.CacheCluster{Reader: c}}
 			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: sts.Namespace, Name: sts.Name}}); err != nil {
 				t.Fatalf("Reconcile: %v", err)
 			}
