@@ -248,3 +248,25 @@ func TestInvalidPolicyKeepsItsLastValidVersion(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// A foreign budget that would let a drain take a database's quorum is denied on its own write
+// (issue 9 item 4), and a safe one is admitted.
+func TestLooseBudgetIsDenied(t *testing.T) {
+	ns := namespace(t, "loose-budget", nil)
+	kubectlIn(t, statefulSetYAML(ns, "db", 3, ""), "apply", "-f", "-")
+	budget := func(name, spec string) string {
+		return "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: " + name + ", namespace: " + ns + "}\n" +
+			"spec: {" + spec + ", selector: {matchLabels: {app: db}}}\n"
+	}
+	_, errOut, err := kubectlIn(t, budget("all-at-once", "maxUnavailable: 100%"), "apply", "-f", "-")
+	if err == nil || !strings.Contains(errOut, "DisruptionBudgetTooLoose") || !strings.Contains(errOut, "spec.maxUnavailable") {
+		t.Errorf("a maxUnavailable: 100%% budget over a 3-replica database was admitted (err %v): %s", err, errOut)
+	}
+	_, errOut, err = kubectlIn(t, budget("chart-accident", "minAvailable: 1"), "apply", "-f", "-")
+	if err == nil || !strings.Contains(errOut, "spec.minAvailable") {
+		t.Errorf("minAvailable: 1 over 3 replicas was admitted (err %v): %s", err, errOut)
+	}
+	if _, errOut, err := kubectlIn(t, budget("safe", "maxUnavailable: 1"), "apply", "-f", "-"); err != nil {
+		t.Errorf("maxUnavailable: 1 was denied: %s", errOut)
+	}
+}

@@ -48,8 +48,8 @@ func webhooks(t *testing.T, r *rendered) (mutating, validating webhook, reinvoca
 	t.Helper()
 	m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration", fullname)
 	v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
-	if len(m.Webhooks) != 2 || len(v.Webhooks) != 1 {
-		t.Fatalf("%d mutating and %d validating webhooks, want 2 and 1", len(m.Webhooks), len(v.Webhooks))
+	if len(m.Webhooks) != 2 || len(v.Webhooks) != 2 {
+		t.Fatalf("%d mutating and %d validating webhooks, want 2 and 2", len(m.Webhooks), len(v.Webhooks))
 	}
 	mw, vw := m.Webhooks[0], v.Webhooks[0]
 	return webhook{"MutatingWebhookConfiguration", m.Annotations, mw.Name, mw.ClientConfig, mw.Rules, mw.FailurePolicy, mw.SideEffects,
@@ -73,6 +73,31 @@ func keepClassWebhook(t *testing.T, r *rendered) webhook {
 	}
 	return webhook{"keep-class", m.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
 		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
+}
+
+// The budget webhook sends PodDisruptionBudget writes to /validate and fails open whatever the
+// values say: Stowage being down must never make a budget unwritable.
+func TestBudgetWebhook(t *testing.T) {
+	for _, values := range []string{"", "webhook: {validating: {failurePolicy: Fail}}"} {
+		r := render(t, values)
+		v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
+		if len(v.Webhooks) != 2 {
+			t.Fatalf("%d validating webhooks, want 2", len(v.Webhooks))
+		}
+		w := v.Webhooks[1]
+		if w.Name != "validate-budgets.stowage.dev" || ptr.Deref(w.FailurePolicy, "") != admissionregistrationv1.Ignore {
+			t.Errorf("%s: failurePolicy %v, want Ignore", w.Name, ptr.Deref(w.FailurePolicy, ""))
+		}
+		if w.ClientConfig.Service == nil || ptr.Deref(w.ClientConfig.Service.Path, "") != "/validate" {
+			t.Errorf("%s: clientConfig %+v, want the /validate endpoint", w.Name, w.ClientConfig)
+		}
+		want := []admissionregistrationv1.RuleWithOperations{
+			admissionRule("policy", "poddisruptionbudgets", admissionregistrationv1.Create, admissionregistrationv1.Update),
+		}
+		if diff := cmp.Diff(want, w.Rules); diff != "" {
+			t.Errorf("rules (-want +got):\n%s", diff)
+		}
+	}
 }
 
 // The updates that drop a stored class fail closed whatever the mutating failurePolicy: the API
