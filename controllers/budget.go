@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +39,14 @@ type BudgetReconciler struct {
 	Cluster *webhook.CacheCluster
 	// Scope limits the controller to the namespaces the webhooks see; nil means all.
 	Scope *NamespaceScope
+	// Deletions limits how fast budgets are deleted, so that a mistake (a policy edit that stops
+	// selecting everything) takes protection away gradually and visibly, not from the whole
+	// cluster at once. Nil means DefaultDeletionLimit.
+	Deletions *rate.Limiter
 }
+
+// DefaultDeletionLimit is one budget deletion a second, in bursts of ten.
+func DefaultDeletionLimit() *rate.Limiter { return rate.NewLimiter(rate.Limit(1), 10) }
 
 // Reconcile brings one StatefulSet's budget in line with the policy.
 func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -75,6 +84,15 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		log.Info("keeping Stowage's budget: a PlacementPolicy that was never valid is ignored and might select the StatefulSet", "budget", key.Name)
 		return ctrl.Result{}, nil
 	case desired == nil:
+		if r.Deletions == nil {
+			r.Deletions = DefaultDeletionLimit()
+		}
+		if res := r.Deletions.Reserve(); !res.OK() || res.Delay() > 0 {
+			delay := res.Delay()
+			res.Cancel()
+			log.V(1).Info("budget deletions are rate-limited; retrying", "budget", key.Name, "after", delay)
+			return ctrl.Result{RequeueAfter: max(delay, time.Second)}, nil
+		}
 		log.Info("deleting Stowage's budget", "budget", key.Name)
 		return ctrl.Result{}, client.IgnoreNotFound(r.Client.Delete(ctx, current, client.Preconditions{UID: &current.UID}))
 	case current == nil:
