@@ -13,11 +13,14 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"gomodules.xyz/jsonpatch/v2"
 
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -110,7 +113,11 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 	}
 	d.policy, d.action, d.exempt = p.Name, p.Spec.EnforcementAction, res.Exempt
 	if len(res.Patch) > 0 {
-		patch, err := json.Marshal(res.Patch)
+		ops := res.Patch
+		if op == policy.Update {
+			ops = append(ops, keepStoredManagedFields(res.Object, old)...)
+		}
+		patch, err := json.Marshal(ops)
 		if err != nil {
 			logr.FromContextOrDiscard(ctx).Error(err, "encoding the patch; admitting unchanged")
 			d.errored = true
@@ -229,6 +236,29 @@ func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, phase poli
 		return nil, nil, err
 	}
 	return d.Result, d.Policy, nil
+}
+
+// keepStoredManagedFields makes an update that only re-adds what Stowage stored a no-op at the
+// API server. The API server's field manager runs before mutating admission: a client that
+// drops Stowage's term (helm's `podAntiAffinity: null`, a replace, an operator's rewrite) has
+// the term taken out of the managedFields, and the entry re-stamped, before Stowage puts the term
+// back. The object is then stored again, with a new resourceVersion, though nothing but that
+// bookkeeping changed. When the mutated object equals the stored one in everything but its
+// managedFields, the stored managedFields are put back too, so the API server sees no change
+// and writes nothing. In any other case the API server's own record stands.
+func keepStoredManagedFields(mutated, old runtime.Object) []jsonpatch.Operation {
+	m, ok1 := mutated.(metav1.Object)
+	o, ok2 := old.(metav1.Object)
+	if !ok1 || !ok2 || len(o.GetManagedFields()) == 0 || apiequality.Semantic.DeepEqual(m.GetManagedFields(), o.GetManagedFields()) {
+		return nil
+	}
+	a, b := mutated.DeepCopyObject(), old.DeepCopyObject()
+	a.(metav1.Object).SetManagedFields(nil)
+	b.(metav1.Object).SetManagedFields(nil)
+	if !apiequality.Semantic.DeepEqual(a, b) {
+		return nil
+	}
+	return []jsonpatch.Operation{jsonpatch.NewOperation("add", "/metadata/managedFields", o.GetManagedFields())}
 }
 
 // scaled turns a scale subresource update into the StatefulSet before and after it.

@@ -19,6 +19,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -427,5 +428,55 @@ func TestValidateBudgets(t *testing.T) {
 	_, resp = serve(t, newTestHandler(Mutating, c), review(t, admissionv1.Create, budgetsGVR, "", loose, nil), "application/json", "")
 	if !resp.Allowed || len(resp.Patch) > 0 {
 		t.Errorf("the mutating endpoint touched a budget: %+v", resp)
+	}
+}
+
+// An update that only drops what Stowage stored comes back, after the mutating webhook, equal to
+// the stored object but for the managedFields the API server re-stamped before admission: the
+// stored ones are put back so that the API server writes nothing (no new resourceVersion). An
+// update that changes anything else keeps the API server's record.
+func TestMutateOnANoOpUpdateKeepsTheStoredManagedFields(t *testing.T) {
+	res, _ := policy.Evaluate(policy.Request{Operation: policy.Create, Object: galera(t)}, policyfile.Default(), policy.Facts{})
+	stored := res.StatefulSet()
+	t0, t1 := metav1.NewTime(time.Unix(1_700_000_000, 0)), metav1.NewTime(time.Unix(1_700_000_060, 0))
+	stored.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationUpdate,
+		APIVersion: "apps/v1", Time: &t0, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{"f:spec":{"f:affinity":{}}}}}`)}}}
+	restamped := []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationUpdate,
+		APIVersion: "apps/v1", Time: &t1, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{"f:spec":{}}}}`)}}}
+
+	apply := func(in *appsv1.StatefulSet) *appsv1.StatefulSet {
+		t.Helper()
+		_, resp := serve(t, newTestHandler(Mutating, withPolicy()), review(t, admissionv1.Update, statefulSetsGVR, "", in, stored), "application/json", "")
+		patch, err := jsonpatch5.DecodePatch(resp.Patch)
+		if err != nil {
+			t.Fatalf("patch %s: %v", resp.Patch, err)
+		}
+		data, _ := json.Marshal(in)
+		out, err := patch.Apply(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &appsv1.StatefulSet{}
+		if err := json.Unmarshal(out, got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+
+	noop := stored.DeepCopy()
+	noop.Spec.Template.Spec.Affinity = nil
+	noop.ManagedFields = restamped
+	if got := apply(noop); !apiequality.Semantic.DeepEqual(got, stored) {
+		t.Errorf("a no-op update did not come back as the stored object: managedFields %+v", got.ManagedFields)
+	}
+
+	bump := noop.DeepCopy()
+	bump.Spec.Template.Spec.Containers[0].Image = "mariadb:12"
+	got := apply(bump)
+	if !apiequality.Semantic.DeepEqual(got.ManagedFields, restamped) {
+		t.Errorf("an image change lost the API server's managedFields: %+v", got.ManagedFields)
+	}
+	if got.Spec.Template.Spec.Affinity == nil {
+		t.Error("the term was not put back on an image change")
 	}
 }
