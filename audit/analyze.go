@@ -298,7 +298,7 @@ func (a *analyzer) replicas(sts *appsv1.StatefulSet, n, start int32) []*replica 
 		r := &replica{Replica: Replica{Ordinal: o}, inRange: o >= start && o < start+n}
 		if p := byOrdinal[o]; p != nil {
 			r.pod = p
-			r.Pod, r.Phase, r.Ready = p.Name, string(p.Status.Phase), podReady(p)
+			r.Pod, r.Phase, r.Ready = p.Name, string(p.Status.Phase), policy.PodReady(p)
 			terminal := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 			if p.Spec.NodeName != "" && !terminal {
 				r.podNode = ix.node(p.Spec.NodeName)
@@ -349,15 +349,6 @@ func ordinalOf(pod, sts string) (int32, bool) {
 		return 0, false
 	}
 	return int32(o), true
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // claimClass returns the class a claim names: spec.storageClassName, else the legacy annotation.

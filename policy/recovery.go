@@ -374,7 +374,7 @@ func (v *recoveryView) healthy(skip int32) int32 {
 			continue
 		}
 		p := v.pods[v.podName(ord)]
-		if p == nil || p.DeletionTimestamp != nil || !podReady(p) {
+		if p == nil || p.DeletionTimestamp != nil || !PodReady(p) {
 			continue
 		}
 		if node := v.byName[p.Spec.NodeName]; node == nil || v.nodeGone(node) != "" {
@@ -385,7 +385,8 @@ func (v *recoveryView) healthy(skip int32) int32 {
 	return n
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodReady reports whether a pod's Ready condition is True. The audit uses it too.
+func PodReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
@@ -610,7 +611,7 @@ func (v *recoveryView) resume(rec *RecoveryRecord) RecoveryDecision {
 		return d
 	}
 	// Step 6: the new pod is Ready on a live node.
-	if podReady(pod) {
+	if PodReady(pod) {
 		if node := v.byName[pod.Spec.NodeName]; node != nil && v.nodeGone(node) == "" {
 			d.Action = RecoveryFinish
 			d.Message = fmt.Sprintf("replica %d is Ready on node %s", rec.Ordinal, pod.Spec.NodeName)
