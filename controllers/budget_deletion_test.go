@@ -10,14 +10,11 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -28,13 +25,6 @@ import (
 // allows; a PlacementPolicy that was never valid makes "no policy selects it" uncertain, and
 // nothing is deleted on its account (issue 9 item 3).
 func TestBudgetDeletionIsCertainAndRateLimited(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	sts := func(name string) *appsv1.StatefulSet {
 		l := map[string]string{"app": name}
 		return &appsv1.StatefulSet{
@@ -70,7 +60,7 @@ func TestBudgetDeletionIsCertainAndRateLimited(t *testing.T) {
 
 	t.Run("no policy at all: deleted, one at a time", func(t *testing.T) {
 		a, b := sts("a"), sts("b")
-		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(a, b, own(a), own(b)).Build()
+		c := newFakeClient(t, a, b, own(a), own(b))
 		r := &BudgetReconciler{Client: c, Cluster: &webhook.CacheCluster{Reader: c}, Deletions: rate.NewLimiter(rate.Limit(0.001), 1)}
 		reconcile(r, a)
 		if exists(c, a) {
@@ -87,7 +77,7 @@ func TestBudgetDeletionIsCertainAndRateLimited(t *testing.T) {
 		a := sts("a")
 		bad := &v1alpha1.PlacementPolicy{ObjectMeta: metav1.ObjectMeta{Name: "broken"},
 			Spec: v1alpha1.PlacementPolicySpec{DisruptionBudget: v1alpha1.DisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(0))}}}
-		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(a, own(a), bad).Build()
+		c := newFakeClient(t, a, own(a), bad)
 		r := &BudgetReconciler{Client: c, Cluster: &webhook.CacheCluster{Reader: c}}
 		reconcile(r, a)
 		if !exists(c, a) {

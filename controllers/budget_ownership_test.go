@@ -10,18 +10,14 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
-	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 	"github.com/stowage-dev/stowage/webhook"
 )
 
@@ -30,13 +26,6 @@ import (
 // budget's spec and its own metadata and keeps what others added; every other budget of the
 // same name, `stowage check --fix`'s included, is left exactly as it is.
 func TestBudgetOwnership(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	podLabels := map[string]string{"app.kubernetes.io/name": "galera", "app.kubernetes.io/instance": "db"}
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "galera", Namespace: "data", UID: "uid-sts"},
@@ -110,7 +99,7 @@ func TestBudgetOwnership(t *testing.T) {
 			if tc.existing != nil {
 				objs = append(objs, tc.existing.DeepCopy())
 			}
-			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+			c := newFakeClient(t, objs...)
 			r := &BudgetReconciler{Client: c, Cluster: &webhook.CacheCluster{Reader: c}}
 			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: sts.Namespace, Name: sts.Name}}); err != nil {
 				t.Fatalf("Reconcile: %v", err)
