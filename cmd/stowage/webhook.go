@@ -105,7 +105,7 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.StringVar(&o.caBundleOut, "ca-bundle-out", "", "with --self-signed, also write the base64 caBundle to this file")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `address of the metrics endpoint ("0" disables it)`)
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
-	f.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (off when empty; never expose it)")
+	f.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints and /debug/runtime-metrics (off when empty; never expose it)")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader to run the controllers, so replicas never fight over budgets")
 	f.DurationVar(&o.leaderElectLeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a lease lasts without renewal before another replica may take it")
 	f.DurationVar(&o.leaderElectRenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it stops the controllers (admission keeps serving)")
@@ -272,7 +272,6 @@ func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.
 		Scheme:                 scheme,
 		Metrics:                o.limits.metricsOptions(o),
 		HealthProbeBindAddress: o.probeAddr,
-		PprofBindAddress:       o.pprofAddr,
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		WebhookServer: webhook.NewServer(o.limits.serverOptions(o, func(c *tls.Config) {
 			c.MinVersion = tls.VersionTLS12
@@ -285,6 +284,14 @@ func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.
 	}
 	if err := mgr.Add(alwaysRunnable(watcher.Start)); err != nil {
 		return nil, nil, err
+	}
+	// Not controller-runtime's PprofBindAddress: debugServer serves the runtime metrics beside pprof.
+	if dbg, err := debugServer(o.pprofAddr); err != nil {
+		return nil, nil, err
+	} else if dbg != nil {
+		if err := mgr.Add(dbg); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	cluster := &webhook.CacheCluster{Reader: mgr.GetCache()}
