@@ -64,10 +64,12 @@ FUZZ_TARGETS := \
 	./internal/operatorcr:FuzzProject
 
 # Environment for the e2e suites: where the pinned binaries are. cert-manager's CRDs are read
-# from the crds/ folder next to STOWAGE_CERT_MANAGER.
+# from the crds/ folder next to STOWAGE_CERT_MANAGER. STOWAGE_E2E_LOCK keeps the e2e packages'
+# control planes, which `go test ./e2e/...` runs side by side, out of TestWebhookLoad's
+# measurement (e2e/cluster/quiet.go).
 E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(KWOK) STOWAGE_KWOK_STAGES_DIR=$(KWOK_BIN)/stages \
 	STOWAGE_HELM=$(HELM) STOWAGE_CONTROLLER_GEN=$(CONTROLLER_GEN) STOWAGE_CERT_MANAGER=$(CERT_MANAGER) \
-	STOWAGE_PROMETHEUS_OPERATOR=$(PROM_OPERATOR)
+	STOWAGE_PROMETHEUS_OPERATOR=$(PROM_OPERATOR) STOWAGE_E2E_LOCK=$(BIN)/.e2e.lock
 
 ##@ Development
 

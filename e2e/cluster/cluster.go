@@ -82,6 +82,8 @@ type Cluster struct {
 	procs    []*process // in start order
 	stopOnce sync.Once
 	stopErr  error
+	// releaseShared releases this cluster's hold on the quiet lock (see Quiet).
+	releaseShared func()
 }
 
 // ports are the loopback ports a cluster's components listen on.
@@ -101,15 +103,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Not while another test binary measures something on a quiet machine (see Quiet).
+	release, err := holdShared(ctx, opts.Logf)
+	if err != nil {
+		return nil, err
+	}
 
 	for attempt := 1; ; attempt++ {
 		c, err := startOnce(ctx, opts, bins, begin)
 		if err == nil {
+			c.releaseShared = release
 			return c, nil
 		}
 		// A free port found by freePorts can be taken by another process before the component
 		// binds it; that is worth another try with new ports.
 		if attempt == maxStartAttempts || ctx.Err() != nil || !strings.Contains(err.Error(), "address already in use") {
+			release()
 			return nil, err
 		}
 		opts.Logf("start attempt %d lost a port to another process, retrying: %.200s", attempt, err)
@@ -550,6 +559,9 @@ func (c *Cluster) stop() {
 		}
 	case len(procs) > 0:
 		c.opts.Logf("work folder kept: %s", c.WorkDir)
+	}
+	if c.releaseShared != nil {
+		c.releaseShared()
 	}
 	c.opts.Logf("control plane stopped in %s", time.Since(begin).Round(time.Millisecond))
 }
