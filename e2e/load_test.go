@@ -10,13 +10,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +30,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/stowage-dev/stowage/e2e/cluster"
+	"github.com/stowage-dev/stowage/internal/gostats"
 	"github.com/stowage-dev/stowage/internal/stream"
 	"github.com/stowage-dev/stowage/internal/testcorpus"
 )
@@ -34,8 +40,15 @@ import (
 // keep-alive: an open-loop load at a fixed rate (default 1,000 requests per second, for 10 s)
 // of AdmissionReviews for the largest corpus StatefulSet, alternating the mutating and the
 // validating endpoint, then a short closed loop to find the ceiling. It reports throughput,
-// p50/p99 latency and the process's RSS; it asserts only that every answer is a well-formed
-// 200. STOWAGE_LOAD_RPS and STOWAGE_LOAD_SECONDS change the load.
+// p50/p99/max latency and the process's RSS and, beside them, what explains a tail: the
+// webhook's GC pauses, GC CPU and scheduler latency (its /debug/runtime-metrics), the time its
+// threads waited for a CPU (the kernel's run queue), the machine's CPU pressure, and the load
+// generator's own CPU, scheduler latency and lateness. It asserts only that every answer is a
+// well-formed 200. STOWAGE_LOAD_RPS and STOWAGE_LOAD_SECONDS change the load.
+//
+// The measurement takes the e2e quiet lock (cluster.Quiet): other test binaries that
+// `go test ./e2e/...` runs beside this one start no control plane during it, and the report says
+// when it had to run without that.
 func TestWebhookLoad(t *testing.T) {
 	rps, seconds := envInt("STOWAGE_LOAD_RPS", 1000), envInt("STOWAGE_LOAD_SECONDS", 10)
 	// Earlier suites' namespaces are still being torn down by the controller manager and kwok,
@@ -61,11 +74,20 @@ func TestWebhookLoad(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
+	// As many idle connections as requests in flight, so that none is closed and redialled
+	// (a TLS handshake) mid-run; dials are counted to show it.
+	const maxInFlight = 512
+	var dials atomic.Int64
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
+		MaxIdleConns:        maxInFlight,
+		MaxIdleConnsPerHost: maxInFlight,
 		IdleConnTimeout:     time.Minute,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return dialer.DialContext(ctx, network, addr)
+		},
 	}}
 	base := fmt.Sprintf("https://127.0.0.1:%d", env.webhook.port)
 	post := func(i int) (time.Duration, error) {
@@ -96,6 +118,15 @@ func TestWebhookLoad(t *testing.T) {
 		}
 	}
 
+	// Keep the other test binaries' control planes off the machine while measuring.
+	waitQuiet := time.Now()
+	release, quiet, err := cluster.Quiet(context.Background(), 20*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	t.Logf("waited %s for a quiet window (quiet: %t)", time.Since(waitQuiet).Round(time.Second), quiet)
+
 	if os.Getenv("STOWAGE_LOAD_PROFILE") == "1" {
 		go func() {
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=8", env.webhook.pprof))
@@ -108,17 +139,22 @@ func TestWebhookLoad(t *testing.T) {
 		}()
 	}
 	// Open loop: requests start on schedule whatever the previous ones did, so latency includes
-	// queueing, as the API server would see it.
+	// the webhook's queueing, as the API server would see it. Latency is counted from the send;
+	// how late the generator sent (its own starvation) is reported apart.
 	n := rps * seconds
 	lat := make([]time.Duration, n)
+	late := make([]time.Duration, n)
 	var failures atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rps)
+	sem := make(chan struct{}, maxInFlight)
+	dials0 := dials.Load()
+	before := sampleLoad(t)
 	start := time.Now()
-	sem := make(chan struct{}, 512)
 	for i := 0; i < n; i++ {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
 			time.Sleep(d)
 		}
 		sem <- struct{}{}
@@ -126,6 +162,7 @@ func TestWebhookLoad(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			late[i] = time.Since(due)
 			took, err := post(i)
 			lat[i] = took
 			if err != nil {
@@ -136,12 +173,15 @@ func TestWebhookLoad(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	during := sampleLoad(t).since(before, elapsed, n)
+	newConns := dials.Load() - dials0
 	rss, hwm := processMemory(env.webhook.cmd.Process.Pid)
 	if f := failures.Load(); f > 0 {
 		t.Fatalf("%d of %d requests failed; first: %v", f, n, firstErr.Load())
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
+	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
+	pct := func(d []time.Duration, p float64) time.Duration { return d[int(float64(len(d)-1)*p)] }
 
 	// Closed loop: as fast as 16 clients go, for the ceiling.
 	var done atomic.Int64
@@ -161,15 +201,128 @@ func TestWebhookLoad(t *testing.T) {
 	}
 	cwg.Wait()
 	ceiling := float64(done.Load()) / time.Since(ceilingStart).Seconds()
+	release()
 
-	report := fmt.Sprintf("Webhook load (%d-byte AdmissionReview of the largest corpus StatefulSet, mutate and validate alternating, HTTPS keep-alive on loopback):\n"+
-		"- open loop at %d req/s for %ds: %d requests in %s (%.0f req/s), 0 errors, p50 %s, p99 %s, max %s; webhook RSS %d MiB (peak %d MiB)\n"+
-		"- closed loop, 16 clients, 5 s: %.0f req/s\n",
-		len(body), rps, seconds, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(),
-		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond),
-		rss>>20, hwm>>20, ceiling)
+	alone := "no other test binary started a control plane during it"
+	if !quiet {
+		alone = "NOT QUIET: other test binaries may have run beside it (no $" + cluster.QuietLockEnv + ", or it waited too long)"
+	}
+	r := fmt.Sprintf
+	report := r("Webhook load (%d-byte AdmissionReview of the largest corpus StatefulSet, mutate and validate alternating, HTTPS keep-alive on loopback):\n", len(body)) +
+		r("- open loop at %d req/s for %ds: %d requests in %s (%.0f req/s), 0 errors, p50 %s, p99 %s, max %s; webhook RSS %d MiB (peak %d MiB); %s\n",
+			rps, seconds, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(),
+			us(pct(lat, 0.50)), us(pct(lat, 0.99)), us(lat[len(lat)-1]), rss>>20, hwm>>20, alone) +
+		r("- webhook during it: %s\n", during.webhook) +
+		r("- machine: %s\n", during.machine) +
+		r("- generator (this test process): %s; sends late p99 %s, max %s; %d new connections\n",
+			during.generator, us(pct(late, 0.99)), us(late[len(late)-1]), newConns) +
+		r("- closed loop, 16 clients, 5 s: %.0f req/s\n", ceiling)
 	t.Log("\n" + report)
 	os.WriteFile(filepath.Join(env.root, "bin", "webhook-load.md"), []byte(report), 0o644)
+}
+
+// us rounds a latency for the report.
+func us(d time.Duration) time.Duration {
+	if d >= 10*time.Millisecond {
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Microsecond)
+}
+
+// loadSample is what TestWebhookLoad reads before and after its load.
+type loadSample struct {
+	webhook   gostats.Snapshot // the webhook's runtime metrics
+	generator gostats.Snapshot // this process's
+	threads   schedStat        // the webhook's threads, from the kernel
+	psi       time.Duration    // the machine's CPU pressure ("some" total)
+	own       time.Duration    // this process's CPU time
+}
+
+func sampleLoad(t *testing.T) loadSample {
+	t.Helper()
+	hook, err := gostats.Fetch(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/debug/runtime-metrics", env.webhook.pprof))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return loadSample{
+		webhook: hook, generator: gostats.Read(), threads: readSchedStat(env.webhook.cmd.Process.Pid),
+		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+	}
+}
+
+// loadSummary is the report's explanation of a run's latency.
+type loadSummary struct{ webhook, machine, generator string }
+
+func (after loadSample) since(before loadSample, wall time.Duration, n int) loadSummary {
+	hook := after.webhook.Since(before.webhook)
+	gen := after.generator.Since(before.generator)
+	perReq := func(d time.Duration) string { return r3(float64(d) / float64(time.Millisecond) / float64(n)) }
+	sec := func(v float64) time.Duration { return us(time.Duration(v * float64(time.Second))) }
+	pauses, sched := hook.Histograms[gostats.GCPauses], hook.Histograms[gostats.SchedLatencies]
+	cpu := after.threads.run - before.threads.run
+	wait := after.threads.wait - before.threads.wait
+	gcCPU, assist := hook.Values[gostats.GCCPU], hook.Values[gostats.GCAssistCPU]
+	var s loadSummary
+	s.webhook = fmt.Sprintf("CPU %s ms/req (%.0f%% of a core); %d GCs (%.0f MiB allocated, %s KiB/req, heap goal %.0f MiB), "+
+		"GC pause p50 %s, p99 %s, max %s; GC CPU %.0f%% of its CPU (assist %.0f%%); "+
+		"scheduler latency p50 %s, p99 %s, max %s; its threads waited %s for a CPU in the kernel's run queue (%s ms/req)",
+		perReq(cpu), 100*cpu.Seconds()/wall.Seconds(), int(hook.Values[gostats.GCCycles]),
+		hook.Values[gostats.HeapAllocs]/(1<<20), r3(hook.Values[gostats.HeapAllocs]/1024/float64(n)), hook.Values[gostats.HeapGoal]/(1<<20),
+		sec(pauses.Quantile(0.50)), sec(pauses.Quantile(0.99)), sec(pauses.Max()),
+		100*gcCPU/max(cpu.Seconds(), 1e-9), 100*assist/max(cpu.Seconds(), 1e-9),
+		sec(sched.Quantile(0.50)), sec(sched.Quantile(0.99)), sec(sched.Max()),
+		wait.Round(time.Millisecond), perReq(wait))
+	s.machine = fmt.Sprintf("some task waited for a CPU %.0f%% of the time (/proc/pressure/cpu), %d CPUs", 100*float64(after.psi-before.psi)/float64(wall), runtime.NumCPU())
+	gsched := gen.Histograms[gostats.SchedLatencies]
+	s.generator = fmt.Sprintf("CPU %s ms/req, scheduler latency p99 %s, max %s, %d GCs",
+		perReq(after.own-before.own), sec(gsched.Quantile(0.99)), sec(gsched.Max()), int(gen.Values[gostats.GCCycles]))
+	return s
+}
+
+// r3 prints a small number with three significant digits.
+func r3(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+
+// schedStat sums a process's threads' /proc/<pid>/task/<tid>/schedstat: time on a CPU and time
+// runnable but waiting in the kernel's run queue.
+type schedStat struct{ run, wait time.Duration }
+
+func readSchedStat(pid int) schedStat {
+	var s schedStat
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, path := range tasks {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // a thread that just exited
+		}
+		var run, wait int64
+		if _, err := fmt.Sscan(string(data), &run, &wait); err == nil {
+			s.run += time.Duration(run)
+			s.wait += time.Duration(wait)
+		}
+	}
+	return s
+}
+
+// cpuPressure is the machine's total time during which some task waited for a CPU, or 0 where
+// the kernel does not report pressure.
+func cpuPressure() time.Duration {
+	data, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "some "); ok {
+			for _, f := range strings.Fields(rest) {
+				if v, ok := strings.CutPrefix(f, "total="); ok {
+					us, _ := strconv.ParseInt(v, 10, 64)
+					return time.Duration(us) * time.Microsecond
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func envInt(key string, def int) int {
