@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -77,7 +78,7 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update || req.SubResource != "" {
 		return allowed(), d
 	}
-	obj, gk, ok := decodeObject(req.Resource, req.Object.Raw)
+	obj, gk, ok := decodeObject(req.Resource, req.Object)
 	if !ok {
 		return unsupported(req), d
 	}
@@ -85,7 +86,7 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 	var old runtime.Object
 	if req.Operation == admissionv1.Update {
 		op = policy.Update
-		old, _, _ = decodeObject(req.Resource, req.OldObject.Raw)
+		old, _, _ = decodeObject(req.Resource, req.OldObject)
 	}
 	if obj == nil || op == policy.Update && old == nil {
 		// An object the API server could decode but we cannot is a bug here, not in the
@@ -164,7 +165,7 @@ func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionReque
 		return allowed(), d
 	default:
 		var ok bool
-		obj, gk, ok = decodeObject(req.Resource, req.Object.Raw)
+		obj, gk, ok = decodeObject(req.Resource, req.Object)
 		if !ok {
 			return unsupported(req), d
 		}
@@ -172,7 +173,7 @@ func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionReque
 			return errored(http.StatusBadRequest, fmt.Errorf("cannot decode the %s in the request", gk.Kind)), d
 		}
 		if req.Operation == admissionv1.Update {
-			old, _, _ = decodeObject(req.Resource, req.OldObject.Raw)
+			old, _, _ = decodeObject(req.Resource, req.OldObject)
 			if old == nil {
 				return errored(http.StatusBadRequest, fmt.Errorf("cannot decode the old %s in the request", gk.Kind)), d
 			}
@@ -286,9 +287,10 @@ func (a *Admitter) scaled(ctx context.Context, req *admissionv1.AdmissionRequest
 	return after, before, nil
 }
 
-// decodeObject decodes the object of a request on a resource Stowage handles. ok is false for
-// any other resource; obj is nil when the bytes do not decode.
-func decodeObject(gvr metav1.GroupVersionResource, raw []byte) (obj runtime.Object, gk schema.GroupKind, ok bool) {
+// decodeObject decodes the object of a request on a resource Stowage handles, or takes the one
+// decodeReview already decoded. ok is false for any other resource; obj is nil when the bytes do
+// not decode.
+func decodeObject(gvr metav1.GroupVersionResource, ext runtime.RawExtension) (obj runtime.Object, gk schema.GroupKind, ok bool) {
 	switch gvr {
 	case statefulSetsGVR:
 		obj, gk = &appsv1.StatefulSet{}, statefulSetGK
@@ -299,7 +301,13 @@ func decodeObject(gvr metav1.GroupVersionResource, raw []byte) (obj runtime.Obje
 	default:
 		return nil, schema.GroupKind{}, false
 	}
-	if len(raw) == 0 || decodeJSON(raw, obj) != nil {
+	if ext.Object != nil {
+		if reflect.TypeOf(ext.Object) != reflect.TypeOf(obj) {
+			return nil, gk, true
+		}
+		return ext.Object, gk, true
+	}
+	if len(ext.Raw) == 0 || decodeJSON(ext.Raw, obj) != nil {
 		return nil, gk, true
 	}
 	return obj, gk, true

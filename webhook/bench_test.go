@@ -113,11 +113,11 @@ func BenchmarkDecodeReview(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		r := &admissionv1.AdmissionReview{}
-		if err := decodeJSON(body, r); err != nil {
+		r, err := decodeReview(body)
+		if err != nil {
 			b.Fatal(err)
 		}
-		if _, _, ok := decodeObject(statefulSetsGVR, r.Request.Object.Raw); !ok {
+		if obj, _, ok := decodeObject(statefulSetsGVR, r.Request.Object); !ok || obj == nil {
 			b.Fatal("not decoded")
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"runtime/debug"
@@ -83,7 +82,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("request body of %d bytes is over the %d-byte limit", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, release, err := readBody(r, limit)
+	defer release()
 	if err != nil {
 		http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
 		return
@@ -92,8 +92,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("request body is over the %d-byte limit", limit), http.StatusRequestEntityTooLarge)
 		return
 	}
-	review := &admissionv1.AdmissionReview{}
-	if err := decodeJSON(body, review); err != nil {
+	review, err := decodeReview(body)
+	if err != nil {
 		http.Error(w, "could not decode the AdmissionReview: "+err.Error(), http.StatusBadRequest)
 		return
 	}
