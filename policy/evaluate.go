@@ -290,10 +290,14 @@ func notSkippedMutation(found []Violation, patch []jsonpatch.Operation) {
 	if len(patch) == 0 {
 		return
 	}
+	paths := make([]string, len(patch))
+	for j := range patch {
+		paths[j] = patch[j].Path + "/"
+	}
 	for i := range found {
-		at := pointer(found[i].Field)
-		for _, op := range patch {
-			if strings.HasPrefix(at+"/", op.Path+"/") || strings.HasPrefix(op.Path+"/", at+"/") {
+		at := pointer(found[i].Field) + "/"
+		for _, path := range paths {
+			if strings.HasPrefix(at, path) || strings.HasPrefix(path, at) {
 				found[i].Message += mutationSkipped
 				break
 			}
@@ -303,10 +307,10 @@ func notSkippedMutation(found []Violation, patch []jsonpatch.Operation) {
 
 // pointer turns a field path (spec.a[0].b) into a JSON pointer (/spec/a/0/b).
 func pointer(p *field.Path) string {
-	s := p.String()
-	s = strings.NewReplacer("[", ".", "]", "").Replace(s)
-	return "/" + strings.ReplaceAll(s, ".", "/")
+	return "/" + pathToPointer.Replace(p.String())
 }
+
+var pathToPointer = strings.NewReplacer("[", "/", "]", "", ".", "/")
 
 // statefulSetPatch diffs the parts of a StatefulSet that the mutators may touch: the claim
 // templates' specs and the pod template's affinity and topology spread. The tests check that

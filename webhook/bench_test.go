@@ -186,3 +186,22 @@ func BenchmarkWideNodeAffinity(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkServeHTTPValidate is Stowage's validating endpoint on the largest corpus StatefulSet,
+// the other half of every StatefulSet CREATE.
+func BenchmarkServeHTTPValidate(b *testing.B) {
+	body := review(b, admissionv1.Create, statefulSetsGVR, "", largestStatefulSet(b), nil)
+	h := newTestHandler(Validating, withPolicy())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	defer reportCPU(b)()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, "/validate?timeout=3s", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"uid":"uid-42"`)) {
+			b.Fatalf("%d %.300s", w.Code, w.Body)
+		}
+	}
+}
