@@ -16,6 +16,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
@@ -427,6 +428,14 @@ func TestWebhookMatchConditions(t *testing.T) {
 			},
 		}
 	}
+	withImage := func(s *appsv1.StatefulSet, image string) *appsv1.StatefulSet {
+		s.Spec.Template.Spec.Containers[0].Image = image
+		return s
+	}
+	withoutReplicas := func(s *appsv1.StatefulSet) *appsv1.StatefulSet {
+		s.Spec.Replicas = nil
+		return s
+	}
 	scale := func(replicas int32) *autoscalingv1.Scale {
 		return &autoscalingv1.Scale{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
@@ -443,6 +452,10 @@ func TestWebhookMatchConditions(t *testing.T) {
 		if class != "" {
 			c.Spec.StorageClassName = ptr.To(class)
 		}
+		return c
+	}
+	withSize := func(c *corev1.PersistentVolumeClaim, size string) *corev1.PersistentVolumeClaim {
+		c.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}
 		return c
 	}
 	user := authenticationv1.UserInfo{Username: "alice", Groups: []string{"system:authenticated"}}
@@ -472,8 +485,22 @@ func TestWebhookMatchConditions(t *testing.T) {
 			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Create, UserInfo: user}, pvc, nil, true},
 		{"StatefulSet created by a node → not mutated", m.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Create, UserInfo: kubelet}, sts(3, nil), nil, false},
-		{"StatefulSet update that changes the spec (a re-apply) → sent to the mutator to keep what it would undo", m.config,
-			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(5, nil), sts(3, nil), true},
+		{"StatefulSet update that changes the pod template (a re-apply) → sent to the mutator to keep what it would undo", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, withImage(sts(3, nil), "postgres:18"), sts(3, nil), true},
+		{"StatefulSet update that changes replicas and the pod template → sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, withImage(sts(5, nil), "postgres:18"), sts(3, nil), true},
+		{"StatefulSet update that only changes replicas (a scale through the main resource) → not sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(5, nil), sts(3, nil), false},
+		{"StatefulSet update that adds a spec field → sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, withClaim(sts(3, nil), "openebs-hostpath"), sts(3, nil), true},
+		{"StatefulSet update that removes a spec field → sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(3, nil), withClaim(sts(3, nil), "openebs-hostpath"), true},
+		{"StatefulSet update that only drops spec.replicas → not sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, withoutReplicas(sts(3, nil)), sts(3, nil), false},
+		{"claim update that changes the requested size → sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Update, UserInfo: user}, withSize(claim("openebs-hostpath"), "20Gi"), claim("openebs-hostpath"), true},
+		{"claim update that leaves the spec alone → not sent to the mutator", m.config,
+			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Update, UserInfo: user}, claim("openebs-hostpath"), claim("openebs-hostpath"), false},
 		{"StatefulSet update that only changes labels → not sent to the mutator", m.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user}, sts(3, map[string]string{"tier": "gold"}), sts(3, nil), false},
 		{"StatefulSet created by a user → validated", v.config,
@@ -504,9 +531,9 @@ func TestWebhookMatchConditions(t *testing.T) {
 		{"StatefulSet update that drops the stored claim-template class → to keep-class", k.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
 			withClaim(sts(3, nil), ""), withClaim(sts(3, nil), "openebs-hostpath"), true},
-		{"StatefulSet update that keeps the class → main mutator", m.config,
+		{"StatefulSet update that keeps the class and changes the pod template → main mutator", m.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
-			withClaim(sts(5, nil), "openebs-hostpath"), withClaim(sts(3, nil), "openebs-hostpath"), true},
+			withImage(withClaim(sts(5, nil), "openebs-hostpath"), "postgres:18"), withClaim(sts(3, nil), "openebs-hostpath"), true},
 		{"StatefulSet update that keeps the class → not keep-class", k.config,
 			admissionv1.AdmissionRequest{Kind: stsGVK, Resource: stsGVR, Operation: admissionv1.Update, UserInfo: user},
 			withClaim(sts(5, nil), "openebs-hostpath"), withClaim(sts(3, nil), "openebs-hostpath"), false},
