@@ -266,7 +266,7 @@ func (after loadSample) since(before loadSample, wall time.Duration, n int) load
 	gcCPU, assist := hook.Values[gostats.GCCPU], hook.Values[gostats.GCAssistCPU]
 	var s loadSummary
 	s.webhook = fmt.Sprintf("CPU %s ms/req (%.0f%% of a core); %d GCs (%.0f MiB allocated, %s KiB/req, heap goal %.0f MiB), "+
-		"GC pause p50 %s, p99 %s, max %s; GC CPU %.0f%% of its CPU (assist %.0f%%); "+
+		"GC pause p50 %s, p99 %s, max %s; GC CPU %.0f%% of its CPU (assist %.0f%%; the runtime's estimate, which counts wall time and so overstates GC on a starved machine); "+
 		"scheduler latency p50 %s, p99 %s, max %s; its threads waited %s for a CPU in the kernel's run queue (%s ms/req)",
 		perReq(cpu), 100*cpu.Seconds()/wall.Seconds(), int(hook.Values[gostats.GCCycles]),
 		hook.Values[gostats.HeapAllocs]/(1<<20), r3(hook.Values[gostats.HeapAllocs]/1024/float64(n)), hook.Values[gostats.HeapGoal]/(1<<20),
