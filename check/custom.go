@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -29,18 +30,50 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 		}
 		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}
 	}
-	proj, err := operatorcr.Project(k, obj)
+	projs, err := operatorcr.Project(k, obj)
 	if err != nil {
 		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
-			"%s %s: %v; fix the field so that %s can make its StatefulSet", d.Kind, d.Ref(), err, k.Operator)}}
+			"%s %s: %v; fix the field so that %s can make its %s", d.Kind, d.Ref(), err, k.Operator, made(k))}}
 	}
+	ns := d.Namespace
+	if ns == "" {
+		ns = facts.defaultNamespace
+	}
+	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
+		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
+	var gen []any
+	var errs []InputError
+	for _, proj := range projs {
+		g, unmapped, err := evaluateProjection(d, k, proj, res, opts, facts)
+		if err != nil {
+			return nil, nil, []InputError{*err}
+		}
+		gen = append(gen, g...)
+		errs = append(errs, unmapped...)
+	}
+	sort.SliceStable(res.Patch, func(i, j int) bool { return res.Patch[i].Path < res.Patch[j].Path })
+	if len(errs) > 0 {
+		return res, nil, errs
+	}
+	return res, gen, nil
+}
+
+// made says what the operator makes of a resource, for messages.
+func made(k *operatorcr.Kind) string {
+	if k.NotStatefulSet {
+		return "pods"
+	}
+	return "StatefulSet"
+}
+
+// evaluateProjection makes the one call into the policy engine for one StatefulSet the resource
+// becomes, and adds its findings, patch and budget to res at the resource's fields.
+func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr.Projection, res *Result, opts *Options, facts *clusterFacts) (gen []any, unmapped []InputError, _ *InputError) {
 	sts := proj.StatefulSet
 	if sts.Namespace == "" {
 		sts.Namespace = facts.defaultNamespace
 	}
 	ns := sts.Namespace
-	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
-		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
 	dec, err := opts.Policies.Decide(policy.Input{
 		Operation: policy.Create, Object: sts, NamespaceLabels: facts.namespaceLabels(ns),
 		Facts: func() (policy.Facts, error) {
@@ -48,51 +81,61 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 		},
 	})
 	if err != nil {
-		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: err.Error()}}
+		return nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: err.Error()}
 	}
 	if dec.Result == nil {
 		res.Skipped = string(dec.Skip)
-		return res, nil, nil
+		return nil, nil, nil
 	}
 	if dec.Policy != nil {
 		res.Policy = dec.Policy.Name
 	}
 	out := dec.Result
-	res.Exempt = out.Exempt
+	res.Exempt = res.Exempt || out.Exempt
+	what := "the StatefulSet " + k.Operator + " makes"
+	if k.NotStatefulSet {
+		what = "the pods " + k.Operator + " makes"
+	}
+	if proj.Set >= 0 {
+		what += fmt.Sprintf(" for %s[%d]", k.Sets, proj.Set)
+	}
 	for _, v := range out.Violations {
 		path, mapped := proj.Path(v.Field.String())
 		msg := v.Message
 		if !mapped {
-			msg += fmt.Sprintf(" (at %s of the StatefulSet %s makes; %s has no field for it)", v.Field, k.Operator, d.Kind)
+			msg += fmt.Sprintf(" (at %s of %s; %s has no field for it)", v.Field, what, d.Kind)
 		}
 		sev := v.Severity
-		if !k.LabelsKnown {
+		switch {
+		case !proj.LabelsKnown:
 			sev = policy.SeverityWarning
 			msg += fmt.Sprintf(" (%s labels its pods in a way that is not known offline: a warning only)", k.Operator)
+		case proj.IsHeld(path):
+			sev = policy.SeverityWarning
+			msg += fmt.Sprintf(" (%s: a warning only, and not fixed here)", proj.Held)
 		}
 		res.Violations = append(res.Violations, Violation{Rule: v.Rule, Field: path, Message: msg, Severity: sev,
 			Line: stream.LineOf(d.Node, path)})
 	}
 	if len(out.Patch) > 0 {
-		ops, unmapped, err := proj.Patch(out.StatefulSet())
+		ops, changed, _, err := proj.Patch(out.StatefulSet())
 		if err != nil {
-			return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}
+			return nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}
 		}
-		res.Patch = ops
-		var errs []InputError
-		if len(unmapped) > 0 {
+		res.Patch = append(res.Patch, ops...)
+		if len(changed) > 0 {
 			// Never dropped silently: the webhook makes these changes when the operator creates
 			// the StatefulSet, but the resource cannot carry them.
-			errs = append(errs, InputError{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
-				"%s %s: the policy would also change %s of the StatefulSet %s makes, which %s has no field for; the webhook changes it when the StatefulSet is created",
-				d.Kind, d.Ref(), strings.Join(unmapped, ", "), k.Operator, d.Kind)})
-		}
-		if len(errs) > 0 {
-			return res, nil, errs
+			tail := "the webhook changes it when the StatefulSet is created"
+			if k.NotStatefulSet {
+				tail = "the webhook never sees these pods, so nothing changes it"
+			}
+			unmapped = append(unmapped, InputError{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
+				"%s %s: the policy would also change %s of %s, which %s has no field for; %s",
+				d.Kind, d.Ref(), strings.Join(changed, ", "), what, d.Kind, tail)})
 		}
 	}
-	var gen []any
-	if !k.OwnBudget && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
+	if !proj.OwnBudget && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
 		if d.Namespace == "" {
 			out.PDB.Namespace = ""
 		}
@@ -100,5 +143,5 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 		res.Generated = append(res.Generated, g)
 		gen = append(gen, g)
 	}
-	return res, gen, nil
+	return gen, unmapped, nil
 }

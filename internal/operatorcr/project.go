@@ -4,42 +4,154 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
 
-// Projection is a custom resource projected onto the StatefulSet its operator makes.
+// Projection is a custom resource projected onto one StatefulSet its operator makes.
 type Projection struct {
 	Kind *Kind
+	// Set is the index of the entry of Kind.Sets this StatefulSet is made from, or -1.
+	Set int
 	// StatefulSet holds what the operator copies from the resource: replicas, the pod
-	// template's selector labels and placement fields, and the claim template. Everything
+	// template's selector labels and placement fields, and the claim templates. Everything
 	// else the operator adds (containers, volumes, probes) is left out: no rule reads it.
 	StatefulSet *appsv1.StatefulSet
+	// LabelsKnown is false when the pod labels depend on something not in the resource (a
+	// label the operator copies from another resource that is absent here): findings are
+	// then warnings only.
+	LabelsKnown bool
+	// OwnBudget says whether the operator makes a PodDisruptionBudget over these pods itself.
+	OwnBudget bool
+	// Held, when not empty, says why the fields under Kind.Inherited are not judged strictly
+	// nor fixed: the operator takes them from another resource.
+	Held string
 	// typed is StatefulSet as JSON, to compare with the engine's result.
 	typed map[string]any
+	// obj is the resource; bound maps StatefulSet paths to its fields for this projection.
+	obj   map[string]any
+	bound []Field
 }
 
-// Project builds the StatefulSet the operator will make for obj, a custom resource of kind k
-// decoded from JSON. An error names the field that cannot be read.
-func Project(k *Kind, obj map[string]any) (*Projection, error) {
+// Project builds the StatefulSets the operator will make for obj, a custom resource of kind k
+// decoded from JSON: one, or one per entry of k.Sets. An error names the field that cannot be
+// read.
+func Project(k *Kind, obj map[string]any) ([]*Projection, error) {
 	meta, _ := obj["metadata"].(map[string]any)
 	name, _ := meta["name"].(string)
 	if name == "" {
 		return nil, fmt.Errorf("metadata.name: a %s needs a name", k.Kind)
 	}
+	if k.Sets == "" {
+		p, err := project(k, obj, name, -1, "")
+		if err != nil {
+			return nil, err
+		}
+		return []*Projection{p}, nil
+	}
+	v, ok := get(obj, k.Sets)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	sets, isList := v.([]any)
+	if !isList {
+		return nil, fmt.Errorf("%s: must be a list", k.Sets)
+	}
+	var out []*Projection
+	for i, s := range sets {
+		m, _ := s.(map[string]any)
+		setName, _ := m[k.SetName].(string)
+		if setName == "" {
+			return nil, fmt.Errorf("%s[%d].%s: every entry needs a name", k.Sets, i, k.SetName)
+		}
+		p, err := project(k, obj, name, i, setName)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// subst fills the placeholders of a table string for one projection.
+type subst struct {
+	name, set string
+	index     int
+	labels    map[string]any
+	unknown   bool // a {label:…} placeholder named a label the resource lacks
+}
+
+func (s *subst) str(v string) string {
+	v = strings.ReplaceAll(v, "{name}", s.name)
+	v = strings.ReplaceAll(v, "{set}", s.set)
+	for {
+		i := strings.Index(v, "{label:")
+		if i < 0 {
+			return v
+		}
+		j := strings.IndexByte(v[i:], '}')
+		if j < 0 {
+			return v
+		}
+		key := v[i+len("{label:") : i+j]
+		val, ok := s.labels[key].(string)
+		if !ok || val == "" {
+			s.unknown = true
+		}
+		v = v[:i] + val + v[i+j+1:]
+	}
+}
+
+// path fills the "[]" of a table path with the set's index.
+func (s *subst) path(p string) string {
+	if s.index < 0 {
+		return p
+	}
+	return strings.ReplaceAll(p, "[]", "["+strconv.Itoa(s.index)+"]")
+}
+
+// value fills the placeholders of the strings in a default value (a fresh copy).
+func (s *subst) value(v any) any {
+	switch c := v.(type) {
+	case string:
+		return s.str(c)
+	case map[string]any:
+		m := make(map[string]any, len(c))
+		for k, e := range c {
+			m[k] = s.value(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(c))
+		for i, e := range c {
+			l[i] = s.value(e)
+		}
+		return l
+	}
+	return v
+}
+
+func project(k *Kind, obj map[string]any, name string, index int, setName string) (*Projection, error) {
+	meta, _ := obj["metadata"].(map[string]any)
+	labels, _ := meta["labels"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	s := &subst{name: name, set: setName, index: index, labels: labels}
 	selector := map[string]any{}
 	for key, v := range k.Selector {
-		selector[key] = named(v, name)
+		selector[key] = s.str(v)
 	}
 	podLabels := map[string]any{}
-	if extra, ok := get(obj, k.PodLabels); ok {
+	podLabelsPath := s.path(k.PodLabels)
+	if extra, ok := get(obj, podLabelsPath); ok && extra != nil {
 		m, isMap := extra.(map[string]any)
 		if !isMap {
-			return nil, fmt.Errorf("%s: must be a map of labels", k.PodLabels)
+			return nil, fmt.Errorf("%s: must be a map of labels", podLabelsPath)
 		}
 		for key, v := range m {
 			podLabels[key] = v
@@ -48,11 +160,11 @@ func Project(k *Kind, obj map[string]any) (*Projection, error) {
 	for key, v := range selector {
 		podLabels[key] = v // the operator's selector labels win
 	}
-	stsMeta := map[string]any{"name": named(k.StatefulSet, name)}
+	stsMeta := map[string]any{"name": s.str(k.StatefulSet)}
 	if ns, ok := meta["namespace"]; ok {
 		stsMeta["namespace"] = ns
 	}
-	if labels, ok := meta["labels"]; ok {
+	if labels != nil {
 		stsMeta["labels"] = labels
 	}
 	sts := map[string]any{
@@ -66,18 +178,35 @@ func Project(k *Kind, obj map[string]any) (*Projection, error) {
 			},
 		},
 	}
-	for _, f := range k.Fields {
-		if v, ok := get(obj, f.Resource); ok && v != nil {
-			set(sts, f.StatefulSet, v)
+	p := &Projection{Kind: k, Set: index, obj: obj, LabelsKnown: k.LabelsKnown, OwnBudget: k.OwnBudget}
+	if k.BudgetIf != nil {
+		p.OwnBudget = k.BudgetIf(obj)
+	}
+	if k.Inherited != "" {
+		if v, ok := get(obj, k.Inherited); !ok || v == nil {
+			p.Held = k.InheritedFrom
 		}
 	}
+	overrideOnly := func(r string) bool { return k.Override != "" && strings.HasPrefix(r, k.Override+".") }
+	for _, f := range k.Fields {
+		b := Field{StatefulSet: f.StatefulSet, Resource: s.path(f.Resource)}
+		v, ok := get(obj, b.Resource)
+		switch {
+		case ok && v != nil && !overrideOnly(b.Resource):
+			set(sts, f.StatefulSet, v)
+		case (!ok || v == nil) && f.Default != nil && f.defaultApplies(obj, annotations, s):
+			set(sts, f.StatefulSet, s.value(f.Default))
+		}
+		p.bound = append(p.bound, b)
+	}
 	if k.ClaimTemplate != "" {
-		if v, ok := get(obj, k.ClaimTemplate); ok && v != nil {
+		path := s.path(k.ClaimTemplate)
+		if v, ok := get(obj, path); ok && v != nil {
 			tmpl, isMap := v.(map[string]any)
 			if !isMap {
-				return nil, fmt.Errorf("%s: must be a PersistentVolumeClaim template", k.ClaimTemplate)
+				return nil, fmt.Errorf("%s: must be a PersistentVolumeClaim template", path)
 			}
-			claimMeta := map[string]any{"name": named(k.ClaimName, name)}
+			claimMeta := map[string]any{"name": s.str(k.ClaimName)}
 			if m, ok := tmpl["metadata"].(map[string]any); ok {
 				for key, v := range m {
 					claimMeta[key] = v
@@ -88,7 +217,30 @@ func Project(k *Kind, obj map[string]any) (*Projection, error) {
 				claim["spec"] = spec
 			}
 			set(sts, "spec.volumeClaimTemplates", []any{claim})
+			p.bound = append(p.bound, Field{StatefulSet: "spec.volumeClaimTemplates[0].spec", Resource: path + ".spec"},
+				Field{StatefulSet: "spec.volumeClaimTemplates[0]", Resource: path, PathOnly: true})
 		}
+	}
+	if k.Claims != nil {
+		claims, fields, err := k.Claims(obj, name)
+		if err != nil {
+			return nil, err
+		}
+		if len(claims) > 0 {
+			set(sts, "spec.volumeClaimTemplates", claims)
+		}
+		p.bound = append(p.bound, fields...)
+	}
+	if podLabelsPath != "" {
+		p.bound = append(p.bound, Field{StatefulSet: "spec.template.metadata.labels", Resource: podLabelsPath, PathOnly: true})
+	}
+	if k.Override != "" {
+		if err := p.applyOverride(sts); err != nil {
+			return nil, err
+		}
+	}
+	if s.unknown {
+		p.LabelsKnown = false
 	}
 	data, err := json.Marshal(sts)
 	if err != nil {
@@ -96,41 +248,101 @@ func Project(k *Kind, obj map[string]any) (*Projection, error) {
 	}
 	out := &appsv1.StatefulSet{}
 	if err := json.Unmarshal(data, out); err != nil {
-		return nil, fmt.Errorf("%s: %v", describeJSONError(err, k), err)
+		return nil, fmt.Errorf("%s: %v", p.describeJSONError(err), err)
 	}
-	typed, err := toMap(out)
+	typed, err := stsMap(out)
 	if err != nil {
 		return nil, err
 	}
-	return &Projection{Kind: k, StatefulSet: out, typed: typed}, nil
+	p.StatefulSet, p.typed = out, typed
+	return p, nil
+}
+
+// defaultApplies reports whether the operator uses f.Default for this resource.
+func (f *Field) defaultApplies(obj, annotations map[string]any, s *subst) bool {
+	if f.DefaultIf != "" {
+		v, _ := get(obj, s.path(f.DefaultIf))
+		if v != true {
+			return false
+		}
+	}
+	if f.DefaultUnlessAnnotation != "" {
+		if v, _ := annotations[f.DefaultUnlessAnnotation].(string); strings.TrimSpace(v) == "true" {
+			return false
+		}
+	}
+	return true
+}
+
+// applyOverride merges the resource's StatefulSet override into sts as the operator does
+// (a strategic merge patch: lists with a merge key merge by it, other lists are replaced, maps
+// merge), and points every bound field the override sets at the override.
+func (p *Projection) applyOverride(sts map[string]any) error {
+	k := p.Kind
+	v, ok := get(p.obj, k.Override)
+	if !ok || v == nil {
+		return nil
+	}
+	ov, isMap := v.(map[string]any)
+	if !isMap {
+		return fmt.Errorf("%s: must be a StatefulSet override", k.Override)
+	}
+	merged, err := strategicpatch.StrategicMergeMapPatch(sts, deepCopy(ov), &appsv1.StatefulSet{})
+	if err != nil {
+		return fmt.Errorf("%s: %v", k.Override, err)
+	}
+	for key := range sts {
+		delete(sts, key)
+	}
+	for key, v := range merged {
+		sts[key] = v
+	}
+	for i, b := range p.bound {
+		if strings.HasPrefix(b.Resource, k.Override+".") {
+			continue
+		}
+		if r, ok := p.overridden(b.StatefulSet); ok {
+			p.bound[i].Resource = r
+		}
+	}
+	return nil
+}
+
+// overridden returns the override's path for a StatefulSet path when the override sets it, or
+// replaces a list that holds it.
+func (p *Projection) overridden(stsPath string) (string, bool) {
+	ov := p.Kind.Override
+	if v, ok := get(p.obj, ov+"."+stsPath); ok && v != nil {
+		return ov + "." + stsPath, true
+	}
+	st := steps(stsPath)
+	for n := len(st) - 1; n > 0; n-- {
+		prefix := join(st[:n])
+		if v, ok := get(p.obj, ov+"."+prefix); ok {
+			if _, isList := v.([]any); isList {
+				return ov + "." + stsPath, true
+			}
+		}
+	}
+	return "", false
 }
 
 // describeJSONError names the resource field of a type error in the projected StatefulSet.
-func describeJSONError(err error, k *Kind) string {
+func (p *Projection) describeJSONError(err error) string {
 	if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
-		if p, ok := k.resourcePath(te.Field); ok {
-			return p
+		if r, ok := p.Path(te.Field); ok {
+			return r
 		}
 	}
 	return "spec"
 }
 
-// mappings are the StatefulSet → resource path prefixes, longest first.
-func (k *Kind) mappings() []Field {
-	m := append([]Field{}, k.Fields...)
-	if k.ClaimTemplate != "" {
-		m = append(m, Field{"spec.volumeClaimTemplates[0]", k.ClaimTemplate})
-	}
-	if k.PodLabels != "" {
-		m = append(m, Field{"spec.template.metadata.labels", k.PodLabels})
-	}
+// Path maps a field path of the projected StatefulSet to the resource's. ok is false when the
+// resource has no field for it; the path is then "spec".
+func (p *Projection) Path(stsPath string) (string, bool) {
+	m := append([]Field{}, p.bound...)
 	sort.SliceStable(m, func(i, j int) bool { return len(m[i].StatefulSet) > len(m[j].StatefulSet) })
-	return m
-}
-
-// resourcePath maps a StatefulSet field path to the resource field the operator copies it from.
-func (k *Kind) resourcePath(stsPath string) (string, bool) {
-	for _, f := range k.mappings() {
+	for _, f := range m {
 		if stsPath == f.StatefulSet {
 			return f.Resource, true
 		}
@@ -138,30 +350,35 @@ func (k *Kind) resourcePath(stsPath string) (string, bool) {
 			return f.Resource + rest, true
 		}
 	}
-	return "", false
-}
-
-// Path maps a field path of the projected StatefulSet to the resource's. ok is false when the
-// resource has no field for it; the path is then "spec".
-func (p *Projection) Path(stsPath string) (string, bool) {
-	if r, ok := p.Kind.resourcePath(stsPath); ok {
-		return r, true
+	if p.Kind.Override != "" && strings.HasPrefix(stsPath, "spec.") {
+		return p.Kind.Override + "." + stsPath, true
 	}
 	return "spec", false
 }
 
+// IsHeld reports whether a resource path is one Held applies to.
+func (p *Projection) IsHeld(resourcePath string) bool {
+	return p.Held != "" && (resourcePath == p.Kind.Inherited || strings.HasPrefix(resourcePath, p.Kind.Inherited+"."))
+}
+
 // Patch turns fixed, the engine's version of the projected StatefulSet, into a patch of the
-// resource: the same changes at the fields the operator copies them from. Unmapped lists the
-// StatefulSet paths the engine changed that the resource has no field for.
-func (p *Projection) Patch(fixed *appsv1.StatefulSet) (ops []jsonpatch.Operation, unmapped []string, err error) {
-	after, err := toMap(fixed)
+// resource: the same changes at the fields the operator copies them from. A field the resource
+// holds as it is copied gets the finer changes; one the operator defaults, renames or merges
+// gets the engine's whole value, parents added as needed. Unmapped lists the StatefulSet paths
+// the engine changed that the resource has no field for; held lists those left alone because
+// the operator takes them from another resource.
+func (p *Projection) Patch(fixed *appsv1.StatefulSet) (ops []jsonpatch.Operation, unmapped, held []string, err error) {
+	after, err := stsMap(fixed)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	before := p.typed
-	writable := append([]Field{}, p.Kind.Fields...)
-	if p.Kind.ClaimTemplate != "" && len(p.StatefulSet.Spec.VolumeClaimTemplates) > 0 {
-		writable = append(writable, Field{"spec.volumeClaimTemplates[0].spec", p.Kind.ClaimTemplate + ".spec"})
+	work := deepCopy(p.obj)
+	var writable []Field
+	for _, f := range p.bound {
+		if !f.PathOnly {
+			writable = append(writable, f)
+		}
 	}
 	for _, f := range writable {
 		b, inBefore := get(before, f.StatefulSet)
@@ -169,23 +386,32 @@ func (p *Projection) Patch(fixed *appsv1.StatefulSet) (ops []jsonpatch.Operation
 		if reflect.DeepEqual(b, a) {
 			continue
 		}
+		if p.IsHeld(f.Resource) {
+			held = append(held, f.Resource)
+			continue
+		}
 		ptr := pointer(f.Resource)
+		r, inResource := get(work, f.Resource)
 		switch {
 		case !inAfter:
-			ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: ptr})
-		case !inBefore:
-			ops = append(ops, jsonpatch.Operation{Operation: "add", Path: ptr, Value: a})
-		default:
+			if inResource {
+				ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: ptr})
+				del(work, f.Resource)
+			}
+		case inBefore && inResource && jsonEqual(r, b):
 			bj, _ := json.Marshal(b)
 			aj, _ := json.Marshal(a)
 			sub, err := jsonpatch.CreatePatch(bj, aj)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			for _, op := range sub {
 				op.Path = ptr + op.Path
 				ops = append(ops, op)
 			}
+			set(work, f.Resource, a)
+		default:
+			ops = append(ops, p.addAt(work, f.Resource, a))
 		}
 	}
 	// What else changed: the same comparison with the mapped fields taken out.
@@ -199,13 +425,70 @@ func (p *Projection) Patch(fixed *appsv1.StatefulSet) (ops []jsonpatch.Operation
 	}
 	others, err := jsonpatch.CreatePatch(rest(before), rest(after))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, op := range others {
 		unmapped = append(unmapped, op.Path)
 	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
-	return ops, unmapped, nil
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
+	return ops, unmapped, held, nil
+}
+
+// addAt is the operation that sets path to v in m, adding the parents m lacks (each started
+// from the Kind's skeleton for it, when there is one), and applies it to m.
+func (p *Projection) addAt(m map[string]any, path string, v any) jsonpatch.Operation {
+	st := steps(path)
+	n := len(st)
+	for i := 1; i < len(st); i++ {
+		if x, ok := get(m, join(st[:i])); !ok || x == nil {
+			n = i // st[:i] is the first missing parent
+			break
+		}
+	}
+	val := v
+	for i := len(st) - 1; i >= n; i-- {
+		parent := map[string]any{}
+		if sk, ok := p.Kind.Skeletons[listPattern.ReplaceAllString(join(st[:i]), "[]")]; ok {
+			parent = deepCopy(sk)
+		}
+		parent[st[i]] = val
+		val = parent
+	}
+	set(m, join(st[:n]), val)
+	return jsonpatch.Operation{Operation: "add", Path: pointerOf(st[:n]), Value: val}
+}
+
+// listPattern matches the list indexes of a path, to look it up in the table.
+var listPattern = regexp.MustCompile(`\[[0-9]+\]`)
+
+func jsonEqual(a, b any) bool {
+	aj, err1 := json.Marshal(a)
+	bj, err2 := json.Marshal(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	var x, y any
+	_ = json.Unmarshal(aj, &x)
+	_ = json.Unmarshal(bj, &y)
+	return reflect.DeepEqual(x, y)
+}
+
+// stsMap is a StatefulSet as JSON, without the empty status its claim templates carry when
+// typed: what a resource would hold.
+func stsMap(sts *appsv1.StatefulSet) (map[string]any, error) {
+	m, err := toMap(sts)
+	if err != nil {
+		return nil, err
+	}
+	if claims, ok := get(m, "spec.volumeClaimTemplates"); ok {
+		list, _ := claims.([]any)
+		for _, c := range list {
+			if cm, ok := c.(map[string]any); ok {
+				delete(cm, "status")
+			}
+		}
+	}
+	return m, nil
 }
 
 func toMap(v any) (map[string]any, error) {
@@ -226,38 +509,63 @@ func deepCopy(m map[string]any) map[string]any {
 }
 
 // pointer turns a dotted path such as spec.volumeClaimTemplates[0].spec into a JSON pointer.
-func pointer(path string) string {
+func pointer(path string) string { return pointerOf(steps(path)) }
+
+func pointerOf(st []string) string {
 	var b strings.Builder
-	for _, s := range steps(path) {
+	for _, s := range st {
 		b.WriteByte('/')
 		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1"))
 	}
 	return b.String()
 }
 
-// steps splits a dotted path into keys and list indexes.
+// steps splits a dotted path into keys and list indexes; a bracketed step may hold dots
+// (metadata.annotations[rabbitmq.com/x]).
 func steps(path string) []string {
 	var out []string
-	for _, part := range strings.Split(path, ".") {
-		for part != "" {
-			i := strings.IndexByte(part, '[')
-			if i < 0 {
-				out = append(out, part)
-				break
-			}
-			if i > 0 {
-				out = append(out, part[:i])
-			}
-			j := strings.IndexByte(part, ']')
-			if j < i {
-				out = append(out, part[i:])
-				break
-			}
-			out = append(out, part[i+1:j])
-			part = part[j+1:]
+	cur := strings.Builder{}
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, cur.String())
+			cur.Reset()
 		}
 	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '.':
+			flush()
+		case '[':
+			flush()
+			j := strings.IndexByte(path[i:], ']')
+			if j < 0 {
+				out = append(out, path[i:])
+				return out
+			}
+			out = append(out, path[i+1:i+j])
+			i += j
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
 	return out
+}
+
+// join is the inverse of steps for the paths this package builds.
+func join(st []string) string {
+	var b strings.Builder
+	for i, s := range st {
+		if _, err := strconv.Atoi(s); err == nil || strings.Contains(s, ".") {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 func get(m map[string]any, path string) (any, bool) {
@@ -286,33 +594,72 @@ func get(m map[string]any, path string) (any, bool) {
 	return cur, true
 }
 
-// set sets a value at a path of maps, creating the maps on the way.
+// set sets a value at a path, creating the maps on the way; an index step sets an existing
+// element, or appends when it is one past the end.
 func set(m map[string]any, path string, v any) {
-	s := steps(path)
-	cur := m
-	for _, key := range s[:len(s)-1] {
-		next, ok := cur[key].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			cur[key] = next
+	st := steps(path)
+	var parent any = m
+	for n, key := range st {
+		last := n == len(st)-1
+		switch c := parent.(type) {
+		case map[string]any:
+			if last {
+				c[key] = v
+				return
+			}
+			next := c[key]
+			if _, ok := next.(map[string]any); !ok {
+				if _, ok := next.([]any); !ok {
+					next = map[string]any{}
+					if _, err := strconv.Atoi(st[n+1]); err == nil {
+						next = []any{}
+					}
+					c[key] = next
+				}
+			}
+			parent = next
+		case []any:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i > len(c) {
+				return
+			}
+			if i == len(c) {
+				// Appending: rebuild the parent with the longer list.
+				var elem any = v
+				if !last {
+					elem = map[string]any{}
+				}
+				c = append(c, elem)
+				set(m, join(st[:n]), c)
+				if last {
+					return
+				}
+			}
+			if last {
+				c[i] = v
+				return
+			}
+			if _, ok := c[i].(map[string]any); !ok {
+				c[i] = map[string]any{}
+			}
+			parent = c[i]
+		default:
+			return
 		}
-		cur = next
 	}
-	cur[s[len(s)-1]] = v
 }
 
 // del removes the value at a path, when the path exists.
 func del(m map[string]any, path string) {
-	s := steps(path)
-	var parent any = m
-	for _, key := range s[:len(s)-1] {
-		v, ok := get(map[string]any{"x": parent}, "x."+key)
-		if !ok {
-			return
-		}
-		parent = v
+	st := steps(path)
+	parent, ok := any(m), true
+	if len(st) > 1 {
+		parent, ok = get(m, join(st[:len(st)-1]))
 	}
-	last := s[len(s)-1]
+	if !ok {
+		return
+	}
+	last := st[len(st)-1]
 	switch c := parent.(type) {
 	case map[string]any:
 		delete(c, last)

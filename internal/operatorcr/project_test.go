@@ -22,6 +22,19 @@ func resource(t *testing.T, doc string) map[string]any {
 	return m
 }
 
+// project1 projects a resource that becomes one StatefulSet.
+func project1(t *testing.T, k *Kind, obj map[string]any) (*Projection, error) {
+	t.Helper()
+	ps, err := Project(k, obj)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) != 1 {
+		t.Fatalf("%d projections, want 1", len(ps))
+	}
+	return ps[0], nil
+}
+
 func TestLookup(t *testing.T) {
 	for _, tc := range []struct {
 		apiVersion, kind string
@@ -42,7 +55,7 @@ func TestLookup(t *testing.T) {
 
 func TestProject(t *testing.T) {
 	k := Lookup("monitoring.coreos.com/v1", "Prometheus")
-	p, err := Project(k, resource(t, `
+	p, err := project1(t, k, resource(t, `
 apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
 metadata: {name: k8s, namespace: monitoring, labels: {release: kps}}
@@ -83,7 +96,7 @@ spec:
 	}
 
 	// Replicas default to the operator's; no storage means no claim template.
-	p, err = Project(Lookup("monitoring.coreos.com/v1", "Alertmanager"), resource(t, "metadata: {name: main}\nspec: {}\n"))
+	p, err = project1(t, Lookup("monitoring.coreos.com/v1", "Alertmanager"), resource(t, "metadata: {name: main}\nspec: {}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +122,11 @@ func TestProjectErrorsNameTheField(t *testing.T) {
 }
 
 func TestPath(t *testing.T) {
-	p := &Projection{Kind: Lookup("monitoring.coreos.com/v1", "Prometheus")}
+	p, err := project1(t, Lookup("monitoring.coreos.com/v1", "Prometheus"), resource(t,
+		"metadata: {name: k8s}\nspec: {storage: {volumeClaimTemplate: {spec: {}}}, podMetadata: {labels: {a: b}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		sts, want string
 		mapped    bool

@@ -8,27 +8,38 @@ import (
 	"strings"
 )
 
-// Kind is one operator custom resource that becomes a StatefulSet.
+// Kind is one operator custom resource that becomes StatefulSets (or, for NotStatefulSet, pods
+// made the way a StatefulSet makes them).
 type Kind struct {
 	// Operator names the operator, for reports.
 	Operator string
 	// Group and Kind identify the resource; Versions are the served versions it is read at.
 	Group, Kind string
 	Versions    []string
+	// Sets, when not empty, is the resource path of a list each of whose entries becomes one
+	// StatefulSet (ECK's spec.nodeSets); "[]" in the paths below stands for the entry's index,
+	// and "{set}" in names and labels for the entry's SetName field.
+	Sets, SetName string
 	// StatefulSet is the name of the StatefulSet the operator makes; "{name}" is the resource's
 	// name.
 	StatefulSet string
+	// NotStatefulSet says that the operator makes the pods through another controller than a
+	// StatefulSet (Strimzi's StrimziPodSet), so the webhook never sees them: the resource is
+	// judged with the same rules, and the resource is the only place to fix them.
+	NotStatefulSet bool
 	// Selector holds the labels the operator puts on the pods and selects them with; "{name}"
-	// is the resource's name. LabelsKnown is false when the operator labels its pods in a way
-	// that cannot be known offline; the anti-affinity and budget found for the projection are
-	// then reported as warnings only.
+	// is the resource's name and "{label:KEY}" the value of the resource's label KEY (unknown
+	// when the resource lacks it). LabelsKnown is false when the operator labels its pods in a
+	// way that cannot be known offline; the anti-affinity and budget found for the projection
+	// are then reported as warnings only.
 	Selector    map[string]string
 	LabelsKnown bool
 	// PodLabels is the resource path of extra labels the operator adds to the pods.
 	PodLabels string
 	// OwnBudget says whether the operator makes a PodDisruptionBudget for the pods itself; when
-	// it does, Stowage proposes none.
+	// it does, Stowage proposes none. BudgetIf, when set, decides it per resource instead.
 	OwnBudget bool
+	BudgetIf  func(obj map[string]any) bool
 	// DefaultReplicas is what the operator runs when the resource names no replicas.
 	DefaultReplicas int64
 	// Fields map StatefulSet paths to the resource paths the operator copies them from.
@@ -36,24 +47,48 @@ type Kind struct {
 	// ClaimTemplate is the resource path of the one volume claim template, and ClaimName the
 	// name the operator gives it when the template names none ("{name}" as above).
 	ClaimTemplate, ClaimName string
+	// Claims, for operators that build their claim templates from fields of their own (a
+	// storage class and a size), returns the claim templates for a resource and the Fields that
+	// map each claim field to the resource field it comes from.
+	Claims func(obj map[string]any, name string) (claims []any, fields []Field, err error)
+	// Override is the resource path of a StatefulSet the operator merges into the one it makes
+	// (RabbitMQ's spec.override.statefulSet), as a strategic merge patch. A field the override
+	// sets is read, reported and fixed there.
+	Override string
+	// Inherited is a resource path the operator fills from another resource when it is absent
+	// (Strimzi takes a node pool's pod template from its Kafka); InheritedFrom says so. Without
+	// it, findings under it are warnings and nothing is written there.
+	Inherited, InheritedFrom string
+	// Skeletons are what a fix starts from when it has to add an object the resource lacks
+	// (by resource path, "[]" for list indexes): the fields the CRD requires there, such as
+	// the containers list of a pod template.
+	Skeletons map[string]map[string]any
 }
 
 // Field maps a StatefulSet path to the resource path the operator copies it from. Paths are
 // dotted, as field.Path prints them.
 type Field struct {
 	StatefulSet, Resource string
+	// Default is the JSON value the operator uses when the resource has none ("{name}" and
+	// "{set}" in its strings filled in). It applies only when the resource field DefaultIf is
+	// true, and not when the resource's annotation DefaultUnlessAnnotation is "true".
+	Default                 any
+	DefaultIf               string
+	DefaultUnlessAnnotation string
+	// PathOnly fields map findings but are never written by a fix.
+	PathOnly bool
 }
 
 // prometheusOperator are the fields prometheus-operator copies from a Prometheus, Alertmanager
 // or ThanosRuler into the pod template (pkg/prometheus/server/statefulset.go,
 // pkg/alertmanager/statefulset.go, pkg/thanos/statefulset.go at v0.85.0).
 var prometheusOperator = []Field{
-	{"spec.replicas", "spec.replicas"},
-	{"spec.template.spec.affinity", "spec.affinity"},
-	{"spec.template.spec.topologySpreadConstraints", "spec.topologySpreadConstraints"},
-	{"spec.template.spec.nodeSelector", "spec.nodeSelector"},
-	{"spec.template.spec.tolerations", "spec.tolerations"},
-	{"spec.template.spec.priorityClassName", "spec.priorityClassName"},
+	{StatefulSet: "spec.replicas", Resource: "spec.replicas"},
+	{StatefulSet: "spec.template.spec.affinity", Resource: "spec.affinity"},
+	{StatefulSet: "spec.template.spec.topologySpreadConstraints", Resource: "spec.topologySpreadConstraints"},
+	{StatefulSet: "spec.template.spec.nodeSelector", Resource: "spec.nodeSelector"},
+	{StatefulSet: "spec.template.spec.tolerations", Resource: "spec.tolerations"},
+	{StatefulSet: "spec.template.spec.priorityClassName", Resource: "spec.priorityClassName"},
 }
 
 // A Prometheus with spec.shards > 1 makes one StatefulSet per shard from the same fields, its
@@ -109,6 +144,3 @@ func Lookup(apiVersion, kind string) *Kind {
 	}
 	return nil
 }
-
-// named replaces "{name}" with the resource's name.
-func named(s, name string) string { return strings.ReplaceAll(s, "{name}", name) }
