@@ -46,6 +46,8 @@ func TestLookup(t *testing.T) {
 		{"monitoring.coreos.com/v1alpha1", "Prometheus", false},
 		{"monitoring.coreos.com/v1", "ServiceMonitor", false},
 		{"v1", "Prometheus", false},
+		{"elasticsearch.k8s.elastic.co/v1", "Elasticsearch", true},
+		{"elasticsearch.k8s.elastic.co/v1beta1", "Elasticsearch", false},
 	} {
 		if got := Lookup(tc.apiVersion, tc.kind) != nil; got != tc.want {
 			t.Errorf("Lookup(%s, %s) = %v, want %v", tc.apiVersion, tc.kind, got, tc.want)
@@ -155,5 +157,67 @@ func TestPointer(t *testing.T) {
 		if got := pointer(in); got != want {
 			t.Errorf("pointer(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// ECK: one StatefulSet per node set, each with ECK's defaults where the node set has no
+// affinity or claim templates, and a patch at that node set's index.
+func TestProjectElasticsearchNodeSets(t *testing.T) {
+	k := Lookup("elasticsearch.k8s.elastic.co/v1", "Elasticsearch")
+	ps, err := Project(k, resource(t, `
+metadata: {name: es}
+spec:
+  nodeSets:
+  - {name: masters, count: 3}
+  - name: data
+    count: 2
+    podTemplate: {spec: {affinity: {}}}
+    volumeClaimTemplates: [{metadata: {name: elasticsearch-data}, spec: {storageClassName: fast}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].StatefulSet.Name != "es-es-masters" || ps[1].StatefulSet.Name != "es-es-data" || ps[1].Set != 1 {
+		t.Fatalf("projections: %d", len(ps))
+	}
+	m, d := ps[0].StatefulSet, ps[1].StatefulSet
+	if *m.Spec.Replicas != 3 || m.Spec.Selector.MatchLabels["elasticsearch.k8s.elastic.co/statefulset-name"] != "es-es-masters" {
+		t.Errorf("masters: %d %v", *m.Spec.Replicas, m.Spec.Selector.MatchLabels)
+	}
+	if a := m.Spec.Template.Spec.Affinity; a == nil || len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 ||
+		a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.LabelSelector.MatchLabels["elasticsearch.k8s.elastic.co/cluster-name"] != "es" {
+		t.Errorf("masters: ECK's default affinity: %+v", a)
+	}
+	if c := m.Spec.VolumeClaimTemplates; len(c) != 1 || c[0].Name != "elasticsearch-data" || c[0].Spec.Resources.Requests.Storage().String() != "1Gi" {
+		t.Errorf("masters: ECK's default claim: %+v", c)
+	}
+	if d.Spec.Template.Spec.Affinity == nil || d.Spec.Template.Spec.Affinity.PodAntiAffinity != nil {
+		t.Errorf("data: an affinity of its own, even empty, replaces ECK's default: %+v", d.Spec.Template.Spec.Affinity)
+	}
+	if got, _ := ps[1].Path("spec.volumeClaimTemplates[0].spec.storageClassName"); got != "spec.nodeSets[1].volumeClaimTemplates[0].spec.storageClassName" {
+		t.Errorf("data: claim path %s", got)
+	}
+	if !ps[0].OwnBudget {
+		t.Error("ECK makes its own budget")
+	}
+
+	// The fix for masters writes the whole affinity and claim list (ECK's defaults plus the
+	// change), starting the pod template from the CRD's skeleton.
+	fixed := m.DeepCopy()
+	fixed.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = fixed.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[:0]
+	fixed.Spec.Template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].Weight = 50
+	ops, unmapped, _, err := ps[0].Patch(fixed)
+	if err != nil || len(unmapped) != 0 || len(ops) != 1 || ops[0].Path != "/spec/nodeSets/0/podTemplate" {
+		t.Fatalf("patch: %v %v %v", ops, unmapped, err)
+	}
+	tmpl := ops[0].Value.(map[string]any)["spec"].(map[string]any)
+	if _, ok := tmpl["containers"]; !ok {
+		t.Errorf("the new pod template lacks the containers the CRD requires: %v", tmpl)
+	}
+
+	// Budget: {} turns ECK's off.
+	ps, _ = Project(k, resource(t, "metadata: {name: es}\nspec: {podDisruptionBudget: {}, nodeSets: [{name: a, count: 1}]}\n"))
+	if ps[0].OwnBudget {
+		t.Error("podDisruptionBudget: {} disables ECK's budget")
 	}
 }

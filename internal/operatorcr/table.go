@@ -123,6 +123,44 @@ var Kinds = []Kind{
 		LabelsKnown: true, PodLabels: "spec.podMetadata.labels", DefaultReplicas: 1, Fields: prometheusOperator,
 		ClaimTemplate: "spec.storage.volumeClaimTemplate", ClaimName: "thanos-ruler-{name}-data",
 	},
+	{
+		Operator: "ECK", Group: "elasticsearch.k8s.elastic.co", Kind: "Elasticsearch", Versions: []string{"v1"},
+		Sets: "spec.nodeSets", SetName: "name", StatefulSet: "{name}-es-{set}",
+		Selector: map[string]string{"elasticsearch.k8s.elastic.co/cluster-name": "{name}", "common.k8s.elastic.co/type": "elasticsearch",
+			"elasticsearch.k8s.elastic.co/statefulset-name": "{name}-es-{set}"},
+		LabelsKnown: true, PodLabels: "spec.nodeSets[].podTemplate.metadata.labels", BudgetIf: eckBudget, Fields: eckNodeSet,
+		// The CRD requires containers in a pod template; ECK merges them by name into its own.
+		Skeletons: map[string]map[string]any{"spec.nodeSets[].podTemplate.spec": {"containers": []any{}}},
+	},
+}
+
+// ECK's Elasticsearch makes one StatefulSet per entry of spec.nodeSets, named
+// <name>-es-<nodeSet>, from the entry's count, podTemplate and volumeClaimTemplates
+// (pkg/controller/elasticsearch/nodespec/statefulset.go, podspec.go, defaults.go and
+// volume/defaults.go in github.com/elastic/cloud-on-k8s/v3 v3.5.0). Without an affinity in the
+// podTemplate it sets a preferred hostname anti-affinity over the whole cluster; without claim
+// templates it claims 1Gi as elasticsearch-data. It makes a PodDisruptionBudget over the
+// cluster unless spec.podDisruptionBudget is {} (pdb/reconcile_default.go).
+var eckNodeSet = []Field{
+	{StatefulSet: "spec.replicas", Resource: "spec.nodeSets[].count"},
+	{StatefulSet: "spec.template.spec.affinity", Resource: "spec.nodeSets[].podTemplate.spec.affinity",
+		Default: map[string]any{"podAntiAffinity": map[string]any{"preferredDuringSchedulingIgnoredDuringExecution": []any{
+			map[string]any{"weight": 100, "podAffinityTerm": map[string]any{"topologyKey": "kubernetes.io/hostname",
+				"labelSelector": map[string]any{"matchLabels": map[string]any{"elasticsearch.k8s.elastic.co/cluster-name": "{name}"}}}}}}}},
+	{StatefulSet: "spec.template.spec.topologySpreadConstraints", Resource: "spec.nodeSets[].podTemplate.spec.topologySpreadConstraints"},
+	{StatefulSet: "spec.template.spec.nodeSelector", Resource: "spec.nodeSets[].podTemplate.spec.nodeSelector"},
+	{StatefulSet: "spec.template.spec.tolerations", Resource: "spec.nodeSets[].podTemplate.spec.tolerations"},
+	{StatefulSet: "spec.template.spec.priorityClassName", Resource: "spec.nodeSets[].podTemplate.spec.priorityClassName"},
+	{StatefulSet: "spec.volumeClaimTemplates", Resource: "spec.nodeSets[].volumeClaimTemplates",
+		Default: []any{map[string]any{"metadata": map[string]any{"name": "elasticsearch-data"},
+			"spec": map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}}}},
+}
+
+// eckBudget: ECK makes its budget unless spec.podDisruptionBudget is empty.
+func eckBudget(obj map[string]any) bool {
+	v, ok := get(obj, "spec.podDisruptionBudget")
+	m, isMap := v.(map[string]any)
+	return !ok || !isMap || len(m) > 0
 }
 
 // Lookup returns the table entry for an apiVersion and kind, or nil.
