@@ -191,8 +191,11 @@ func project(k *Kind, obj map[string]any, name string, index int, setName string
 	for _, f := range k.Fields {
 		b := Field{StatefulSet: f.StatefulSet, Resource: s.path(f.Resource)}
 		v, ok := get(obj, b.Resource)
+		if overrideOnly(b.Resource) {
+			v, ok = nil, false // the override is merged over the operator's value below
+		}
 		switch {
-		case ok && v != nil && !overrideOnly(b.Resource):
+		case ok && v != nil:
 			set(sts, f.StatefulSet, v)
 		case (!ok || v == nil) && f.Default != nil && f.defaultApplies(obj, annotations, s):
 			set(sts, f.StatefulSet, s.value(f.Default))
@@ -291,10 +294,12 @@ func (p *Projection) applyOverride(sts map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", k.Override, err)
 	}
-	for key := range sts {
-		delete(sts, key)
-	}
+	result := make(map[string]any, len(merged)) // merged may be sts itself, changed in place
 	for key, v := range merged {
+		result[key] = v
+	}
+	clear(sts)
+	for key, v := range result {
 		sts[key] = v
 	}
 	for i, b := range p.bound {

@@ -48,6 +48,7 @@ func TestLookup(t *testing.T) {
 		{"v1", "Prometheus", false},
 		{"elasticsearch.k8s.elastic.co/v1", "Elasticsearch", true},
 		{"elasticsearch.k8s.elastic.co/v1beta1", "Elasticsearch", false},
+		{"rabbitmq.com/v1beta1", "RabbitmqCluster", true},
 	} {
 		if got := Lookup(tc.apiVersion, tc.kind) != nil; got != tc.want {
 			t.Errorf("Lookup(%s, %s) = %v, want %v", tc.apiVersion, tc.kind, got, tc.want)
@@ -219,5 +220,76 @@ spec:
 	ps, _ = Project(k, resource(t, "metadata: {name: es}\nspec: {podDisruptionBudget: {}, nodeSets: [{name: a, count: 1}]}\n"))
 	if ps[0].OwnBudget {
 		t.Error("podDisruptionBudget: {} disables ECK's budget")
+	}
+}
+
+// RabbitMQ: the operator's zone spread and claim, merged with spec.override.statefulSet as the
+// operator merges it; a fix goes where the operator reads the field.
+func TestProjectRabbitmqCluster(t *testing.T) {
+	k := Lookup("rabbitmq.com/v1beta1", "RabbitmqCluster")
+	p, err := project1(t, k, resource(t, "metadata: {name: mq}\nspec: {replicas: 3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.StatefulSet
+	if s.Name != "mq-server" || *s.Spec.Replicas != 3 || s.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != "mq" {
+		t.Errorf("name, replicas or selector: %s %d %v", s.Name, *s.Spec.Replicas, s.Spec.Selector.MatchLabels)
+	}
+	if c := s.Spec.Template.Spec.TopologySpreadConstraints; len(c) != 1 || c[0].TopologyKey != "topology.kubernetes.io/zone" || c[0].WhenUnsatisfiable != "ScheduleAnyway" {
+		t.Errorf("the operator's default spread: %+v", c)
+	}
+	if c := s.Spec.VolumeClaimTemplates; len(c) != 1 || c[0].Name != "persistence" || c[0].Spec.Resources.Requests.Storage().String() != "10Gi" || c[0].Spec.StorageClassName != nil {
+		t.Errorf("the operator's default claim: %+v", c)
+	}
+	// A fix of the spread, which the pod spec has no field for but the override, starts the
+	// override's pod spec with the containers the CRD requires.
+	fixed := s.DeepCopy()
+	fixed.Spec.Template.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable = "DoNotSchedule"
+	class := "ssd"
+	fixed.Spec.VolumeClaimTemplates[0].Spec.StorageClassName = &class
+	ops, unmapped, _, err := p.Patch(fixed)
+	if err != nil || len(unmapped) != 0 {
+		t.Fatal(ops, unmapped, err)
+	}
+	var paths []string
+	for _, op := range ops {
+		paths = append(paths, op.Operation+" "+op.Path)
+	}
+	if diff := cmp.Diff([]string{"add /spec/override", "add /spec/persistence"}, paths); diff != "" {
+		t.Errorf("patch (-want +got):\n%s", diff)
+	}
+	if sp, _ := get(map[string]any{"spec": map[string]any{"override": ops[0].Value}}, "spec.override.statefulSet.spec.template.spec"); sp.(map[string]any)["containers"] == nil {
+		t.Errorf("override pod spec without containers: %v", ops[0].Value)
+	}
+
+	// Override: merged by topologyKey with the default, replicas and claims replaced; the
+	// annotation turns the default spread off; storage 0 means no claim.
+	p, err = project1(t, k, resource(t, `
+metadata: {name: mq}
+spec:
+  replicas: 3
+  persistence: {storage: 0}
+  override:
+    statefulSet:
+      spec:
+        replicas: 5
+        template:
+          spec:
+            containers: []
+            topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = p.StatefulSet
+	if *s.Spec.Replicas != 5 || len(s.Spec.Template.Spec.TopologySpreadConstraints) != 2 || len(s.Spec.VolumeClaimTemplates) != 0 {
+		t.Errorf("merged: replicas %d, spread %+v, claims %d", *s.Spec.Replicas, s.Spec.Template.Spec.TopologySpreadConstraints, len(s.Spec.VolumeClaimTemplates))
+	}
+	if got, _ := p.Path("spec.replicas"); got != "spec.override.statefulSet.spec.replicas" {
+		t.Errorf("replicas set by the override are reported there, not at %s", got)
+	}
+	p, _ = project1(t, k, resource(t, "metadata: {name: mq, annotations: {rabbitmq.com/disable-default-topology-spread-constraints: 'true'}}\nspec: {}\n"))
+	if c := p.StatefulSet.Spec.Template.Spec.TopologySpreadConstraints; len(c) != 0 {
+		t.Errorf("the annotation turns the default spread off: %+v", c)
 	}
 }

@@ -5,7 +5,11 @@
 package operatorcr
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
+
+	kresource "k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Kind is one operator custom resource that becomes StatefulSets (or, for NotStatefulSet, pods
@@ -132,6 +136,15 @@ var Kinds = []Kind{
 		// The CRD requires containers in a pod template; ECK merges them by name into its own.
 		Skeletons: map[string]map[string]any{"spec.nodeSets[].podTemplate.spec": {"containers": []any{}}},
 	},
+	{
+		Operator: "RabbitMQ cluster operator", Group: "rabbitmq.com", Kind: "RabbitmqCluster", Versions: []string{"v1beta1"},
+		StatefulSet: "{name}-server", Selector: map[string]string{"app.kubernetes.io/name": "{name}"},
+		LabelsKnown: true, DefaultReplicas: 1, Fields: rabbitmqFields, Claims: rabbitmqClaims,
+		Override: "spec.override.statefulSet",
+		// The CRD requires containers in the override's pod spec; the operator merges them by
+		// name into its own.
+		Skeletons: map[string]map[string]any{"spec.override.statefulSet.spec.template.spec": {"containers": []any{}}},
+	},
 }
 
 // ECK's Elasticsearch makes one StatefulSet per entry of spec.nodeSets, named
@@ -163,6 +176,53 @@ func eckBudget(obj map[string]any) bool {
 	return !ok || !isMap || len(m) > 0
 }
 
+// The RabbitMQ cluster operator makes <name>-server from spec.replicas, spec.affinity and
+// spec.tolerations, adds a zone spread constraint over its pods (ScheduleAnyway) unless the
+// annotation rabbitmq.com/disable-default-topology-spread-constraints is "true", claims
+// spec.persistence.storage (default 10Gi; none when 0) of spec.persistence.storageClassName as
+// "persistence", and then merges spec.override.statefulSet into the StatefulSet: the pod spec
+// as a strategic merge patch, replicas and claim templates replacing its own
+// (internal/resource/statefulset.go and internal/metadata/label.go at v2.22.3). The pod spec
+// has no other field for a spread constraint, a node selector or a priority class than the
+// override. It makes no PodDisruptionBudget.
+var rabbitmqFields = []Field{
+	{StatefulSet: "spec.replicas", Resource: "spec.replicas"},
+	{StatefulSet: "spec.template.spec.affinity", Resource: "spec.affinity"},
+	{StatefulSet: "spec.template.spec.tolerations", Resource: "spec.tolerations"},
+	{StatefulSet: "spec.template.spec.topologySpreadConstraints", Resource: "spec.override.statefulSet.spec.template.spec.topologySpreadConstraints",
+		Default: []any{map[string]any{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+			"labelSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "{name}"}}}},
+		DefaultUnlessAnnotation: "rabbitmq.com/disable-default-topology-spread-constraints"},
+	{StatefulSet: "spec.template.spec.nodeSelector", Resource: "spec.override.statefulSet.spec.template.spec.nodeSelector"},
+	{StatefulSet: "spec.template.spec.priorityClassName", Resource: "spec.override.statefulSet.spec.template.spec.priorityClassName"},
+}
+
+// rabbitmqClaims is the operator's "persistence" claim template.
+func rabbitmqClaims(obj map[string]any, name string) ([]any, []Field, error) {
+	storage, ok := get(obj, "spec.persistence.storage")
+	if !ok || storage == nil {
+		storage = "10Gi" // the CRD's default
+	}
+	q, err := quantity(storage)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spec.persistence.storage: %v", err)
+	}
+	if q.IsZero() {
+		return nil, nil, nil
+	}
+	spec := map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": storage}}}
+	if class, ok := get(obj, "spec.persistence.storageClassName"); ok && class != nil {
+		spec["storageClassName"] = class
+	}
+	claim := map[string]any{"metadata": map[string]any{"name": "persistence", "labels": map[string]any{
+		"app.kubernetes.io/name": name, "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/part-of": "rabbitmq"}}, "spec": spec}
+	return []any{claim}, []Field{
+		{StatefulSet: "spec.volumeClaimTemplates[0].spec.storageClassName", Resource: "spec.persistence.storageClassName"},
+		{StatefulSet: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Resource: "spec.persistence.storage"},
+		{StatefulSet: "spec.volumeClaimTemplates[0]", Resource: "spec.persistence", PathOnly: true},
+	}, nil
+}
+
 // Lookup returns the table entry for an apiVersion and kind, or nil.
 func Lookup(apiVersion, kind string) *Kind {
 	group, version, ok := strings.Cut(apiVersion, "/")
@@ -181,4 +241,14 @@ func Lookup(apiVersion, kind string) *Kind {
 		}
 	}
 	return nil
+}
+
+// quantity reads a resource quantity as JSON holds it (a string or a number).
+func quantity(v any) (kresource.Quantity, error) {
+	var q kresource.Quantity
+	data, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(data, &q)
+	}
+	return q, err
 }
