@@ -425,6 +425,7 @@ func (p *Projection) Patch(fixed *appsv1.StatefulSet) (ops []jsonpatch.Operation
 		for _, f := range writable {
 			del(c, f.StatefulSet)
 		}
+		pruneEmpty(c) // an affinity whose bound parts were taken out
 		data, _ := json.Marshal(c)
 		return data
 	}
@@ -476,6 +477,18 @@ func jsonEqual(a, b any) bool {
 	_ = json.Unmarshal(aj, &x)
 	_ = json.Unmarshal(bj, &y)
 	return reflect.DeepEqual(x, y)
+}
+
+// pruneEmpty removes the empty maps in m, innermost first.
+func pruneEmpty(m map[string]any) {
+	for k, v := range m {
+		if c, ok := v.(map[string]any); ok {
+			pruneEmpty(c)
+			if len(c) == 0 {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // stsMap is a StatefulSet as JSON, without the empty status its claim templates carry when

@@ -49,6 +49,7 @@ func TestLookup(t *testing.T) {
 		{"elasticsearch.k8s.elastic.co/v1", "Elasticsearch", true},
 		{"elasticsearch.k8s.elastic.co/v1beta1", "Elasticsearch", false},
 		{"rabbitmq.com/v1beta1", "RabbitmqCluster", true},
+		{"k8s.mariadb.com/v1alpha1", "MariaDB", true},
 	} {
 		if got := Lookup(tc.apiVersion, tc.kind) != nil; got != tc.want {
 			t.Errorf("Lookup(%s, %s) = %v, want %v", tc.apiVersion, tc.kind, got, tc.want)
@@ -291,5 +292,51 @@ spec:
 	p, _ = project1(t, k, resource(t, "metadata: {name: mq, annotations: {rabbitmq.com/disable-default-topology-spread-constraints: 'true'}}\nspec: {}\n"))
 	if c := p.StatefulSet.Spec.Template.Spec.TopologySpreadConstraints; len(c) != 0 {
 		t.Errorf("the annotation turns the default spread off: %+v", c)
+	}
+}
+
+// mariadb-operator: antiAffinityEnabled stands for a required hostname term, the claim comes
+// from spec.storage as the operator builds it, and a budget is the operator's when asked for
+// or for Galera and replication.
+func TestProjectMariaDB(t *testing.T) {
+	k := Lookup("k8s.mariadb.com/v1alpha1", "MariaDB")
+	p, err := project1(t, k, resource(t, "metadata: {name: db}\nspec: {affinity: {antiAffinityEnabled: true}, storage: {size: 1Gi}, galera: {enabled: true}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.StatefulSet
+	if s.Name != "db" || *s.Spec.Replicas != 1 || !p.OwnBudget {
+		t.Errorf("name %s, replicas %d, own budget %v", s.Name, *s.Spec.Replicas, p.OwnBudget)
+	}
+	req := s.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	if len(req) != 1 || req[0].TopologyKey != "kubernetes.io/hostname" || req[0].LabelSelector.MatchExpressions[0].Values[0] != "db" {
+		t.Errorf("antiAffinityEnabled: %+v", req)
+	}
+	c := s.Spec.VolumeClaimTemplates
+	if len(c) != 2 || c[0].Name != "storage" || c[0].Spec.Resources.Requests.Storage().String() != "1Gi" || c[1].Name != "galera" {
+		t.Fatalf("claims: %+v", c)
+	}
+	for sts, want := range map[string]string{
+		"spec.volumeClaimTemplates[0].spec.storageClassName": "spec.storage.storageClassName",
+		"spec.volumeClaimTemplates[1].spec.storageClassName": "spec.galera.config.volumeClaimTemplate.storageClassName",
+		"spec.template.spec.affinity.podAntiAffinity":        "spec.affinity.podAntiAffinity",
+	} {
+		if got, _ := p.Path(sts); got != want {
+			t.Errorf("Path(%s) = %s, want %s", sts, got, want)
+		}
+	}
+
+	// A claim template of its own: its class is fixed in it, and it is kept as it is when
+	// spec.storage.size agrees with it.
+	p, _ = project1(t, k, resource(t, "metadata: {name: db}\nspec: {storage: {size: 2Gi, volumeClaimTemplate: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}, metadata: {labels: {a: b}}}}}\n"))
+	if c := p.StatefulSet.Spec.VolumeClaimTemplates; len(c) != 1 || c[0].Labels["a"] != "b" || p.OwnBudget {
+		t.Errorf("claim template kept: %+v; own budget %v", c, p.OwnBudget)
+	}
+	if got, _ := p.Path("spec.volumeClaimTemplates[0].spec.storageClassName"); got != "spec.storage.volumeClaimTemplate.storageClassName" {
+		t.Errorf("class path %s", got)
+	}
+	p, _ = project1(t, k, resource(t, "metadata: {name: db}\nspec: {storage: {ephemeral: true}, podDisruptionBudget: {maxUnavailable: 1}}\n"))
+	if len(p.StatefulSet.Spec.VolumeClaimTemplates) != 0 || !p.OwnBudget {
+		t.Errorf("ephemeral: %+v, own budget %v", p.StatefulSet.Spec.VolumeClaimTemplates, p.OwnBudget)
 	}
 }

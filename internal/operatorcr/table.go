@@ -7,6 +7,7 @@ package operatorcr
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	kresource "k8s.io/apimachinery/pkg/api/resource"
@@ -145,6 +146,12 @@ var Kinds = []Kind{
 		// name into its own.
 		Skeletons: map[string]map[string]any{"spec.override.statefulSet.spec.template.spec": {"containers": []any{}}},
 	},
+	{
+		Operator: "mariadb-operator", Group: "k8s.mariadb.com", Kind: "MariaDB", Versions: []string{"v1alpha1"},
+		StatefulSet: "{name}", Selector: map[string]string{"app.kubernetes.io/name": "mariadb", "app.kubernetes.io/instance": "{name}"},
+		LabelsKnown: true, PodLabels: "spec.podMetadata.labels", BudgetIf: mariadbBudget, DefaultReplicas: 1,
+		Fields: mariadbFields, Claims: mariadbClaims,
+	},
 }
 
 // ECK's Elasticsearch makes one StatefulSet per entry of spec.nodeSets, named
@@ -221,6 +228,130 @@ func rabbitmqClaims(obj map[string]any, name string) ([]any, []Field, error) {
 		{StatefulSet: "spec.volumeClaimTemplates[0].spec.resources.requests.storage", Resource: "spec.persistence.storage"},
 		{StatefulSet: "spec.volumeClaimTemplates[0]", Resource: "spec.persistence", PathOnly: true},
 	}, nil
+}
+
+// mariadb-operator makes the StatefulSet <name> from spec.replicas (default 1), spec.affinity
+// (its own Affinity type: podAntiAffinity and nodeAffinity only; with antiAffinityEnabled and
+// no podAntiAffinity it requires app.kubernetes.io/instance=<name> pods on distinct
+// hostnames), spec.topologySpreadConstraints, spec.nodeSelector, spec.tolerations,
+// spec.priorityClassName and spec.podMetadata.labels (api/v1alpha1/base_types.go
+// AffinityConfig.SetDefaults, pkg/builder/statefulset_builder.go and pod_builder.go at
+// mariadb-operator-26.6.0). It makes a PodDisruptionBudget when spec.podDisruptionBudget is
+// set, and one of its own for Galera or replication (internal/controller/mariadb_controller.go).
+var mariadbFields = []Field{
+	{StatefulSet: "spec.replicas", Resource: "spec.replicas"},
+	{StatefulSet: "spec.template.spec.affinity.podAntiAffinity", Resource: "spec.affinity.podAntiAffinity",
+		Default: map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": []any{map[string]any{
+			"topologyKey": "kubernetes.io/hostname",
+			"labelSelector": map[string]any{"matchExpressions": []any{map[string]any{
+				"key": "app.kubernetes.io/instance", "operator": "In", "values": []any{"{name}"}}}}}}},
+		DefaultIf: "spec.affinity.antiAffinityEnabled"},
+	{StatefulSet: "spec.template.spec.affinity.nodeAffinity", Resource: "spec.affinity.nodeAffinity"},
+	{StatefulSet: "spec.template.spec.topologySpreadConstraints", Resource: "spec.topologySpreadConstraints"},
+	{StatefulSet: "spec.template.spec.nodeSelector", Resource: "spec.nodeSelector"},
+	{StatefulSet: "spec.template.spec.tolerations", Resource: "spec.tolerations"},
+	{StatefulSet: "spec.template.spec.priorityClassName", Resource: "spec.priorityClassName"},
+}
+
+// mariadbBudget: a budget when one is asked for, and for Galera or replication.
+func mariadbBudget(obj map[string]any) bool {
+	pdb, _ := get(obj, "spec.podDisruptionBudget")
+	galera, _ := get(obj, "spec.galera.enabled")
+	replication, _ := get(obj, "spec.replication.enabled")
+	return pdb != nil || galera == true || replication == true
+}
+
+// mariadbClaims are the "storage" claim (api/v1alpha1/mariadb_types.go Storage.SetDefaults:
+// spec.storage.size and storageClassName rebuild the claim template unless it already has that
+// size and class; pkg/builder/statefulset_builder.go) and, for Galera without
+// reuseStorageVolume, the "galera" claim (100Mi by default; mariadb_galera_types.go).
+func mariadbClaims(obj map[string]any, _ string) ([]any, []Field, error) {
+	if eph, _ := get(obj, "spec.storage.ephemeral"); eph == true {
+		return nil, nil, nil
+	}
+	var claims []any
+	var fields []Field
+	claim := func(name, base string, spec, meta map[string]any, fromSize bool) {
+		i := len(claims)
+		at := func(p string) string { return "spec.volumeClaimTemplates[" + strconv.Itoa(i) + "]" + p }
+		labels := map[string]any{"pvc.k8s.mariadb.com/role": name}
+		if l, ok := meta["labels"].(map[string]any); ok {
+			for k, v := range l {
+				labels[k] = v
+			}
+		}
+		m := map[string]any{"name": name, "labels": labels}
+		if a, ok := meta["annotations"]; ok {
+			m["annotations"] = a
+		}
+		claims = append(claims, map[string]any{"metadata": m, "spec": spec})
+		if fromSize {
+			fields = append(fields, Field{StatefulSet: at(".spec.storageClassName"), Resource: base + ".storageClassName"},
+				Field{StatefulSet: at(".spec.resources.requests.storage"), Resource: base + ".size"})
+		} else {
+			tmpl := base + ".volumeClaimTemplate"
+			if name == "galera" {
+				tmpl = base
+			}
+			fields = append(fields, Field{StatefulSet: at(".spec.storageClassName"), Resource: tmpl + ".storageClassName"},
+				Field{StatefulSet: at(".spec.resources"), Resource: tmpl + ".resources"},
+				Field{StatefulSet: at(".spec.accessModes"), Resource: tmpl + ".accessModes"})
+		}
+		fields = append(fields, Field{StatefulSet: at(""), Resource: base, PathOnly: true})
+	}
+	vct, _ := get(obj, "spec.storage.volumeClaimTemplate")
+	tmpl, _ := vct.(map[string]any)
+	size, hasSize := get(obj, "spec.storage.size")
+	class, _ := get(obj, "spec.storage.storageClassName")
+	if hasSize && size != nil {
+		q, err := quantity(size)
+		if err != nil {
+			return nil, nil, fmt.Errorf("spec.storage.size: %v", err)
+		}
+		rebuild := tmpl == nil
+		if !rebuild {
+			cur, ok := get(tmpl, "resources.requests.storage")
+			cq, err := quantity(cur)
+			rebuild = !ok || err != nil || q.Cmp(cq) != 0 || (class != nil && class != "" && class != tmpl["storageClassName"])
+		}
+		if rebuild {
+			spec := map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": size}}}
+			if class != nil && class != "" {
+				spec["storageClassName"] = class
+			}
+			claim("storage", "spec.storage", spec, nil, true)
+			tmpl = nil
+		}
+	}
+	if tmpl != nil {
+		spec := map[string]any{}
+		for k, v := range tmpl {
+			if k != "metadata" {
+				spec[k] = v
+			}
+		}
+		meta, _ := tmpl["metadata"].(map[string]any)
+		claim("storage", "spec.storage", spec, meta, false)
+	}
+	if galera, _ := get(obj, "spec.galera.enabled"); galera == true {
+		if reuse, _ := get(obj, "spec.galera.config.reuseStorageVolume"); reuse != true {
+			g, _ := get(obj, "spec.galera.config.volumeClaimTemplate")
+			gt, _ := g.(map[string]any)
+			spec := map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "100Mi"}}}
+			var meta map[string]any
+			if gt != nil {
+				spec = map[string]any{}
+				for k, v := range gt {
+					if k != "metadata" {
+						spec[k] = v
+					}
+				}
+				meta, _ = gt["metadata"].(map[string]any)
+			}
+			claim("galera", "spec.galera.config.volumeClaimTemplate", spec, meta, false)
+		}
+	}
+	return claims, fields, nil
 }
 
 // Lookup returns the table entry for an apiVersion and kind, or nil.
