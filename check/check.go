@@ -383,8 +383,7 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		obj = &corev1.PersistentVolumeClaim{}
 	default:
 		if k := operatorcr.Lookup(d.APIVersion, d.Kind); k != nil {
-			res, gen, errs := evaluateCustomResource(d, k, opts, facts)
-			return res, gen, errs, nil
+			return evaluateCustomResource(d, k, opts, facts)
 		}
 		return nil, nil, nil, nil // other kinds pass through untouched
 	}

@@ -91,7 +91,7 @@ func TestOperatorFixturesMatchTheCRDs(t *testing.T) {
 // testdata/operators/crds (trimmed by hack/trimcrd; each file names its source and version).
 func TestOperatorFixturesMatchTheStoredCRDs(t *testing.T) {
 	schemas := loadSchemas(t, "testdata/operators/crds")
-	for _, group := range []string{"elasticsearch.k8s.elastic.co", "rabbitmq.com", "k8s.mariadb.com"} {
+	for _, group := range []string{"elasticsearch.k8s.elastic.co", "rabbitmq.com", "k8s.mariadb.com", "kafka.strimzi.io"} {
 		validateFixtures(t, schemas, group)
 	}
 }

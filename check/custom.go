@@ -17,7 +17,7 @@ import (
 // (internal/operatorcr's table): it projects the resource onto that StatefulSet, makes the same
 // one call into the policy engine as for a StatefulSet, and reports and patches at the
 // resource's own fields.
-func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Options, facts *clusterFacts) (*Result, []any, []InputError) {
+func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Options, facts *clusterFacts) (*Result, []any, []InputError, []InputError) {
 	data, _, err := d.JSON() // the values kubectl reads (YAML 1.1)
 	var obj map[string]any
 	if err == nil {
@@ -28,12 +28,12 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 		if line == 0 {
 			line = d.Line
 		}
-		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}
+		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}, nil
 	}
 	projs, err := operatorcr.Project(k, obj)
 	if err != nil {
 		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
-			"%s %s: %v; fix the field so that %s can make its %s", d.Kind, d.Ref(), err, k.Operator, made(k))}}
+			"%s %s: %v; fix the field so that %s can make its %s", d.Kind, d.Ref(), err, k.Operator, made(k))}}, nil
 	}
 	ns := d.Namespace
 	if ns == "" {
@@ -42,20 +42,21 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
 		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
 	var gen []any
-	var errs []InputError
+	var errs, warns []InputError
 	for _, proj := range projs {
-		g, unmapped, err := evaluateProjection(d, k, proj, res, opts, facts)
+		g, unmapped, held, err := evaluateProjection(d, k, proj, res, opts, facts)
 		if err != nil {
-			return nil, nil, []InputError{*err}
+			return nil, nil, []InputError{*err}, nil
 		}
 		gen = append(gen, g...)
 		errs = append(errs, unmapped...)
+		warns = append(warns, held...)
 	}
 	sort.SliceStable(res.Patch, func(i, j int) bool { return res.Patch[i].Path < res.Patch[j].Path })
 	if len(errs) > 0 {
-		return res, nil, errs
+		return res, nil, errs, warns
 	}
-	return res, gen, nil
+	return res, gen, nil, warns
 }
 
 // made says what the operator makes of a resource, for messages.
@@ -68,7 +69,7 @@ func made(k *operatorcr.Kind) string {
 
 // evaluateProjection makes the one call into the policy engine for one StatefulSet the resource
 // becomes, and adds its findings, patch and budget to res at the resource's fields.
-func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr.Projection, res *Result, opts *Options, facts *clusterFacts) (gen []any, unmapped []InputError, _ *InputError) {
+func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr.Projection, res *Result, opts *Options, facts *clusterFacts) (gen []any, unmapped, held []InputError, _ *InputError) {
 	sts := proj.StatefulSet
 	if sts.Namespace == "" {
 		sts.Namespace = facts.defaultNamespace
@@ -81,11 +82,11 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 		},
 	})
 	if err != nil {
-		return nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: err.Error()}
+		return nil, nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: err.Error()}
 	}
 	if dec.Result == nil {
 		res.Skipped = string(dec.Skip)
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if dec.Policy != nil {
 		res.Policy = dec.Policy.Name
@@ -118,9 +119,9 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 			Line: stream.LineOf(d.Node, path)})
 	}
 	if len(out.Patch) > 0 {
-		ops, changed, _, err := proj.Patch(out.StatefulSet())
+		ops, changed, kept, err := proj.Patch(out.StatefulSet())
 		if err != nil {
-			return nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}
+			return nil, nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}
 		}
 		res.Patch = append(res.Patch, ops...)
 		if len(changed) > 0 {
@@ -134,6 +135,11 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 				"%s %s: the policy would also change %s of %s, which %s has no field for; %s",
 				d.Kind, d.Ref(), strings.Join(changed, ", "), what, d.Kind, tail)})
 		}
+		if len(kept) > 0 {
+			held = append(held, InputError{Source: d.Source, Line: stream.LineOf(d.Node, kept[0]), Message: fmt.Sprintf(
+				"%s %s: the policy would change %s, left unfixed: %s; set them there or in that resource",
+				d.Kind, d.Ref(), strings.Join(kept, ", "), proj.Held)})
+		}
 	}
 	if !proj.OwnBudget && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
 		if d.Namespace == "" {
@@ -143,5 +149,5 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 		res.Generated = append(res.Generated, g)
 		gen = append(gen, g)
 	}
-	return gen, unmapped, nil
+	return gen, unmapped, held, nil
 }

@@ -13,6 +13,9 @@ func FuzzProject(f *testing.F) {
 	f.Add([]byte("metadata: {name: a}\nspec: {replicas: 3, affinity: {podAntiAffinity: {}}, storage: {volumeClaimTemplate: {spec: {}}}}\n"), uint8(0))
 	f.Add([]byte("metadata: {name: a, labels: {x: y}}\nspec: {podMetadata: {labels: {a: b}}, nodeSelector: {k: v}}\n"), uint8(1))
 	for i := range Kinds {
+		if Kinds[i].Kind == "KafkaNodePool" {
+			f.Add([]byte("metadata: {name: b, labels: {strimzi.io/cluster: c}}\nspec: {replicas: 3, storage: {type: jbod, volumes: [{id: 0, type: persistent-claim, size: 1Gi}, {type: ephemeral}]}, template: {pod: {affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchExpressions: [{key: strimzi.io/pod-name, operator: Exists}]}}]}}}}}\n"), uint8(i))
+		}
 		if Kinds[i].Kind == "MariaDB" {
 			f.Add([]byte("metadata: {name: db}\nspec: {affinity: {antiAffinityEnabled: true, nodeAffinity: {}}, storage: {size: 1Gi, storageClassName: x, volumeClaimTemplate: {resources: {requests: {storage: 1Gi}}}}, galera: {enabled: true, config: {volumeClaimTemplate: {metadata: {}}}}}\n"), uint8(i))
 		}

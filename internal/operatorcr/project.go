@@ -196,7 +196,7 @@ func project(k *Kind, obj map[string]any, name string, index int, setName string
 		}
 		switch {
 		case ok && v != nil:
-			set(sts, f.StatefulSet, v)
+			set(sts, f.StatefulSet, relabel(v, k.PodNameLabel, statefulSetPodName))
 		case (!ok || v == nil) && f.Default != nil && f.defaultApplies(obj, annotations, s):
 			set(sts, f.StatefulSet, s.value(f.Default))
 		}
@@ -436,6 +436,9 @@ func (p *Projection) Patch(fixed *appsv1.StatefulSet) (ops []jsonpatch.Operation
 	for _, op := range others {
 		unmapped = append(unmapped, op.Path)
 	}
+	for i := range ops {
+		ops[i].Value = relabel(ops[i].Value, statefulSetPodName, p.Kind.PodNameLabel)
+	}
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
 	return ops, unmapped, held, nil
 }
@@ -477,6 +480,40 @@ func jsonEqual(a, b any) bool {
 	_ = json.Unmarshal(aj, &x)
 	_ = json.Unmarshal(bj, &y)
 	return reflect.DeepEqual(x, y)
+}
+
+// statefulSetPodName is the label the StatefulSet controller puts on its pods.
+const statefulSetPodName = "statefulset.kubernetes.io/pod-name"
+
+// relabel renames the label from to to in the label selectors of v (a requirement's key, a
+// matchLabels key, or the value itself), in a copy; an empty from or to changes nothing.
+func relabel(v any, from, to string) any {
+	if from == "" || to == "" {
+		return v
+	}
+	switch c := v.(type) {
+	case string:
+		if c == from {
+			return to
+		}
+		return c
+	case map[string]any:
+		m := make(map[string]any, len(c))
+		for k, e := range c {
+			if k == from {
+				k = to
+			}
+			m[k] = relabel(e, from, to)
+		}
+		return m
+	case []any:
+		l := make([]any, len(c))
+		for i, e := range c {
+			l[i] = relabel(e, from, to)
+		}
+		return l
+	}
+	return v
 }
 
 // pruneEmpty removes the empty maps in m, innermost first.

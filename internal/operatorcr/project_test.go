@@ -50,6 +50,8 @@ func TestLookup(t *testing.T) {
 		{"elasticsearch.k8s.elastic.co/v1beta1", "Elasticsearch", false},
 		{"rabbitmq.com/v1beta1", "RabbitmqCluster", true},
 		{"k8s.mariadb.com/v1alpha1", "MariaDB", true},
+		{"kafka.strimzi.io/v1beta2", "KafkaNodePool", true},
+		{"kafka.strimzi.io/v1beta2", "Kafka", false},
 	} {
 		if got := Lookup(tc.apiVersion, tc.kind) != nil; got != tc.want {
 			t.Errorf("Lookup(%s, %s) = %v, want %v", tc.apiVersion, tc.kind, got, tc.want)
@@ -338,5 +340,71 @@ func TestProjectMariaDB(t *testing.T) {
 	p, _ = project1(t, k, resource(t, "metadata: {name: db}\nspec: {storage: {ephemeral: true}, podDisruptionBudget: {maxUnavailable: 1}}\n"))
 	if len(p.StatefulSet.Spec.VolumeClaimTemplates) != 0 || !p.OwnBudget {
 		t.Errorf("ephemeral: %+v, own budget %v", p.StatefulSet.Spec.VolumeClaimTemplates, p.OwnBudget)
+	}
+}
+
+// Strimzi: a node pool judged as the pods its StrimziPodSet makes; claims per persistent-claim
+// volume; the pod template held when Strimzi takes it from the Kafka; the pod-name label.
+func TestProjectKafkaNodePool(t *testing.T) {
+	k := Lookup("kafka.strimzi.io/v1beta2", "KafkaNodePool")
+	if k == nil || Lookup("kafka.strimzi.io/v1", "KafkaNodePool") != k || !k.NotStatefulSet || !k.OwnBudget {
+		t.Fatal("KafkaNodePool: v1beta2 and v1, not a StatefulSet, Strimzi's budget")
+	}
+	p, err := project1(t, k, resource(t, `
+metadata: {name: broker, labels: {strimzi.io/cluster: my}}
+spec:
+  replicas: 3
+  roles: [broker]
+  storage: {type: jbod, volumes: [{id: 0, type: persistent-claim, size: 1Gi}, {id: 1, type: ephemeral}, {id: 2, type: persistent-claim, size: 2Gi, class: fast}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.StatefulSet
+	if s.Name != "my-broker" || !p.LabelsKnown || s.Spec.Selector.MatchLabels["strimzi.io/name"] != "my-kafka" || s.Spec.Selector.MatchLabels["strimzi.io/pool-name"] != "broker" {
+		t.Errorf("name %s, selector %v, labels known %v", s.Name, s.Spec.Selector.MatchLabels, p.LabelsKnown)
+	}
+	c := s.Spec.VolumeClaimTemplates
+	if len(c) != 2 || c[0].Name != "data-0" || c[1].Name != "data-2" || *c[1].Spec.StorageClassName != "fast" {
+		t.Fatalf("claims: %+v", c)
+	}
+	if got, _ := p.Path("spec.volumeClaimTemplates[1].spec.storageClassName"); got != "spec.storage.volumes[2].class" {
+		t.Errorf("class of the second claim at %s", got)
+	}
+	if p.Held == "" || !p.IsHeld("spec.template.pod.affinity") || p.IsHeld("spec.storage.volumes[0].class") {
+		t.Errorf("no spec.template.pod: the pod template is held, the storage is not: %q", p.Held)
+	}
+	fixed := s.DeepCopy()
+	fixed.Spec.Template.Spec.Tolerations = append(fixed.Spec.Template.Spec.Tolerations, fixed.Spec.Template.Spec.Tolerations...)
+	fixed.Spec.Template.Spec.PriorityClassName = "high"
+	ops, _, held, err := p.Patch(fixed)
+	if err != nil || len(ops) != 0 || len(held) != 1 || held[0] != "spec.template.pod.priorityClassName" {
+		t.Errorf("held: %v %v %v", ops, held, err)
+	}
+
+	// With a pod template, its anti-affinity over strimzi.io/pod-name is what the StatefulSet's
+	// would be over statefulset.kubernetes.io/pod-name, and a fix writes it back that way.
+	p, _ = project1(t, k, resource(t, `
+metadata: {name: b, labels: {strimzi.io/cluster: my}}
+spec:
+  replicas: 3
+  storage: {type: ephemeral}
+  template: {pod: {affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: kubernetes.io/hostname, labelSelector: {matchExpressions: [{key: strimzi.io/pod-name, operator: Exists}]}}]}}}}
+`))
+	term := p.StatefulSet.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
+	if term.LabelSelector.MatchExpressions[0].Key != "statefulset.kubernetes.io/pod-name" || p.Held != "" {
+		t.Errorf("projected term: %+v, held %q", term, p.Held)
+	}
+	fixed = p.StatefulSet.DeepCopy()
+	fixed.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].TopologyKey = "x"
+	ops, _, _, _ = p.Patch(fixed)
+	if data, _ := json.Marshal(ops); strings.Contains(string(data), "statefulset.kubernetes.io") || len(ops) == 0 {
+		t.Errorf("patch: %s", data)
+	}
+
+	// Without the strimzi.io/cluster label the pods' labels are not known.
+	p, _ = project1(t, k, resource(t, "metadata: {name: b}\nspec: {replicas: 1, storage: {type: ephemeral}}\n"))
+	if p.LabelsKnown {
+		t.Error("no strimzi.io/cluster label: labels not known")
 	}
 }

@@ -68,6 +68,10 @@ type Kind struct {
 	// (by resource path, "[]" for list indexes): the fields the CRD requires there, such as
 	// the containers list of a pod template.
 	Skeletons map[string]map[string]any
+	// PodNameLabel is the label that names each pod when the pods are not a StatefulSet's
+	// (Strimzi's strimzi.io/pod-name): it stands for statefulset.kubernetes.io/pod-name, which
+	// the anti-affinity Stowage adds requires, in both directions.
+	PodNameLabel string
 }
 
 // Field maps a StatefulSet path to the resource path the operator copies it from. Paths are
@@ -151,6 +155,16 @@ var Kinds = []Kind{
 		StatefulSet: "{name}", Selector: map[string]string{"app.kubernetes.io/name": "mariadb", "app.kubernetes.io/instance": "{name}"},
 		LabelsKnown: true, PodLabels: "spec.podMetadata.labels", BudgetIf: mariadbBudget, DefaultReplicas: 1,
 		Fields: mariadbFields, Claims: mariadbClaims,
+	},
+	{
+		Operator: "Strimzi", Group: "kafka.strimzi.io", Kind: "KafkaNodePool", Versions: []string{"v1beta2", "v1"},
+		StatefulSet: "{label:strimzi.io/cluster}-{name}", NotStatefulSet: true,
+		Selector: map[string]string{"strimzi.io/cluster": "{label:strimzi.io/cluster}", "strimzi.io/name": "{label:strimzi.io/cluster}-kafka",
+			"strimzi.io/kind": "Kafka", "strimzi.io/pool-name": "{name}"},
+		LabelsKnown: true, PodLabels: "spec.template.pod.metadata.labels", OwnBudget: true, Fields: strimziPool, Claims: strimziClaims,
+		PodNameLabel:  "strimzi.io/pod-name",
+		Inherited:     "spec.template.pod",
+		InheritedFrom: "without spec.template.pod Strimzi takes the pod template from the Kafka's spec.kafka.template.pod, which check does not read",
 	},
 }
 
@@ -349,6 +363,64 @@ func mariadbClaims(obj map[string]any, _ string) ([]any, []Field, error) {
 				meta, _ = gt["metadata"].(map[string]any)
 			}
 			claim("galera", "spec.galera.config.volumeClaimTemplate", spec, meta, false)
+		}
+	}
+	return claims, fields, nil
+}
+
+// Strimzi makes a KafkaNodePool's pods through a StrimziPodSet <cluster>-<pool>, not a
+// StatefulSet, each with claims data (persistent-claim) or data-<id> (each persistent-claim
+// volume of a jbod), of spec.storage's class and size; the pod template is the pool's
+// spec.template.pod when it has one, else the Kafka's spec.kafka.template.pod
+// (cluster-operator/.../model/KafkaPool.java, KafkaCluster.java, VolumeUtils.java and
+// operator-common/.../Labels.java strimziSelectorLabels at 1.2.0). Its pods are selected by
+// strimzi.io/cluster (the pool's own strimzi.io/cluster label), strimzi.io/name
+// (<cluster>-kafka), strimzi.io/kind and strimzi.io/pool-name, and Strimzi makes one
+// PodDisruptionBudget over the whole cluster.
+var strimziPool = []Field{
+	{StatefulSet: "spec.replicas", Resource: "spec.replicas"},
+	{StatefulSet: "spec.template.spec.affinity", Resource: "spec.template.pod.affinity"},
+	{StatefulSet: "spec.template.spec.topologySpreadConstraints", Resource: "spec.template.pod.topologySpreadConstraints"},
+	{StatefulSet: "spec.template.spec.tolerations", Resource: "spec.template.pod.tolerations"},
+	{StatefulSet: "spec.template.spec.priorityClassName", Resource: "spec.template.pod.priorityClassName"},
+}
+
+// strimziClaims are the claims of a persistent-claim storage or of a jbod's persistent-claim
+// volumes.
+func strimziClaims(obj map[string]any, _ string) ([]any, []Field, error) {
+	var claims []any
+	var fields []Field
+	add := func(name, base string, v map[string]any) {
+		i := "spec.volumeClaimTemplates[" + strconv.Itoa(len(claims)) + "]"
+		spec := map[string]any{"accessModes": []any{"ReadWriteOnce"}}
+		if size, ok := v["size"]; ok {
+			spec["resources"] = map[string]any{"requests": map[string]any{"storage": size}}
+		}
+		if class, ok := v["class"]; ok {
+			spec["storageClassName"] = class
+		}
+		claims = append(claims, map[string]any{"metadata": map[string]any{"name": name}, "spec": spec})
+		fields = append(fields, Field{StatefulSet: i + ".spec.storageClassName", Resource: base + ".class"},
+			Field{StatefulSet: i + ".spec.resources.requests.storage", Resource: base + ".size"},
+			Field{StatefulSet: i, Resource: base, PathOnly: true})
+	}
+	st, _ := get(obj, "spec.storage")
+	storage, _ := st.(map[string]any)
+	switch storage["type"] {
+	case "persistent-claim":
+		add("data", "spec.storage", storage)
+	case "jbod":
+		vols, _ := storage["volumes"].([]any)
+		for j, v := range vols {
+			vol, _ := v.(map[string]any)
+			if vol["type"] != "persistent-claim" {
+				continue
+			}
+			name := "data"
+			if id, ok := vol["id"]; ok && id != nil {
+				name = fmt.Sprintf("data-%v", id)
+			}
+			add(name, "spec.storage.volumes["+strconv.Itoa(j)+"]", vol)
 		}
 	}
 	return claims, fields, nil
