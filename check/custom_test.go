@@ -129,3 +129,40 @@ func TestOperatorThanosRuler(t *testing.T) {
 		t.Errorf("budget: %v", pdb)
 	}
 }
+
+// ECK: a finding in one node set is reported at that node set's field and line.
+func TestOperatorElasticsearchViolationPerNodeSet(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "es.yaml")
+	doc := `apiVersion: elasticsearch.k8s.elastic.co/v1
+kind: Elasticsearch
+metadata:
+  name: es
+  namespace: search
+spec:
+  version: 9.1.3
+  nodeSets:
+  - name: masters
+    count: 3
+  - name: data
+    count: 2
+    podTemplate:
+      spec:
+        containers: []
+        nodeSelector:
+          kubernetes.io/hostname: node-1
+`
+	if err := os.WriteFile(in, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, code := jsonReport(t, Options{}, in)
+	if code != ExitViolations || len(rep.Results) != 1 {
+		t.Fatalf("exit %d, results %+v", code, rep.Results)
+	}
+	var fields []string
+	for _, v := range rep.Results[0].Violations {
+		fields = append(fields, v.Field+"@"+string(v.Rule)+":"+strconv.Itoa(v.Line))
+	}
+	if diff := cmp.Diff([]string{"spec.nodeSets[1].podTemplate.spec.nodeSelector[kubernetes.io/hostname]@HostnameNodeSelector:17"}, fields); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
