@@ -1,7 +1,9 @@
 // Package operatorcr projects operator custom resources that will become StatefulSets onto the
-// StatefulSet the operator makes, so that the policy engine judges them with the same rules, and
-// maps the engine's findings and fixes back to the resource's own fields. It is an adapter: it
-// holds no rule. Everything it knows about an operator is one entry of Kinds.
+// StatefulSets the operator makes (one, or one per entry of a list such as ECK's node sets; for
+// Strimzi, the pods its StrimziPodSet makes the way a StatefulSet would), so that the policy
+// engine judges them with the same rules, and maps the engine's findings and fixes back to the
+// resource's own fields. It is an adapter: it holds no rule. Everything it knows about an
+// operator is one entry of Kinds.
 package operatorcr
 
 import (
