@@ -232,9 +232,7 @@ type locator struct {
 }
 
 func (l *locator) find(n *yaml.Node, segs []string, line int, path string) (int, string, bool) {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
+	n = resolve(n)
 	if l.budget--; l.budget < 0 {
 		return 0, "", false
 	}
@@ -281,9 +279,7 @@ func (l *locator) find(n *yaml.Node, segs []string, line int, path string) (int,
 
 // jsonKind is the JSON kind of a node's value, as encoding/json names it in type errors.
 func jsonKind(n *yaml.Node) string {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
+	n = resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "object"
@@ -362,51 +358,28 @@ func rootOf(n *yaml.Node) *yaml.Node {
 // mappingValue returns the key and value nodes of key in a mapping, looking through merge keys
 // (<<) as YAML specifies: explicit keys first, then the merged mappings in order.
 func mappingValue(m *yaml.Node, key string) (k, v *yaml.Node) {
-	hasMerge := false
+	return lookup(m, key, nil)
+}
+
+// lookup is mappingValue with the mappings already searched: each merged mapping is searched
+// once, so that neither a merge cycle nor mappings merged many times over can make the search
+// explode. seen is made on the first merge.
+func lookup(m *yaml.Node, key string, seen map[*yaml.Node]bool) (k, v *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if isMergeKey(m.Content[i]) {
-			hasMerge = true
-		} else if m.Content[i].Value == key {
+		if !isMergeKey(m.Content[i]) && m.Content[i].Value == key {
 			return m.Content[i], m.Content[i+1]
 		}
 	}
-	if !hasMerge {
-		return nil, nil
-	}
-	return mergedValue(m, key, map[*yaml.Node]bool{m: true})
-}
-
-// mergedValue looks key up in the mappings merged into m, visiting each mapping once, so that
-// neither a merge cycle nor mappings merged many times over can make the search explode.
-func mergedValue(m *yaml.Node, key string, seen map[*yaml.Node]bool) (k, v *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !isMergeKey(m.Content[i]) {
+	for _, src := range merges(m) {
+		if src.Kind != yaml.MappingNode || seen[src] {
 			continue
 		}
-		src := m.Content[i+1]
-		for src.Kind == yaml.AliasNode && src.Alias != nil {
-			src = src.Alias
+		if seen == nil {
+			seen = map[*yaml.Node]bool{m: true}
 		}
-		sources := []*yaml.Node{src}
-		if src.Kind == yaml.SequenceNode {
-			sources = src.Content
-		}
-		for _, s := range sources {
-			for s.Kind == yaml.AliasNode && s.Alias != nil {
-				s = s.Alias
-			}
-			if s.Kind != yaml.MappingNode || seen[s] {
-				continue
-			}
-			seen[s] = true
-			for j := 0; j+1 < len(s.Content); j += 2 {
-				if !isMergeKey(s.Content[j]) && s.Content[j].Value == key {
-					return s.Content[j], s.Content[j+1]
-				}
-			}
-			if k, v := mergedValue(s, key, seen); v != nil {
-				return k, v
-			}
+		seen[src] = true
+		if k, v := lookup(src, key, seen); v != nil {
+			return k, v
 		}
 	}
 	return nil, nil
@@ -422,9 +395,7 @@ func LineOf(node *yaml.Node, path string) int {
 	line := cur.Line
 	segs := splitPath(path)
 	for len(segs) > 0 {
-		for cur.Kind == yaml.AliasNode && cur.Alias != nil {
-			cur = cur.Alias
-		}
+		cur = resolve(cur)
 		var next, key *yaml.Node
 		used := 1
 		switch cur.Kind {

@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/base64"
 	"fmt"
+	"iter"
 	"math"
 	"strconv"
 	"strings"
@@ -148,10 +149,7 @@ func (c *converter) mapping(n *yaml.Node, depth int) error {
 	c.buf = append(c.buf, '{')
 	seen := make(map[string]int, len(pairs)/2) // key → line of an explicit key, or 0 for a merged one
 	for i := 0; i+1 < len(pairs); i += 2 {
-		k, v := pairs[i], pairs[i+1]
-		for k.Kind == yaml.AliasNode && k.Alias != nil {
-			k = k.Alias
-		}
+		k, v := resolve(pairs[i]), pairs[i+1]
 		if k.Kind != yaml.ScalarNode {
 			return fmt.Errorf("line %d: mapping keys must be scalars", k.Line)
 		}
@@ -204,14 +202,7 @@ func (c *converter) mapping(n *yaml.Node, depth int) error {
 // the returned nodes are explicit. Merged pairs count against the alias expansion budget, so
 // that neither a merge cycle (&a {<<: *a}) nor nested merges of merges can explode.
 func (c *converter) flattenMerges(n *yaml.Node, depth int) ([]*yaml.Node, int, error) {
-	hasMerge := false
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if isMergeKey(n.Content[i]) {
-			hasMerge = true
-			break
-		}
-	}
-	if !hasMerge {
+	if !hasMergeKey(n) {
 		return n.Content, len(n.Content), nil
 	}
 	if depth > maxDepth {
@@ -219,38 +210,62 @@ func (c *converter) flattenMerges(n *yaml.Node, depth int) ([]*yaml.Node, int, e
 	}
 	var explicit, merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !isMergeKey(k) {
-			explicit = append(explicit, k, v)
-			continue
-		}
-		for v.Kind == yaml.AliasNode && v.Alias != nil {
-			v = v.Alias
-		}
-		sources := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			sources = v.Content
-		}
-		for _, m := range sources {
-			for m.Kind == yaml.AliasNode && m.Alias != nil {
-				m = m.Alias
-			}
-			if m.Kind != yaml.MappingNode {
-				return nil, 0, fmt.Errorf("line %d: a merge key (<<) takes a mapping or a list of mappings", k.Line)
-			}
-			c.expanded++ // even an empty mapping costs a step to merge
-			p, _, err := c.flattenMerges(m, depth+1)
-			if err != nil {
-				return nil, 0, err
-			}
-			c.expanded += len(p) / 2
-			if c.expanded > maxAliasExpansion {
-				return nil, 0, fmt.Errorf("line %d: document expands to over %d nodes through aliases", k.Line, maxAliasExpansion)
-			}
-			merged = append(merged, p...)
+		if !isMergeKey(n.Content[i]) {
+			explicit = append(explicit, n.Content[i], n.Content[i+1])
 		}
 	}
+	for k, m := range merges(n) {
+		if m.Kind != yaml.MappingNode {
+			return nil, 0, fmt.Errorf("line %d: a merge key (<<) takes a mapping or a list of mappings", k.Line)
+		}
+		c.expanded++ // even an empty mapping costs a step to merge
+		p, _, err := c.flattenMerges(m, depth+1)
+		if err != nil {
+			return nil, 0, err
+		}
+		c.expanded += len(p) / 2
+		if c.expanded > maxAliasExpansion {
+			return nil, 0, fmt.Errorf("line %d: document expands to over %d nodes through aliases", k.Line, maxAliasExpansion)
+		}
+		merged = append(merged, p...)
+	}
 	return append(explicit, merged...), len(explicit), nil
+}
+
+// merges yields each merge key (<<) of a mapping with each node it merges in, in the order
+// YAML's merge key gives them precedence: the merge keys in order, and the items of a list in
+// order. Aliases are resolved. A node that is not a mapping is yielded too, for the caller to
+// refuse or skip. This is the one place that reads what a merge key merges: the JSON
+// conversion flattens with it, and key lookups (lines, patches) search with it.
+func merges(m *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, src *yaml.Node) bool) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := m.Content[i]
+			if !isMergeKey(k) {
+				continue
+			}
+			v := resolve(m.Content[i+1])
+			sources := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				sources = v.Content
+			}
+			for _, s := range sources {
+				if !yield(k, resolve(s)) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// hasMergeKey reports whether a mapping has a merge key (<<).
+func hasMergeKey(m *yaml.Node) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if isMergeKey(m.Content[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // isMergeKey reports whether a mapping key is YAML's merge key: a plain <<.

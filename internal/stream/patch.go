@@ -186,9 +186,7 @@ func materialize(n *yaml.Node, targets map[*yaml.Node]bool, budget *int) error {
 // expandCopy copies a subtree with every alias in it expanded and no anchors, so that the copy
 // means the same wherever it is put, whatever becomes of the anchors.
 func expandCopy(n *yaml.Node, budget *int, depth int) (*yaml.Node, error) {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
+	n = resolve(n)
 	if *budget--; *budget < 0 || depth > maxDepth {
 		return nil, fmt.Errorf("the patch changes a node that aliases elsewhere use, and copying it for them is too large; edit it by hand")
 	}
