@@ -259,7 +259,7 @@ func (s *Set) decideBudget(in Input, pdb *policyv1.PodDisruptionBudget, nsLabels
 		if p == nil {
 			continue
 		}
-		if exempt, _ := optOut(sts.ObjectMeta, p); exempt {
+		if exempt, _ := optOut(sts, p); exempt {
 			continue
 		}
 		vs := judgeBudget(pdb, old, sts, p)

@@ -42,21 +42,17 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 		return nil, fmt.Errorf("unsupported phase %q: want %q, %s or %s", req.Phase, Admit, Mutate, Validate)
 	}
 	res := &Result{Policy: p.Name, Action: p.Spec.EnforcementAction}
+	var err error
 	switch obj := req.Object.(type) {
 	case *appsv1.StatefulSet:
-		old, err := objects(req, obj, "StatefulSet")
-		if err != nil {
-			return nil, err
-		}
-		evaluateStatefulSet(res, req.Operation, req.Phase, obj, old, p, &facts)
+		err = evaluateObject(statefulSets, res, req, obj, p, &facts)
 	case *corev1.PersistentVolumeClaim:
-		old, err := objects(req, obj, "PersistentVolumeClaim")
-		if err != nil {
-			return nil, err
-		}
-		evaluateClaim(res, req.Operation, req.Phase, obj, old, p, &facts)
+		err = evaluateObject(claims, res, req, obj, p, &facts)
 	default:
-		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
+		err = unsupported(req.Object)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if facts.stopped() {
 		return nil, ErrStopped // some check may have given up part way
@@ -65,21 +61,23 @@ func Evaluate(req Request, p *v1alpha1.PlacementPolicy, facts Facts) (*Result, e
 }
 
 // objects checks that the object is set and, on Update, returns the old object of the same type.
-func objects[T interface {
-	*appsv1.StatefulSet | *corev1.PersistentVolumeClaim
-}](req Request, obj T, kind string) (T, error) {
+func objects[T object[T]](req Request, obj T, k *kind[T]) (T, error) {
 	var old T
 	if obj == nil {
-		return old, fmt.Errorf("nil %s", kind)
+		return old, fmt.Errorf("nil %s", k.name)
 	}
 	if req.Operation != Update {
 		return old, nil
 	}
 	o, ok := req.OldObject.(T)
 	if !ok || o == nil {
-		return old, fmt.Errorf("update of a %s needs the old %s, got %T", kind, kind, req.OldObject)
+		return old, fmt.Errorf("update of a %s needs the old %s, got %T", k.name, k.name, req.OldObject)
 	}
 	return o, nil
+}
+
+func unsupported(obj runtime.Object) error {
+	return fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", obj)
 }
 
 // KeepStored evaluates an Update that no policy applies to (none selects the object, or it
@@ -89,41 +87,32 @@ func objects[T interface {
 // immutable field. Other operations give an empty result.
 func KeepStored(req Request) (*Result, error) {
 	res := &Result{}
+	var err error
 	switch obj := req.Object.(type) {
 	case *appsv1.StatefulSet:
-		old, err := objects(req, obj, "StatefulSet")
-		if err != nil {
-			return nil, err
-		}
-		res.Object, res.Patch = keepStoredStatefulSet(req.Operation, obj, old)
+		res.Object, res.Patch, err = keepStored(statefulSets, req, obj)
 	case *corev1.PersistentVolumeClaim:
-		old, err := objects(req, obj, "PersistentVolumeClaim")
-		if err != nil {
-			return nil, err
-		}
-		res.Object, res.Patch = keepStoredClaim(req.Operation, obj, old)
+		res.Object, res.Patch, err = keepStored(claims, req, obj)
 	default:
-		return nil, fmt.Errorf("unsupported object %T: Stowage evaluates apps/v1 StatefulSets and v1 PersistentVolumeClaims", req.Object)
+		err = unsupported(req.Object)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
 
-func keepStoredStatefulSet(op Operation, in, old *appsv1.StatefulSet) (runtime.Object, []jsonpatch.Operation) {
-	out := in.DeepCopy()
-	if op != Update {
-		return out, nil
+func keepStored[T object[T]](k *kind[T], req Request, in T) (runtime.Object, []jsonpatch.Operation, error) {
+	old, err := objects(req, in, k)
+	if err != nil {
+		return nil, nil, err
 	}
-	preserveStorageClass(&context{sts: out}, old)
-	return out, statefulSetPatch(in, out)
-}
-
-func keepStoredClaim(op Operation, in, old *corev1.PersistentVolumeClaim) (runtime.Object, []jsonpatch.Operation) {
 	out := in.DeepCopy()
-	if op != Update {
-		return out, nil
+	if req.Operation != Update {
+		return out, nil, nil
 	}
-	preserveClaimStorageClass(&context{pvc: out}, old)
-	return out, diffTyped(nil, "/spec", &in.Spec, &out.Spec)
+	k.keep(k.context(Update, out, &v1alpha1.PlacementPolicy{}, &Facts{}), old) // no policy applies
+	return out, k.patch(in, out), nil
 }
 
 // context carries what the rules of one evaluation read, and collects what they find.
@@ -165,118 +154,127 @@ var (
 	pathAnnotations = field.NewPath("metadata", "annotations")
 )
 
-func newStatefulSetContext(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) *context {
-	c := &context{op: op, policy: &p.Spec, facts: facts, sts: sts, replicas: 1}
-	if sts.Spec.Replicas != nil {
-		c.replicas = *sts.Spec.Replicas
-	}
-	if validPodSelector(sts.Spec.Selector) && selectsPods(sts.Spec.Selector, sts.Spec.Template.Labels) {
-		c.pods = sts.Spec.Selector
-	}
-	return c
+// object is what Stowage evaluates: a StatefulSet or a PersistentVolumeClaim.
+type object[T any] interface {
+	*appsv1.StatefulSet | *corev1.PersistentVolumeClaim
+	runtime.Object
+	metav1.Object
+	DeepCopy() T
 }
 
-func evaluateStatefulSet(res *Result, op Operation, phase Phase, in, old *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) {
-	if exempt, v := optOut(in.ObjectMeta, p); exempt {
+// kind is what differs between evaluating a StatefulSet and a claim; evaluateObject is the
+// rest, one decision path for both.
+type kind[T object[T]] struct {
+	name string
+	// context makes the context the rules read for obj.
+	context func(op Operation, obj T, p *v1alpha1.PlacementPolicy, facts *Facts) *context
+	// hooks returns a rule file's functions for this kind.
+	hooks func(*checker) (mutate func(*context), preserve func(*context, T), check func(*context))
+	// keep is what KeepStored applies: the preserve hook that keeps immutable stored values.
+	keep func(*context, T)
+	// patch diffs the parts of the object the mutators may touch.
+	patch func(in, out T) []jsonpatch.Operation
+}
+
+var statefulSets = &kind[*appsv1.StatefulSet]{
+	name: "StatefulSet",
+	context: func(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) *context {
+		c := &context{op: op, policy: &p.Spec, facts: facts, sts: sts, replicas: 1}
+		if sts.Spec.Replicas != nil {
+			c.replicas = *sts.Spec.Replicas
+		}
+		if validPodSelector(sts.Spec.Selector) && selectsPods(sts.Spec.Selector, sts.Spec.Template.Labels) {
+			c.pods = sts.Spec.Selector
+		}
+		return c
+	},
+	hooks: func(k *checker) (func(*context), func(*context, *appsv1.StatefulSet), func(*context)) {
+		return k.mutate, k.preserve, k.check
+	},
+	keep:  preserveStorageClass,
+	patch: statefulSetPatch,
+}
+
+var claims = &kind[*corev1.PersistentVolumeClaim]{
+	name: "PersistentVolumeClaim",
+	context: func(op Operation, pvc *corev1.PersistentVolumeClaim, p *v1alpha1.PlacementPolicy, facts *Facts) *context {
+		return &context{op: op, policy: &p.Spec, facts: facts, pvc: pvc}
+	},
+	hooks: func(k *checker) (func(*context), func(*context, *corev1.PersistentVolumeClaim), func(*context)) {
+		return k.mutateClaim, k.preserveClaim, k.checkClaim
+	},
+	keep: preserveClaimStorageClass,
+	patch: func(in, out *corev1.PersistentVolumeClaim) []jsonpatch.Operation {
+		return diffTyped(nil, "/spec", &in.Spec, &out.Spec)
+	},
+}
+
+// evaluateObject decides one object: the opt-out first; then, on a deep copy, the mutators
+// (Create) or the preservers (Update) and the patch; then, except in the Mutate phase, the
+// checks, with an Update ratcheted against the old object, and a StatefulSet's desired budget.
+func evaluateObject[T object[T]](k *kind[T], res *Result, req Request, in T, p *v1alpha1.PlacementPolicy, facts *Facts) error {
+	op, phase := req.Operation, req.Phase
+	old, err := objects(req, in, k)
+	if err != nil {
+		return err
+	}
+	if exempt, v := optOut(in, p); exempt {
 		res.Exempt = true
-		res.Object, res.Patch = keepStoredStatefulSet(op, in, old)
+		res.Object, res.Patch, _ = keepStored(k, req, in)
 		if phase == Validate {
 			res.Object = in.DeepCopy()
 		}
-		return
+		return nil
 	} else if v != nil && phase != Mutate {
 		res.Violations = append(res.Violations, *v)
 	}
 
 	out := in.DeepCopy()
-	c := newStatefulSetContext(op, out, p, facts)
-	switch op {
-	case Create:
-		for _, k := range checkers {
-			if k.mutate != nil {
-				k.mutate(c)
+	c := k.context(op, out, p, facts)
+	if op == Create || op == Update {
+		for _, r := range checkers {
+			mutate, preserve, _ := k.hooks(r)
+			if op == Create && mutate != nil {
+				mutate(c)
+			} else if op == Update && preserve != nil {
+				preserve(c, old)
 			}
 		}
-		res.Patch = statefulSetPatch(in, out)
-	case Update:
-		for _, k := range checkers {
-			if k.preserve != nil {
-				k.preserve(c, old)
-			}
-		}
-		res.Patch = statefulSetPatch(in, out)
+		res.Patch = k.patch(in, out)
 	}
 	res.Object = out
 	if phase == Mutate {
-		return
+		return nil
 	}
 	if phase == Validate {
 		// Judge what will be stored: the object as it came, after every mutator.
-		res.Object = in.DeepCopy()
-		c = newStatefulSetContext(op, res.Object.(*appsv1.StatefulSet), p, facts)
+		stored := in.DeepCopy()
+		res.Object, c = stored, k.context(op, stored, p, facts)
 	}
-	checkStatefulSet(c)
+	check(k, c)
 	found := c.found
 	if op == Update {
-		oc := newStatefulSetContext(Background, old, p, facts)
-		checkStatefulSet(oc)
-		found = ratchet(found, oc.found, c.replicas > oc.replicas)
+		oc := k.context(Background, old, p, facts)
+		check(k, oc)
+		found = ratchet(found, oc.found, c.replicas > oc.replicas) // claims have no replicas
 	}
 	if phase == Validate {
 		notSkippedMutation(found, res.Patch)
 	}
 	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
-	res.PDB = desiredBudget(c.sts, c.replicas, p, facts)
+	if c.sts != nil {
+		res.PDB = desiredBudget(c.sts, c.replicas, p, facts)
+	}
+	return nil
 }
 
-func evaluateClaim(res *Result, op Operation, phase Phase, in, old *corev1.PersistentVolumeClaim, p *v1alpha1.PlacementPolicy, facts *Facts) {
-	if exempt, v := optOut(in.ObjectMeta, p); exempt {
-		res.Exempt = true
-		res.Object, res.Patch = keepStoredClaim(op, in, old)
-		if phase == Validate {
-			res.Object = in.DeepCopy()
+// check runs every rule file's checks for the kind.
+func check[T object[T]](k *kind[T], c *context) {
+	for _, r := range checkers {
+		if _, _, check := k.hooks(r); check != nil {
+			check(c)
 		}
-		return
-	} else if v != nil && phase != Mutate {
-		res.Violations = append(res.Violations, *v)
 	}
-	out := in.DeepCopy()
-	c := &context{op: op, policy: &p.Spec, facts: facts, pvc: out}
-	switch op {
-	case Create:
-		for _, k := range checkers {
-			if k.mutateClaim != nil {
-				k.mutateClaim(c)
-			}
-		}
-		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
-	case Update:
-		for _, k := range checkers {
-			if k.preserveClaim != nil {
-				k.preserveClaim(c, old)
-			}
-		}
-		res.Patch = diffTyped(nil, "/spec", &in.Spec, &out.Spec)
-	}
-	res.Object = out
-	if phase == Mutate {
-		return
-	}
-	if phase == Validate {
-		res.Object = in.DeepCopy()
-		c = &context{op: op, policy: &p.Spec, facts: facts, pvc: res.Object.(*corev1.PersistentVolumeClaim)}
-	}
-	checkClaim(c)
-	found := c.found
-	if op == Update {
-		oc := &context{op: Background, policy: &p.Spec, facts: facts, pvc: old}
-		checkClaim(oc)
-		found = ratchet(found, oc.found, false)
-	}
-	if phase == Validate {
-		notSkippedMutation(found, res.Patch)
-	}
-	res.Violations = finish(append(res.Violations, found...), p.Spec.EnforcementAction)
 }
 
 // mutationSkipped is added to a violation that the mutating webhook would have prevented.
@@ -329,22 +327,6 @@ func statefulSetPatch(in, out *appsv1.StatefulSet) []jsonpatch.Operation {
 type podSurface struct {
 	Affinity                  *corev1.Affinity                  `json:"affinity,omitempty"`
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
-}
-
-func checkStatefulSet(c *context) {
-	for _, k := range checkers {
-		if k.check != nil {
-			k.check(c)
-		}
-	}
-}
-
-func checkClaim(c *context) {
-	for _, k := range checkers {
-		if k.checkClaim != nil {
-			k.checkClaim(c)
-		}
-	}
 }
 
 // ratchet downgrades to warnings the errors that the old object already had, so an update is

@@ -21,9 +21,8 @@ import (
 // RuleOptOutNotAllowed reports an opt-out annotation in a namespace the policy does not trust.
 const RuleOptOutNotAllowed RuleID = "OptOutNotAllowed"
 
-// optOut reports whether the object is exempt, or the violation for an ignored opt-out.
-// The opt-out is decided before any other rule (see evaluateStatefulSet), so this file
-// registers only its description.
+// The opt-out is decided before any other rule (see evaluateObject), so this file registers
+// only its description.
 func init() {
 	addChecker(&checker{
 		rules: []RuleInfo{{ID: RuleOptOutNotAllowed, Severity: SeverityWarning,
@@ -31,11 +30,12 @@ func init() {
 	})
 }
 
-func optOut(meta metav1.ObjectMeta, p *v1alpha1.PlacementPolicy) (bool, *Violation) {
-	if meta.Annotations[v1alpha1.OptOutAnnotation] != "true" {
+// optOut reports whether the object is exempt, or the violation for an ignored opt-out.
+func optOut(meta metav1.Object, p *v1alpha1.PlacementPolicy) (bool, *Violation) {
+	if meta.GetAnnotations()[v1alpha1.OptOutAnnotation] != "true" {
 		return false, nil
 	}
-	if slices.Contains(p.Spec.OptOut.Namespaces, meta.Namespace) {
+	if slices.Contains(p.Spec.OptOut.Namespaces, meta.GetNamespace()) {
 		return true, nil
 	}
 	return false, &Violation{
