@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/stowage-dev/stowage/internal/enqueue"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 	"github.com/stowage-dev/stowage/webhook"
@@ -223,19 +224,6 @@ func (r *BudgetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-func (r *BudgetReconciler) statefulSets(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
-	var list appsv1.StatefulSetList
-	if err := r.Client.List(ctx, &list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
-		logr.FromContextOrDiscard(ctx).Error(err, "listing StatefulSets from the cache")
-		return nil
-	}
-	out := make([]reconcile.Request, len(list.Items))
-	for i := range list.Items {
-		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: list.Items[i].Namespace, Name: list.Items[i].Name}}
-	}
-	return out
-}
-
 // statefulSetsConcernedBy wakes the StatefulSets a budget can change the decision for: those
 // whose pods it selects and the one whose budget name it has. Waking every StatefulSet of the
 // namespace instead made each budget write cost a reconcile per StatefulSet there: creating n
@@ -245,26 +233,16 @@ func (r *BudgetReconciler) statefulSetsConcernedBy(ctx context.Context, o client
 	if !ok {
 		return nil
 	}
-	var list appsv1.StatefulSetList
-	if err := r.Client.List(ctx, &list, client.InNamespace(pdb.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		logr.FromContextOrDiscard(ctx).Error(err, "listing StatefulSets from the cache")
-		return nil
-	}
-	var out []reconcile.Request
 	only := []*policyv1.PodDisruptionBudget{pdb}
-	for i := range list.Items {
-		sts := &list.Items[i]
-		if policy.BudgetName(sts.Name) == pdb.Name || len(policy.BudgetsSelecting(sts, only)) > 0 {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: sts.Namespace, Name: sts.Name}})
-		}
-	}
-	return out
+	return enqueue.StatefulSets(ctx, r.Client, func(sts *appsv1.StatefulSet) bool {
+		return policy.BudgetName(sts.Name) == pdb.Name || len(policy.BudgetsSelecting(sts, only)) > 0
+	}, client.InNamespace(pdb.Namespace))
 }
 
 func (r *BudgetReconciler) statefulSetsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.statefulSets(ctx, client.InNamespace(o.GetName()))
+	return enqueue.StatefulSets(ctx, r.Client, nil, client.InNamespace(o.GetName()))
 }
 
 func (r *BudgetReconciler) allStatefulSets(ctx context.Context, _ client.Object) []reconcile.Request {
-	return r.statefulSets(ctx)
+	return enqueue.StatefulSets(ctx, r.Client, nil)
 }

@@ -7,6 +7,6 @@
 // the admission server.
 //
 // It may import the standard library, Kubernetes API and client libraries, controller-runtime,
-// Prometheus, Stowage's policy packages, the audit packages and package webhook (for the
-// cache-backed cluster view and policy compilation).
+// Prometheus, Stowage's policy packages, the audit packages, package webhook (for the
+// cache-backed cluster view and policy compilation) and internal/enqueue.
 package controllers

@@ -7,6 +7,9 @@
 // volume, delete the claim (UID precondition), delete the pod (UID precondition, and only once
 // the API server confirms the claim is gone), finish. Every step is idempotent and the state
 // between steps lives in the cluster, so a restart resumes where it stopped.
+//
+// It may import the standard library, Kubernetes API and client libraries, controller-runtime,
+// Prometheus, Stowage's policy packages and internal/enqueue.
 package recovery
 
 import (
@@ -30,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/stowage-dev/stowage/internal/enqueue"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -97,20 +101,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-func (r *Reconciler) statefulSets(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
-	var list appsv1.StatefulSetList
-	if err := r.Client.List(ctx, &list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, len(list.Items))
-	for i := range list.Items {
-		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: list.Items[i].Namespace, Name: list.Items[i].Name}}
-	}
-	return out
-}
-
 func (r *Reconciler) inNamespaceOf(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.statefulSets(ctx, client.InNamespace(o.GetNamespace()))
+	return enqueue.StatefulSets(ctx, r.Client, nil, client.InNamespace(o.GetNamespace()))
 }
 
 func (r *Reconciler) ofVolume(ctx context.Context, o client.Object) []reconcile.Request {
@@ -118,11 +110,11 @@ func (r *Reconciler) ofVolume(ctx context.Context, o client.Object) []reconcile.
 	if !ok || pv.Spec.ClaimRef == nil {
 		return nil
 	}
-	return r.statefulSets(ctx, client.InNamespace(pv.Spec.ClaimRef.Namespace))
+	return enqueue.StatefulSets(ctx, r.Client, nil, client.InNamespace(pv.Spec.ClaimRef.Namespace))
 }
 
 func (r *Reconciler) all(ctx context.Context, _ client.Object) []reconcile.Request {
-	return r.statefulSets(ctx)
+	return enqueue.StatefulSets(ctx, r.Client, nil)
 }
 
 // Reconcile takes at most one recovery step for the StatefulSet.
