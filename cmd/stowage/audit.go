@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stowage-dev/stowage/audit"
-	"github.com/stowage-dev/stowage/audit/collect"
 	"github.com/stowage-dev/stowage/audit/publish"
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
@@ -21,10 +20,7 @@ import (
 func init() { extraCommands = append(extraCommands, newAuditCommand) }
 
 type auditFlags struct {
-	kube              kubeFlags
-	namespace         string
-	allNamespaces     bool
-	selector          string
+	scope             scopeFlags
 	output            string
 	failOn            string
 	policyReport      bool
@@ -56,10 +52,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above it; 2 er
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAudit(cmd, &o) },
 	}
 	f := cmd.Flags()
-	o.kube.add(f)
-	f.StringVarP(&o.namespace, "namespace", "n", "", "audit one namespace (default: all)")
-	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "audit every namespace (the default when -n is not given)")
-	f.StringVarP(&o.selector, "selector", "l", "", "label selector for the StatefulSets to audit")
+	o.scope.add(f, "")
 	f.StringVarP(&o.output, "output", "o", audit.FormatTable, "report format: "+strings.Join(audit.Formats(), ", "))
 	f.StringVar(&o.failOn, "fail-on", "error", "exit 1 on findings at or above this severity: error, warning, info or none")
 	f.BoolVar(&o.policyReport, "policy-report", false, "also write wgpolicyk8s.io/v1alpha2 PolicyReports, one per namespace")
@@ -70,8 +63,8 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above it; 2 er
 }
 
 func runAudit(cmd *cobra.Command, o *auditFlags) error {
-	if o.allNamespaces && o.namespace != "" {
-		return usageError(cmd, "-n and -A exclude each other")
+	if err := o.scope.validate(cmd); err != nil {
+		return err
 	}
 	formatOK := false
 	for _, f := range audit.Formats() {
@@ -100,16 +93,8 @@ func runAudit(cmd *cobra.Command, o *auditFlags) error {
 		fixed = append(fixed, ps...)
 	}
 
-	cfg, err := o.kube.config()
-	if err != nil {
-		return err
-	}
-	cs, dyn, err := auditClients(cfg)
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	snap, err := collect.Collect(ctx, cs, dyn, o.namespace, o.selector)
+	snap, dyn, err := o.scope.collect(ctx)
 	if err != nil {
 		return err
 	}
@@ -128,7 +113,7 @@ func runAudit(cmd *cobra.Command, o *auditFlags) error {
 		return err
 	}
 	if o.policyReport {
-		res, err := publish.PolicyReports(ctx, dyn, report.PolicyReports(), publish.Options{Namespace: o.namespace, InstallCRD: o.installCRD})
+		res, err := publish.PolicyReports(ctx, dyn, report.PolicyReports(), publish.Options{Namespace: o.scope.namespace, InstallCRD: o.installCRD})
 		if err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "error:", err)
 			return exitError{audit.ExitError}

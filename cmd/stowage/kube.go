@@ -3,13 +3,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/stowage-dev/stowage/audit"
+	"github.com/stowage-dev/stowage/audit/collect"
+	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
 
 // kubeFlags connect to a cluster the way kubectl does: --kubeconfig, then $KUBECONFIG, then
@@ -37,6 +45,61 @@ func (k *kubeFlags) config() (*rest.Config, error) {
 		}
 	}
 	return nil, fmt.Errorf("connecting to the cluster: %w", err)
+}
+
+// scopeFlags choose the StatefulSets to list, as kubectl does: the connection flags, -n, -A
+// and -l. audit and recover --plan share them.
+type scopeFlags struct {
+	kube          kubeFlags
+	namespace     string
+	allNamespaces bool
+	selector      string
+}
+
+// add registers the flags; only qualifies the help of -n, -A and -l ("with --plan, ").
+func (s *scopeFlags) add(f *pflag.FlagSet, only string) {
+	s.kube.add(f)
+	f.StringVarP(&s.namespace, "namespace", "n", "", only+"one namespace (default: all)")
+	f.BoolVarP(&s.allNamespaces, "all-namespaces", "A", false, only+"every namespace (the default when -n is not given)")
+	f.StringVarP(&s.selector, "selector", "l", "", only+"label selector for the StatefulSets")
+}
+
+// validate refuses -n with -A.
+func (s *scopeFlags) validate(cmd *cobra.Command) error {
+	if s.allNamespaces && s.namespace != "" {
+		return usageError(cmd, "-n and -A exclude each other")
+	}
+	return nil
+}
+
+// collect connects and lists what the flags select. The dynamic client is returned for writing
+// back (PolicyReports).
+func (s *scopeFlags) collect(ctx context.Context) (*audit.Snapshot, dynamic.Interface, error) {
+	cfg, err := s.kube.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, dyn, err := auditClients(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := collect.Collect(ctx, cs, dyn, s.namespace, s.selector)
+	if err != nil {
+		return nil, nil, err
+	}
+	return snap, dyn, nil
+}
+
+// newScheme knows the built-in kinds and PlacementPolicies.
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
 }
 
 // withRateLimits raises client-go's default client-side limit (5 requests a second, bursts of

@@ -17,13 +17,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stowage-dev/stowage/audit"
-	"github.com/stowage-dev/stowage/audit/collect"
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -33,14 +30,11 @@ import (
 func init() { extraCommands = append(extraCommands, newRecoverCommand) }
 
 type recoverFlags struct {
-	kube          kubeFlags
-	plan          bool
-	namespace     string
-	allNamespaces bool
-	selector      string
-	output        string
-	yes           bool
-	timeout       time.Duration
+	scope   scopeFlags
+	plan    bool
+	output  string
+	yes     bool
+	timeout time.Duration
 }
 
 func newRecoverCommand() *cobra.Command {
@@ -77,11 +71,8 @@ Exit codes: 0 done (or planned); 1 a guard refused; 2 errors.`,
 		},
 	}
 	f := cmd.Flags()
-	o.kube.add(f)
+	o.scope.add(f, "with --plan, ")
 	f.BoolVar(&o.plan, "plan", false, "list what would be recovered and what blocks it; change nothing")
-	f.StringVarP(&o.namespace, "namespace", "n", "", "with --plan, one namespace (default: all)")
-	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "with --plan, every namespace (the default when -n is not given)")
-	f.StringVarP(&o.selector, "selector", "l", "", "with --plan, label selector for the StatefulSets")
 	f.StringVarP(&o.output, "output", "o", "table", "with --plan: table or json")
 	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for the replica to be Ready on its new node")
@@ -100,21 +91,13 @@ type PlanEntry struct {
 }
 
 func runRecoverPlan(cmd *cobra.Command, o *recoverFlags) error {
-	if o.allNamespaces && o.namespace != "" {
-		return usageError(cmd, "-n and -A exclude each other")
+	if err := o.scope.validate(cmd); err != nil {
+		return err
 	}
 	if o.output != "table" && o.output != "json" {
 		return usageError(cmd, fmt.Sprintf("unknown output %q: use table or json", o.output))
 	}
-	cfg, err := o.kube.config()
-	if err != nil {
-		return err
-	}
-	cs, dyn, err := auditClients(cfg)
-	if err != nil {
-		return err
-	}
-	snap, err := collect.Collect(cmd.Context(), cs, dyn, o.namespace, o.selector)
+	snap, _, err := o.scope.collect(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -208,15 +191,12 @@ func runRecoverOne(cmd *cobra.Command, o *recoverFlags, target, ordinal string) 
 	if err != nil || ord < 0 {
 		return usageError(cmd, fmt.Sprintf("%q: the ordinal is a replica number, such as 1", ordinal))
 	}
-	cfg, err := o.kube.config()
+	cfg, err := o.scope.kube.config()
 	if err != nil {
 		return err
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		return err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

@@ -25,7 +25,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -138,43 +137,85 @@ type alwaysRunnable func(context.Context) error
 func (f alwaysRunnable) Start(ctx context.Context) error { return f(ctx) }
 func (alwaysRunnable) NeedLeaderElection() bool          { return false }
 
+// runWebhook serves admission on every replica and runs the controllers on the leader until ctx
+// ends: the flags and the logger first, then the connection and the serving certificate, then
+// the admission manager and, beside it, the controllers' manager.
 func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error {
-	if o.logFormat != "json" && o.logFormat != "console" {
-		return usageError(cmd, "--log-format must be json or console")
+	log, err := o.setup(cmd)
+	if err != nil {
+		return err
 	}
-	log := newLogger(o)
-	ctrl.SetLogger(log)
-	if err := o.limits.applyMemoryLimit(log); err != nil {
-		return usageError(cmd, err.Error())
-	}
-
 	cfg, err := o.kube.config()
 	if err != nil {
 		return err
 	}
+	watcher, err := o.servingCertificate(cmd)
+	if err != nil {
+		return err
+	}
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+
+	admCtx, draining, stopAdmission := drainOnShutdown(ctx, o.shutdownDelay, log)
+	defer stopAdmission()
+	mgr, cluster, err := newAdmissionManager(ctx, cfg, scheme, watcher, o, log, draining)
+	if err != nil {
+		return err
+	}
+	ctrlCtx, stopControllers := context.WithCancel(ctx)
+	defer stopControllers()
+	ctrlDone := startControllers(ctrlCtx, cfg, scheme, mgr, cluster, o, log, stopAdmission)
+
+	log.Info("starting", "version", version, "port", o.port, "leaderElection", o.leaderElect, "selfSigned", o.selfSigned,
+		"hosts", strings.Join(o.selfSignedHosts, ","))
+	err = mgr.Start(admCtx)
+	stopControllers()
+	if ctrlErr := <-ctrlDone; err == nil {
+		err = ctrlErr
+	}
+	return err
+}
+
+// setup checks the flags that need no cluster, and installs the logger and the memory limit.
+func (o *webhookFlags) setup(cmd *cobra.Command) (logr.Logger, error) {
+	if o.logFormat != "json" && o.logFormat != "console" {
+		return logr.Discard(), usageError(cmd, "--log-format must be json or console")
+	}
+	if o.recovery && o.recoveryMaxFlight < 1 {
+		return logr.Discard(), usageError(cmd, "--recovery-max-in-flight must be at least 1")
+	}
+	log := newLogger(o)
+	ctrl.SetLogger(log)
+	if err := o.limits.applyMemoryLimit(log); err != nil {
+		return log, usageError(cmd, err.Error())
+	}
+	return log, nil
+}
+
+// servingCertificate loads tls.crt and tls.key from --cert-dir and reloads them when they
+// change; with --self-signed it writes a new pair there first.
+func (o *webhookFlags) servingCertificate(cmd *cobra.Command) (*certwatcher.CertWatcher, error) {
 	if o.selfSigned {
 		if err := writeSelfSigned(cmd, o); err != nil {
-			return err
+			return nil, err
 		}
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return err
 	}
 	watcher, err := certwatcher.New(filepath.Join(o.certDir, "tls.crt"), filepath.Join(o.certDir, "tls.key"))
 	if err != nil {
-		return fmt.Errorf("loading the serving certificate from %s (use --self-signed for a local run): %w", o.certDir, err)
+		return nil, fmt.Errorf("loading the serving certificate from %s (use --self-signed for a local run): %w", o.certDir, err)
 	}
+	return watcher, nil
+}
 
-	// On SIGTERM the admission server drains: /readyz fails, every answer closes its
-	// connection so that the API server dials a ready replica for the next one, and only after
-	// --shutdown-delay does the server stop. The controllers stop at once and hand the lease over.
-	var draining atomic.Bool
-	admCtx, stopAdmission := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAdmission()
+// drainOnShutdown returns the admission server's context. When ctx ends (SIGTERM) the server
+// drains: draining is set, so /readyz fails and every answer closes its connection so that the
+// API server dials a ready replica for the next one, and only after delay does the admission
+// context end. The controllers stop at once and hand the lease over. stop ends it at once.
+func drainOnShutdown(ctx context.Context, delay time.Duration, log logr.Logger) (admCtx context.Context, draining *atomic.Bool, stop context.CancelFunc) {
+	draining = new(atomic.Bool)
+	admCtx, stop = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -182,57 +223,44 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, o *webhookFlags) error 
 			return
 		}
 		draining.Store(true)
-		log.Info("shutting down: draining admission", "delay", o.shutdownDelay.String())
+		log.Info("shutting down: draining admission", "delay", delay.String())
 		select {
-		case <-time.After(o.shutdownDelay):
+		case <-time.After(delay):
 		case <-admCtx.Done():
 		}
-		stopAdmission()
+		stop()
 	}()
+	return admCtx, draining, stop
+}
 
-	mgr, cluster, err := newAdmissionManager(ctx, cfg, scheme, watcher, o, log, &draining)
-	if err != nil {
-		return err
-	}
-
-	// The controllers run in a manager of their own that reads the admission manager's cache.
-	// Losing the leader lease stops that manager only; controllers.Run builds a new one.
+// startControllers runs the controllers until ctx ends, in a manager of their own that reads
+// the admission manager's cache. Losing the leader lease stops that manager only;
+// controllers.Run builds a new one. If Run fails, stopAdmission takes the admission server
+// down too. The channel gives Run's error once it has returned.
+func startControllers(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, adm manager.Manager, cluster *webhook.CacheCluster,
+	o *webhookFlags, log logr.Logger, stopAdmission func()) <-chan error {
 	var auditMetrics *controllers.AuditMetrics
 	if o.auditInterval > 0 {
 		auditMetrics = controllers.NewAuditMetrics(ctrlmetrics.Registry)
 	}
 	var recoveryMetrics *recovery.Metrics
 	if o.recovery {
-		if o.recoveryMaxFlight < 1 {
-			return usageError(cmd, "--recovery-max-in-flight must be at least 1")
-		}
 		recoveryMetrics = recovery.NewMetrics(ctrlmetrics.Registry) // once: managers are rebuilt on a lost lease
 	}
 	// One scope for every manager built: the last webhook configuration seen outlives a lost lease.
-	scope := &controllers.NamespaceScope{Reader: mgr.GetCache(), ConfigName: o.webhookConfig}
+	scope := &controllers.NamespaceScope{Reader: adm.GetCache(), ConfigName: o.webhookConfig}
 	newControllers := func() (manager.Manager, error) {
-		return newControllersManager(cfg, scheme, mgr.GetCache(), cluster, scope, o, log, auditMetrics, recoveryMetrics)
+		return newControllersManager(cfg, scheme, adm.GetCache(), cluster, scope, o, log, auditMetrics, recoveryMetrics)
 	}
-	ctrlCtx, stopControllers := context.WithCancel(ctx)
-	defer stopControllers()
-	var ctrlErr error
-	ctrlDone := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(ctrlDone)
-		if ctrlErr = controllers.Run(ctrlCtx, newControllers, o.leaderElectRetryPeriod, log.WithName("controllers")); ctrlErr != nil {
+		err := controllers.Run(ctx, newControllers, o.leaderElectRetryPeriod, log.WithName("controllers"))
+		if err != nil {
 			stopAdmission()
 		}
+		done <- err
 	}()
-
-	log.Info("starting", "version", version, "port", o.port, "leaderElection", o.leaderElect, "selfSigned", o.selfSigned,
-		"hosts", strings.Join(o.selfSignedHosts, ","))
-	err = mgr.Start(admCtx)
-	stopControllers()
-	<-ctrlDone
-	if err == nil {
-		err = ctrlErr
-	}
-	return err
+	return done
 }
 
 func newLogger(o *webhookFlags) logr.Logger {
