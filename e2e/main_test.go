@@ -22,18 +22,16 @@ import (
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stowage-dev/stowage/e2e/cluster"
 	"github.com/stowage-dev/stowage/e2e/provisioner"
-	"github.com/stowage-dev/stowage/internal/stream"
+	"github.com/stowage-dev/stowage/manifests"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
 
@@ -216,32 +214,9 @@ func (e *environment) installWebhookConfigurations(ctx context.Context, caBundle
 	if err != nil {
 		return fmt.Errorf("helm template: %v", err)
 	}
-	var objs []client.Object
-	errs := stream.Read("webhooks.yaml", out, func(d *stream.Document) error {
-		switch d.Kind {
-		case "MutatingWebhookConfiguration":
-			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
-			if _, err := stream.Decode(d, m); err != nil {
-				return err
-			}
-			for i := range m.Webhooks {
-				m.Webhooks[i].ClientConfig = e.webhook.clientConfig(m.Webhooks[i].ClientConfig)
-			}
-			objs = append(objs, m)
-		case "ValidatingWebhookConfiguration":
-			v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-			if _, err := stream.Decode(d, v); err != nil {
-				return err
-			}
-			for i := range v.Webhooks {
-				v.Webhooks[i].ClientConfig = e.webhook.clientConfig(v.Webhooks[i].ClientConfig)
-			}
-			objs = append(objs, v)
-		}
-		return nil
-	})
-	if len(errs) > 0 || len(objs) != 2 {
-		return fmt.Errorf("rendered webhook configurations: %v (%d objects)", errs, len(objs))
+	objs, err := manifests.LocalWebhooks("webhooks.yaml", out, fmt.Sprintf("https://127.0.0.1:%d", e.webhook.port))
+	if err != nil || len(objs) != 2 {
+		return fmt.Errorf("rendered webhook configurations: %v (%d objects)", err, len(objs))
 	}
 	for _, o := range objs {
 		if err := e.cluster.Client.Create(ctx, o); err != nil {
@@ -335,14 +310,6 @@ func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookPro
 		return w, "", fmt.Errorf("--ca-bundle-out is not base64: %v", err)
 	}
 	return w, string(bundle), nil
-}
-
-func (w *webhookProcess) clientConfig(c admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
-	path := "/validate"
-	if c.Service != nil && c.Service.Path != nil {
-		path = *c.Service.Path
-	}
-	return admissionregistrationv1.WebhookClientConfig{URL: ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", w.port, path)), CABundle: c.CABundle}
 }
 
 func (w *webhookProcess) stop() {

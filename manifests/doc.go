@@ -11,6 +11,9 @@
 // timeouts, failure policies, excluded namespaces, certificates, pod security and RBAC).
 //
 // It drives the pinned helm and controller-gen binaries that `make tools` builds under bin/.
-// It may import the standard library only; its tests may also import the Kubernetes and
-// cert-manager API types, CEL and the project's own packages.
+// LocalWebhooks points the rendered webhook configurations at a webhook outside the cluster.
+//
+// It may import the standard library and, for LocalWebhooks, k8s.io/api, apimachinery and
+// internal/stream; its tests may also import the Kubernetes and cert-manager API types, CEL and
+// the project's own packages.
 package manifests

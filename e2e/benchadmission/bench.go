@@ -511,39 +511,9 @@ func (b *bench) installChartWebhooks(ctx context.Context, helm, release string, 
 	if err != nil {
 		return fmt.Errorf("helm template: %w", err)
 	}
-	clientConfig := func(cc admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
-		path := "/validate"
-		if cc.Service != nil && cc.Service.Path != nil {
-			path = *cc.Service.Path
-		}
-		return admissionregistrationv1.WebhookClientConfig{URL: ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", port, path)), CABundle: cc.CABundle}
-	}
-	var objs []client.Object
-	errs := stream.Read("webhooks.yaml", out, func(d *stream.Document) error {
-		switch d.Kind {
-		case "MutatingWebhookConfiguration":
-			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
-			if _, err := stream.Decode(d, m); err != nil {
-				return err
-			}
-			for i := range m.Webhooks {
-				m.Webhooks[i].ClientConfig = clientConfig(m.Webhooks[i].ClientConfig)
-			}
-			objs = append(objs, m)
-		case "ValidatingWebhookConfiguration":
-			v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-			if _, err := stream.Decode(d, v); err != nil {
-				return err
-			}
-			for i := range v.Webhooks {
-				v.Webhooks[i].ClientConfig = clientConfig(v.Webhooks[i].ClientConfig)
-			}
-			objs = append(objs, v)
-		}
-		return nil
-	})
-	if len(errs) > 0 || len(objs) != 2 {
-		return fmt.Errorf("rendered webhook configurations: %v (%d objects)", errs, len(objs))
+	objs, err := manifests.LocalWebhooks("webhooks.yaml", out, fmt.Sprintf("https://127.0.0.1:%d", port))
+	if err != nil || len(objs) != 2 {
+		return fmt.Errorf("rendered webhook configurations: %v (%d objects)", err, len(objs))
 	}
 	for _, o := range objs {
 		o.SetName(release)

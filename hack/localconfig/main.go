@@ -15,10 +15,9 @@ import (
 	"os"
 	"strings"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/stowage-dev/stowage/internal/stream"
+	"github.com/stowage-dev/stowage/manifests"
 )
 
 func main() {
@@ -28,51 +27,19 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	objs, err := manifests.LocalWebhooks("-", data, *url)
+	if err != nil {
+		fail(err)
+	}
 	var out []string
-	errs := stream.Read("-", data, func(d *stream.Document) error {
-		var obj any
-		switch d.Kind {
-		case "MutatingWebhookConfiguration":
-			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
-			if _, err := stream.Decode(d, m); err != nil {
-				return err
-			}
-			for i := range m.Webhooks {
-				m.Webhooks[i].ClientConfig = local(*url, m.Webhooks[i].ClientConfig)
-			}
-			obj = m
-		case "ValidatingWebhookConfiguration":
-			v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-			if _, err := stream.Decode(d, v); err != nil {
-				return err
-			}
-			for i := range v.Webhooks {
-				v.Webhooks[i].ClientConfig = local(*url, v.Webhooks[i].ClientConfig)
-			}
-			obj = v
-		default:
-			return nil
-		}
+	for _, obj := range objs {
 		b, err := yaml.Marshal(obj)
 		if err != nil {
-			return err
+			fail(err)
 		}
 		out = append(out, string(b))
-		return nil
-	})
-	if len(errs) > 0 {
-		fail(errs[0])
 	}
 	fmt.Print(strings.Join(out, "---\n"))
-}
-
-func local(base string, c admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
-	path := ""
-	if c.Service != nil && c.Service.Path != nil {
-		path = *c.Service.Path
-	}
-	u := strings.TrimSuffix(base, "/") + path
-	return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: c.CABundle}
 }
 
 func fail(err error) {
