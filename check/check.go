@@ -3,6 +3,7 @@ package check
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -390,11 +392,7 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 	var errs, warns []InputError
 	fieldErrs, err := stream.Decode(d, obj)
 	if err != nil {
-		line := stream.ErrorLine(err)
-		if line == 0 {
-			line = d.Line
-		}
-		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}, nil
+		return nil, nil, []InputError{inputError(d, err)}, nil
 	}
 	for _, fe := range fieldErrs {
 		e := InputError{Source: d.Source, Line: fe.Line, Message: fmt.Sprintf("%s %s: %s", d.Kind, d.Ref(), fe.Message)}
@@ -404,28 +402,14 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 			errs = append(errs, e)
 		}
 	}
-	if obj.GetNamespace() == "" {
-		obj.SetNamespace(facts.defaultNamespace)
-	}
-	ns := obj.GetNamespace()
-	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
-		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
-	dec, err := opts.Policies.Decide(policy.Input{
-		Operation: policy.Create, Object: obj, NamespaceLabels: facts.namespaceLabels(ns),
-		Facts: func() (policy.Facts, error) {
-			return policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}, nil
-		},
-	})
+	res := newResult(d, cmp.Or(obj.GetNamespace(), facts.defaultNamespace))
+	out, err := decide(obj, res, opts, facts)
 	if err != nil {
 		return nil, nil, append(errs, InputError{Source: d.Source, Line: d.Line, Message: err.Error()}), warns
 	}
-	if dec.Result == nil {
-		res.Skipped = string(dec.Skip)
+	if out == nil {
 		return res, nil, errs, warns
 	}
-	res.Policy = dec.Policy.Name
-	out := dec.Result
-	res.Exempt = out.Exempt
 	for _, v := range out.Violations {
 		path := v.Field.String()
 		res.Violations = append(res.Violations, Violation{Rule: v.Rule, Field: path, Message: v.Message,
@@ -435,15 +419,67 @@ func evaluateDocument(d *stream.Document, opts *Options, facts *clusterFacts) (*
 		res.Patch = out.Patch
 	}
 	var gen []any
-	if sts, ok := obj.(*appsv1.StatefulSet); ok && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
-		if d.Namespace == "" {
-			out.PDB.Namespace = "" // keep the input's convention: no namespace when it names none
-		}
-		g := manifest(out.PDB)
-		res.Generated = append(res.Generated, g)
-		gen = append(gen, g)
+	if sts, ok := obj.(*appsv1.StatefulSet); ok {
+		gen = generateBudget(d, res, sts, out.PDB, facts)
 	}
 	return res, gen, errs, warns
+}
+
+// inputError is err about d, at the line err points at or else at d's first line.
+func inputError(d *stream.Document, err error) InputError {
+	line := stream.ErrorLine(err)
+	if line == 0 {
+		line = d.Line
+	}
+	return InputError{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}
+}
+
+// newResult starts the result of a document whose objects go to namespace ns.
+func newResult(d *stream.Document, ns string) *Result {
+	return &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
+		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
+}
+
+// decide runs the policies on obj as a CREATE in its namespace (the default one when it names
+// none) with the offline facts, and records in res the policy and the exemption, or why no
+// policy applies (out is then nil).
+func decide(obj object, res *Result, opts *Options, facts *clusterFacts) (out *policy.Result, err error) {
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(facts.defaultNamespace)
+	}
+	ns := obj.GetNamespace()
+	dec, err := opts.Policies.Decide(policy.Input{
+		Operation: policy.Create, Object: obj, NamespaceLabels: facts.namespaceLabels(ns),
+		Facts: func() (policy.Facts, error) {
+			return policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if dec.Result == nil {
+		res.Skipped = string(dec.Skip)
+		return nil, nil
+	}
+	if dec.Policy != nil {
+		res.Policy = dec.Policy.Name
+	}
+	res.Exempt = res.Exempt || dec.Result.Exempt
+	return dec.Result, nil
+}
+
+// generateBudget adds to res, and returns, the budget Stowage would create for sts, unless the
+// input already has it in place.
+func generateBudget(d *stream.Document, res *Result, sts *appsv1.StatefulSet, pdb *policyv1.PodDisruptionBudget, facts *clusterFacts) []any {
+	if pdb == nil || facts.budgetInPlace(sts, pdb.Name) {
+		return nil
+	}
+	if d.Namespace == "" {
+		pdb.Namespace = "" // keep the input's convention: no namespace when it names none
+	}
+	g := manifest(pdb)
+	res.Generated = append(res.Generated, g)
+	return []any{g}
 }
 
 // manifest turns an object into what one would apply: its JSON form without status and

@@ -1,12 +1,11 @@
 package check
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
-
-	"gomodules.xyz/jsonpatch/v2"
 
 	"github.com/stowage-dev/stowage/internal/operatorcr"
 	"github.com/stowage-dev/stowage/internal/stream"
@@ -24,23 +23,14 @@ func evaluateCustomResource(d *stream.Document, k *operatorcr.Kind, opts *Option
 		err = json.Unmarshal(data, &obj)
 	}
 	if err != nil {
-		line := stream.ErrorLine(err)
-		if line == 0 {
-			line = d.Line
-		}
-		return nil, nil, []InputError{{Source: d.Source, Line: line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}}, nil
+		return nil, nil, []InputError{inputError(d, err)}, nil
 	}
 	projs, err := operatorcr.Project(k, obj)
 	if err != nil {
 		return nil, nil, []InputError{{Source: d.Source, Line: d.Line, Message: fmt.Sprintf(
 			"%s %s: %v; fix the field so that %s can make its %s", d.Kind, d.Ref(), err, k.Operator, made(k))}}, nil
 	}
-	ns := d.Namespace
-	if ns == "" {
-		ns = facts.defaultNamespace
-	}
-	res := &Result{Source: d.Source, Line: d.Line, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: ns, Name: d.Name,
-		Violations: []Violation{}, Patch: []jsonpatch.Operation{}, Generated: []any{}}
+	res := newResult(d, cmp.Or(d.Namespace, facts.defaultNamespace))
 	var gen []any
 	var errs, warns []InputError
 	for _, proj := range projs {
@@ -71,28 +61,13 @@ func made(k *operatorcr.Kind) string {
 // becomes, and adds its findings, patch and budget to res at the resource's fields.
 func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr.Projection, res *Result, opts *Options, facts *clusterFacts) (gen []any, unmapped, held []InputError, _ *InputError) {
 	sts := proj.StatefulSet
-	if sts.Namespace == "" {
-		sts.Namespace = facts.defaultNamespace
-	}
-	ns := sts.Namespace
-	dec, err := opts.Policies.Decide(policy.Input{
-		Operation: policy.Create, Object: sts, NamespaceLabels: facts.namespaceLabels(ns),
-		Facts: func() (policy.Facts, error) {
-			return policy.Facts{NodesKnown: opts.NodesKnown, Nodes: opts.Nodes, PDBs: facts.budgets[ns]}, nil
-		},
-	})
+	out, err := decide(sts, res, opts, facts)
 	if err != nil {
 		return nil, nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: err.Error()}
 	}
-	if dec.Result == nil {
-		res.Skipped = string(dec.Skip)
+	if out == nil {
 		return nil, nil, nil, nil
 	}
-	if dec.Policy != nil {
-		res.Policy = dec.Policy.Name
-	}
-	out := dec.Result
-	res.Exempt = res.Exempt || out.Exempt
 	what := "the StatefulSet " + k.Operator + " makes"
 	if k.NotStatefulSet {
 		what = "the pods " + k.Operator + " makes"
@@ -121,7 +96,8 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 	if len(out.Patch) > 0 {
 		ops, changed, kept, err := proj.Patch(out.StatefulSet())
 		if err != nil {
-			return nil, nil, nil, &InputError{Source: d.Source, Line: d.Line, Message: fmt.Sprintf("%s %s: %v", d.Kind, d.Ref(), err)}
+			e := inputError(d, err)
+			return nil, nil, nil, &e
 		}
 		res.Patch = append(res.Patch, ops...)
 		if len(changed) > 0 {
@@ -141,13 +117,8 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 				d.Kind, d.Ref(), strings.Join(kept, ", "), proj.Held)})
 		}
 	}
-	if !proj.OwnBudget && out.PDB != nil && !facts.budgetInPlace(sts, out.PDB.Name) {
-		if d.Namespace == "" {
-			out.PDB.Namespace = ""
-		}
-		g := manifest(out.PDB)
-		res.Generated = append(res.Generated, g)
-		gen = append(gen, g)
+	if !proj.OwnBudget {
+		gen = generateBudget(d, res, sts, out.PDB, facts)
 	}
 	return gen, unmapped, held, nil
 }
