@@ -60,19 +60,12 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 	if err := c.Reader.List(ctx, &pdbs, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return f, err
 	}
-	f.PDBs = make([]*policyv1.PodDisruptionBudget, len(pdbs.Items))
-	for i := range pdbs.Items {
-		f.PDBs[i] = &pdbs.Items[i]
-	}
+	f.PDBs = pointers(pdbs.Items)
 	var classes storagev1.StorageClassList
 	if err := c.Reader.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
 		return f, err
 	}
-	scs := make([]*storagev1.StorageClass, len(classes.Items))
-	for i := range classes.Items {
-		scs[i] = &classes.Items[i]
-	}
-	f.DefaultStorageClass = policy.DefaultStorageClass(scs)
+	f.DefaultStorageClass = policy.DefaultStorageClass(pointers(classes.Items))
 	if !withNodes {
 		// Claims: the StatefulSets that may have made them from a template; budgets (written or
 		// kept by the controller): the StatefulSets they cover and overlap. StatefulSet admission
@@ -83,10 +76,7 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 		if err := c.Reader.List(ctx, &sets, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return f, err
 		}
-		f.StatefulSets = make([]*appsv1.StatefulSet, len(sets.Items))
-		for i := range sets.Items {
-			f.StatefulSets[i] = &sets.Items[i]
-		}
+		f.StatefulSets = pointers(sets.Items)
 	}
 	if withNodes {
 		var nodes corev1.NodeList
@@ -94,12 +84,18 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 			return f, err
 		}
 		f.NodesKnown = true
-		f.Nodes = make([]*corev1.Node, len(nodes.Items))
-		for i := range nodes.Items {
-			f.Nodes[i] = &nodes.Items[i]
-		}
+		f.Nodes = pointers(nodes.Items)
 	}
 	return f, nil
+}
+
+// pointers points at the items of a list read from the cache without a copy.
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }
 
 // StatefulSet returns a StatefulSet from the cache, or nil when it is not there.
