@@ -4,6 +4,10 @@
 // kube-controller-manager, kube-scheduler and kwok fake nodes, all built from pinned modules
 // (`make tools`) and bound to 127.0.0.1. One control plane serves every suite; each suite
 // works in namespaces of its own. Run with `make test-e2e`.
+//
+// It is test-only code. It may import the standard library, the Kubernetes and cert-manager
+// API types and client libraries, the harness (e2e/cluster, e2e/provisioner) and Stowage's
+// packages, to build inputs and check results; the product itself runs as the built binary.
 package e2e
 
 import (

@@ -2,6 +2,9 @@
 // Stowage's report in each audited namespace, deletes its reports that no longer have a
 // namespace in the audit, and never touches a report it does not own. It installs the
 // PolicyReport CRD only when asked.
+//
+// It may import the standard library, k8s.io/apimachinery, client-go's dynamic client,
+// sigs.k8s.io/yaml and package audit (the reports it writes).
 package publish
 
 import (

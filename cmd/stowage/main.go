@@ -2,6 +2,11 @@
 // are `check` (offline, over manifests), `webhook` (admission and the budget controller) and
 // `audit` (a live cluster). This file handles signals, logging and the root command only; each
 // subcommand lives in its own file and adapts flags to a package that does the work.
+//
+// It may import any of Stowage's packages except the test-only ones (e2e/..., hack/...,
+// internal/testcorpus), and the libraries they use: cobra and pflag for flags, zap for logs,
+// client-go and controller-runtime for the cluster. Files built for stowage-check (tag
+// checkonly) import neither client-go nor controller-runtime.
 package main
 
 import (

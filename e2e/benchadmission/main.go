@@ -6,6 +6,10 @@
 // webhook over the same TLS and configuration, alternating, in fresh namespaces. It reports p50,
 // p99, throughput and the API server's CPU per request, with Stowage's PodDisruptionBudget
 // write separately, as a Markdown table. Run it with `make bench-admission`.
+//
+// It may import the standard library, the Kubernetes API types and client libraries, the e2e
+// harness (e2e/cluster), manifests, internal/stream and Stowage's API types; Stowage itself
+// runs as the built binary.
 package main
 
 import (

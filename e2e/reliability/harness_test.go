@@ -7,6 +7,9 @@
 // dials the endpoints itself. An open-loop load of StatefulSet creates runs through the API
 // server while each scenario breaks something; the results table goes to
 // bin/reliability-report.md. Run with `make test-reliability`.
+//
+// It is test-only code. It may import the standard library, the Kubernetes API types and
+// client libraries and the harness (e2e/cluster); Stowage runs as the built binary.
 package reliability
 
 import (

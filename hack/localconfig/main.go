@@ -6,6 +6,8 @@
 //	  | go run ./hack/localconfig --url https://127.0.0.1:9443 | kubectl apply -f -
 //
 // It replaces each webhook's clientConfig.service by url + path and keeps everything else.
+//
+// It may import the standard library, sigs.k8s.io/yaml and manifests.
 package main
 
 import (

@@ -4,6 +4,8 @@
 // engine judges them with the same rules, and maps the engine's findings and fixes back to the
 // resource's own fields. It is an adapter: it holds no rule. Everything it knows about an
 // operator is one entry of Kinds.
+//
+// It may import the standard library, k8s.io/api, apimachinery and the JSON patch types.
 package operatorcr
 
 import (

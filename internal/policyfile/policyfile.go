@@ -3,6 +3,8 @@
 // returns is defaulted and validated. It also embeds Stowage's default policy.
 //
 // It does no I/O of its own: callers pass the bytes in.
+//
+// It may import the standard library, internal/stream and policy/api/v1alpha1.
 package policyfile
 
 import (

@@ -1,7 +1,7 @@
 // Package testcorpus locates the corpus of rendered Helm charts that tests and benchmarks run
 // over: $STOWAGE_CORPUS when set, else ../shared/corpus next to the repository (the shared,
 // authoritative copy), else the copy in testdata/corpus, so a clone anywhere still tests.
-// It is for tests only.
+// It is for tests only, and may import the standard library only.
 package testcorpus
 
 import (

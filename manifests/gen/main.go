@@ -5,6 +5,8 @@
 //	go run ./manifests/gen
 //
 // $STOWAGE_HELM and $STOWAGE_CONTROLLER_GEN override the paths of the two tools.
+//
+// It may import the standard library and manifests.
 package main
 
 import (
