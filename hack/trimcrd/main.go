@@ -5,6 +5,8 @@
 // loses its inner schema.
 //
 //	go run ./hack/trimcrd -version v1 -source 'URL at TAG' -keep spec.replicas,spec.affinity < crd.yaml > trimmed.yaml
+//
+// It may import the standard library and sigs.k8s.io/yaml.
 package main
 
 import (

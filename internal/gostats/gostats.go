@@ -4,7 +4,7 @@
 // exports the same histograms, but re-bucketed by powers of ten: too coarse to tell a 1 ms tail
 // from a 9 ms one. The runtime's own buckets are a few percent wide.
 //
-// It imports only the standard library.
+// It may import the standard library only.
 package gostats
 
 import (
