@@ -56,6 +56,7 @@ CI_FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./policy:FuzzEvaluate \
 	./internal/stream:FuzzRead \
+	./internal/stream:FuzzKubectlJSON \
 	./internal/stream:FuzzApplyPatch \
 	./check:FuzzFix \
 	./check:FuzzQuickMeta \

@@ -27,11 +27,12 @@ type FieldError struct {
 }
 
 // Decode converts a document to JSON and decodes it into obj the way `kubectl apply` and the
-// API server do. The values are read as kubectl reads them, with sigs.k8s.io/yaml (YAML 1.1, where
-// a plain yes, no, on and off are booleans), never with the YAML 1.2 meaning the position-aware
-// tree gives them; the tree only provides the lines. The JSON is decoded case-sensitively and
-// strictly. Unknown fields do not stop the decoding: they are returned as FieldErrors with their
-// lines, and obj holds everything else. A key given twice in the same mapping is decoded as
+// API server do. The values are the ones kubectl reads, with sigs.k8s.io/yaml (YAML 1.1, where
+// a plain yes, no, on and off are booleans), never the YAML 1.2 meaning the position-aware tree
+// gives them: they are computed from the tree's scalars by go-yaml v2's rules, or, for what the
+// tree does not keep, by sigs.k8s.io/yaml from the text (see JSON). The JSON is decoded
+// case-sensitively and strictly. Unknown fields do not stop the decoding: they are returned as
+// FieldErrors with their lines, and obj holds everything else. A key given twice in the same mapping is decoded as
 // kubectl decodes it, the last value winning, and returned as a FieldError with Warning set. A
 // value of the wrong type, or YAML that kubectl's decoder rejects, is a fatal error returned with
 // its line (see ErrorLine).
@@ -48,13 +49,11 @@ func Decode(d *Document, obj any) ([]FieldError, error) {
 }
 
 // JSON returns the object's JSON form as kubectl computes it (sigs.k8s.io/yaml's YAMLToJSON),
-// and a warning for every key given twice, whose last value the JSON holds.
+// and a warning for every key given twice, whose last value the JSON holds. Most documents are
+// not parsed again for it: see kubectlJSON.
 func (d *Document) JSON() ([]byte, []FieldError, error) {
 	if d.list == nil {
-		if err := guard(d.Raw, d.Root); err != nil {
-			return nil, nil, err
-		}
-		data, dup, err := yamlToJSON(d.Raw)
+		data, dup, err := kubectlJSON(d.Raw, d.Root, d.textLine)
 		if err != nil {
 			return nil, nil, d.yamlError(err)
 		}
@@ -66,10 +65,8 @@ func (d *Document) JSON() ([]byte, []FieldError, error) {
 	l := d.list
 	if !l.done {
 		l.done = true
-		data, dup, err := yamlToJSON(d.Raw)
-		if gerr := guard(d.Raw, d.Root); gerr != nil {
-			l.err = gerr
-		} else if err != nil {
+		data, dup, err := kubectlJSON(d.Raw, d.Root, d.textLine)
+		if err != nil {
 			l.err = d.yamlError(err)
 		} else {
 			var list struct {
@@ -132,6 +129,10 @@ func yamlToJSON(text []byte) (data []byte, dup bool, err error) {
 
 // yamlError gives an error of kubectl's YAML decoder the line of the source it points at.
 func (d *Document) yamlError(err error) error {
+	var fe *fieldTypeError
+	if errors.As(err, &fe) {
+		return err // the alias guard's, with its line
+	}
 	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 	line := d.Line
 	if strings.Contains(msg, "line ") {

@@ -4,9 +4,12 @@
 // line, converts objects to JSON and decodes them strictly, and patches YAML in place so that a
 // fixed manifest keeps its comments and layout.
 //
-// What an object means is left to the libraries Kubernetes uses: sigs.k8s.io/yaml converts each
-// document to JSON exactly as kubectl does (YAML 1.1 booleans, the last of two equal keys), and
-// sigs.k8s.io/json decodes it strictly, case-sensitively, as the API server does. The parts kept
+// What an object means is what the libraries Kubernetes uses say: each document becomes the JSON
+// sigs.k8s.io/yaml gives kubectl (YAML 1.1 booleans, the last of two equal keys), and
+// sigs.k8s.io/json decodes it strictly, case-sensitively, as the API server does. Plain documents
+// (no tags, anchors, aliases, merge keys, non-string keys or .inf/.nan) are converted from the
+// tree already parsed for lines, so they are parsed once; the rest go through sigs.k8s.io/yaml
+// itself. TestKubectlJSONAgreesWithSigsYAML and FuzzKubectlJSON hold both paths to the same bytes. The parts kept
 // by hand are the ones those libraries do not offer, all on go.yaml.in/yaml/v3's node tree:
 //   - positions: Split and Read cut a stream into documents and List items, each with its file
 //     and line, and LineOf maps the field paths in the decoders' errors back to lines;
@@ -23,6 +26,6 @@
 // It parses untrusted bytes: it never panics on bad input, bounds document size, nesting and
 // alias expansion, and reports a broken document without losing the ones after it.
 //
-// It may import the standard library, go.yaml.in/yaml/v3, sigs.k8s.io/yaml, sigs.k8s.io/json
-// and the JSON patch types.
+// It may import the standard library, go.yaml.in/yaml/v3, sigs.k8s.io/yaml (kubectl's decoder,
+// for the values), sigs.k8s.io/json and the JSON patch types.
 package stream

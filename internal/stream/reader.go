@@ -86,9 +86,16 @@ func Split(data []byte) []Chunk {
 			chunks = append(chunks, Chunk{Line: startLine, Text: data[start:end]})
 		}
 	}
+	cr := bytes.IndexByte(data, '\r') >= 0 // else lines end at LF alone, found faster
 	for pos := 0; pos < len(data); {
 		next := len(data)
-		if end := bytes.IndexAny(data[pos:], "\r\n"); end >= 0 {
+		end := -1
+		if cr {
+			end = bytes.IndexAny(data[pos:], "\r\n")
+		} else {
+			end = bytes.IndexByte(data[pos:], '\n')
+		}
+		if end >= 0 {
 			next = pos + end + 1
 			if data[next-1] == '\r' && next < len(data) && data[next] == '\n' {
 				next++
