@@ -132,7 +132,7 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 				defer func() { <-slots }()
 				defer close(queues[i])
 				processInput(ctx, in, &opts, facts, queues[i])
-				in.data = nil // done with it
+				in.data, in.parsed = nil, nil // done with them
 			}()
 		}
 	}()
@@ -236,14 +236,14 @@ func processInput(ctx context.Context, in *input, opts *Options, facts *clusterF
 	}
 	objects, problems := 0, 0
 	index := 0
-	for _, c := range stream.Split(in.data) {
+	for i, c := range stream.Split(in.data) {
 		p := &piece{}
 		var fixed, diff bytes.Buffer
 		var root *yaml.Node
 		var before []byte
 		var generated []any
 		docLine, first := c.Line, true
-		errs, _ := stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
+		each := func(d *stream.Document) error {
 			p.objects++
 			if first {
 				docLine, first = d.Line, false
@@ -274,7 +274,18 @@ func processInput(ctx context.Context, in *input, opts *Options, facts *clusterF
 			p.results = append(p.results, *res)
 			generated = append(generated, gen...)
 			return nil
-		})
+		}
+		var errs []error
+		if rec := in.parsed[i]; rec != nil {
+			// Parsed by the first pass, and holding nothing to evaluate: the identities it
+			// kept are all that is needed.
+			for _, d := range rec.objects {
+				each(d)
+			}
+			errs, index = rec.errs, index+rec.documents
+		} else {
+			errs, _ = stream.ReadChunk(in.name, c, &index, each)
+		}
 		for _, e := range errs {
 			p.errors = append(p.errors, toInputError(in.name, e))
 		}
@@ -368,6 +379,12 @@ type object interface {
 	GetNamespace() string
 	SetNamespace(string)
 	GetLabels() map[string]string
+}
+
+// evaluated reports whether evaluateDocument decodes and judges objects of a kind; of the others
+// it only reads the apiVersion.
+func evaluated(apiVersion, kind string) bool {
+	return kind == "StatefulSet" || kind == "PersistentVolumeClaim" || operatorcr.Lookup(apiVersion, kind) != nil
 }
 
 // evaluateDocument evaluates one object if it is a StatefulSet or PersistentVolumeClaim, and

@@ -68,7 +68,9 @@ func (f *clusterFacts) addBudget(pdb *policyv1.PodDisruptionBudget) {
 
 // gatherFacts reads the budgets, the namespaces and the namespaces objects name out of the
 // inputs. Only documents that can hold one of these are parsed, and problems are left for the
-// main pass to report. It also decides the namespace of the objects that name none.
+// main pass to report; what the main pass needs of a parsed document it does not evaluate is
+// kept in the input (input.parsed), so that no document is parsed twice. It also decides the
+// namespace of the objects that name none.
 func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 	f := &clusterFacts{budgets: map[string][]*policyv1.PodDisruptionBudget{}, namespaces: map[string]map[string]string{},
 		named: map[string]InputError{}}
@@ -79,7 +81,7 @@ func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 			continue
 		}
 		index := 0
-		for _, c := range stream.Split(data) {
+		for i, c := range stream.Split(data) {
 			if !mayMatter(c.Text) {
 				continue
 			}
@@ -94,7 +96,10 @@ func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 					continue
 				}
 			}
-			stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
+			rec := &parsedChunk{reusable: true}
+			before := index
+			rec.errs, _ = stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
+				rec.add(d)
 				if d.Namespace != "" && !clusterScoped[d.Kind] {
 					if _, ok := f.named[d.Namespace]; !ok {
 						f.named[d.Namespace] = InputError{Source: d.Source, Line: d.Line, Message: d.Kind + " " + d.Ref()}
@@ -123,6 +128,13 @@ func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 				}
 				return nil
 			})
+			if rec.reusable && reuseFirstPass {
+				rec.documents = index - before
+				if in.parsed == nil {
+					in.parsed = map[int]*parsedChunk{}
+				}
+				in.parsed[i] = rec
+			}
 		}
 	}
 	f.defaultNamespace = flagNamespace
@@ -136,6 +148,31 @@ func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 		f.addBudget(pdb)
 	}
 	return f
+}
+
+// parsedChunk is what the first pass found in a document it parsed in full (a budget, a
+// Namespace), kept for the second pass when that pass would only need the objects' identities:
+// then each document is parsed once. Only the identities are kept, not the trees.
+type parsedChunk struct {
+	objects []*stream.Document
+	errs    []error
+	// documents is how many documents ReadChunk counted.
+	documents int
+	// reusable is false once an object the second pass evaluates, or a List item, is seen.
+	reusable bool
+}
+
+// reuseFirstPass lets tests compare runs that parse the first pass's documents again.
+var reuseFirstPass = true
+
+func (r *parsedChunk) add(d *stream.Document) {
+	if d.Item >= 0 || evaluated(d.APIVersion, d.Kind) {
+		r.reusable = false
+	}
+	if r.reusable {
+		r.objects = append(r.objects, &stream.Document{Source: d.Source, Line: d.Line, Index: d.Index, Item: d.Item,
+			APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name})
+	}
 }
 
 var wordNamespace = []byte("namespace")

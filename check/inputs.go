@@ -26,6 +26,9 @@ type input struct {
 
 	data []byte
 	err  error
+	// parsed holds, by their number in stream.Split's order, the documents the first pass
+	// parsed in full and the second pass need not parse again (see gatherFacts).
+	parsed map[int]*parsedChunk
 }
 
 // load reads the input. It returns early, with ctx's error, when ctx is cancelled while the read

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -436,6 +437,58 @@ func TestObsoleteAPIVersions(t *testing.T) {
 		}
 		if len(rep.Results) != 1 {
 			t.Errorf("%s %s: the StatefulSet beside it was not checked", tc.apiVersion, tc.kind)
+		}
+	}
+}
+
+// TestFirstPassDocumentsAreParsedOnce: the documents the first pass parses in full (budgets,
+// Namespaces) are not parsed again by the second unless it evaluates them, and the report and
+// the --fix output are the same as when they are: same objects, same errors at the same lines
+// (a broken budget, an obsolete one), same bytes out.
+func TestFirstPassDocumentsAreParsedOnce(t *testing.T) {
+	in := budget + "---\n" + sts("db", "  namespace: mq\n") +
+		"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: mq\n  labels: {team: a}\n" +
+		"---\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: old, namespace: mq}\n" +
+		"---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: broken\n\tnamespace: mq\n" +
+		"---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: l, namespace: mq}}\n" +
+		"---\n# Namespace: only a comment\n" +
+		"---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: flow, namespace: mq}\nspec: {replicas: 1, template: {metadata: {labels: {kind: PodDisruptionBudget}}}}\n"
+
+	inputs, _ := expand([]string{"-"}, strings.NewReader(in))
+	if err := inputs[0].load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	gatherFacts(inputs, "")
+	var reused []int
+	for i := range inputs[0].parsed {
+		reused = append(reused, i)
+	}
+	slices.Sort(reused)
+	// Chunks 0 (the budget), 2 (the Namespace), 3 (policy/v1beta1), 4 (broken) and 6 (comments
+	// only); not the StatefulSets (1, and 7, which the first pass parses for its budget-like
+	// label), nor the List (5).
+	if diff := cmp.Diff([]int{0, 2, 3, 4, 6}, reused); diff != "" {
+		t.Errorf("chunks whose first parse is reused (-want +got):\n%s", diff)
+	}
+
+	runs := map[bool]string{}
+	for _, reuse := range []bool{true, false} {
+		reuseFirstPass = reuse
+		var out, errb bytes.Buffer
+		code, err := Run(context.Background(), Options{Policies: policy.NewSet(policyfile.Default()), Output: OutputJSON, Fix: true,
+			Stdin: strings.NewReader(in), Stdout: &out, Stderr: &errb}, []string{"-"})
+		reuseFirstPass = true
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs[reuse] = fmt.Sprintf("exit %d\nreport %s\nfixed:\n%s", code, errb.String(), out.String())
+	}
+	if diff := cmp.Diff(runs[false], runs[true]); diff != "" {
+		t.Errorf("reusing the first pass changes the run (-parsed twice +reused):\n%s", diff)
+	}
+	for _, want := range []string{`"line":35`, `"line":43`, `"objects":6`} {
+		if !strings.Contains(runs[true], want) {
+			t.Errorf("report lacks %s:\n%s", want, runs[true])
 		}
 	}
 }
