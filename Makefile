@@ -20,8 +20,20 @@ CERT_MANAGER_VERSION   ?= v1.21.2
 # prometheus-operator: the version tools/prometheus-operator/go.mod requires (checked when it is built).
 PROM_OPERATOR_VERSION  ?= v0.85.0
 
-# Separate modules that pin what `make tools` builds.
-TOOL_MODULES := tools/kube tools/etcd tools/cert-manager tools/prometheus-operator
+# Peers that `make bench-check` times `stowage check` against, built on demand (never by `make
+# tools` or `make test`) from the versions tools/<name>/go.mod requires (checked when built).
+KYVERNO_VERSION    ?= v1.19.1
+KUBE_SCORE_VERSION ?= v1.20.0
+GATOR_VERSION      ?= v3.23.1
+# The peers to time; `make bench-check BENCH_PEERS=` times stowage-check alone.
+BENCH_PEERS        ?= kyverno kube-score gator
+BENCH_ROUNDS       ?= 10
+# A peer that does not build within this many seconds is left out of the table.
+PEER_BUILD_TIMEOUT ?= 900
+
+# Separate modules that pin what `make tools` and `make bench-check` build.
+TOOL_MODULES := tools/kube tools/etcd tools/cert-manager tools/prometheus-operator \
+	tools/kyverno tools/kube-score tools/gator
 
 BIN         := $(CURDIR)/bin
 KUBE_BIN    := $(BIN)/kube-$(KUBE_VERSION)
@@ -31,6 +43,11 @@ HELM_BIN    := $(BIN)/helm-$(HELM_VERSION)
 CTRLGEN_BIN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 CERTMGR_BIN := $(BIN)/cert-manager-$(CERT_MANAGER_VERSION)
 PROMOP_BIN  := $(BIN)/prometheus-operator-$(PROM_OPERATOR_VERSION)
+KYVERNO     := $(BIN)/kyverno-$(KYVERNO_VERSION)/kyverno
+KUBE_SCORE  := $(BIN)/kube-score-$(KUBE_SCORE_VERSION)/kube-score
+GATOR       := $(BIN)/gator-$(GATOR_VERSION)/gator
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 KUBE_APISERVER := $(KUBE_BIN)/kube-apiserver
 KUBE_CM        := $(KUBE_BIN)/kube-controller-manager
@@ -76,11 +93,11 @@ E2E_ENV := STOWAGE_KUBE_BIN_DIR=$(KUBE_BIN) STOWAGE_ETCD=$(ETCD) STOWAGE_KWOK=$(
 
 .PHONY: build
 build: ## Build bin/stowage
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)' -o $(BIN)/stowage ./cmd/stowage
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(BIN)/stowage ./cmd/stowage
 
 .PHONY: build-check
 build-check: ## Build bin/stowage-check: the same CLI without webhook and audit, for CI pipelines (11 MB, starts in ms)
-	CGO_ENABLED=0 $(GO) build -tags checkonly -trimpath -ldflags '-s -w -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)' -o $(BIN)/stowage-check ./cmd/stowage
+	CGO_ENABLED=0 $(GO) build -tags checkonly -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(BIN)/stowage-check ./cmd/stowage
 
 .PHONY: run-check
 run-check: ## Run `stowage check` over the shared corpus with the embedded default policy
@@ -142,9 +159,24 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; done
 
 .PHONY: bench
-bench: ## Run the Go benchmarks and the CLI timing over the corpus
-	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./check/ ./webhook/... ./audit/...
-	./hack/bench-cli.sh
+bench: build build-check ## Run the Go benchmarks, and time both binaries' check over the corpus and ten copies of it
+	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./check/ ./internal/stream/ ./webhook/... ./audit/...
+	$(GO) run ./hack/benchcheck -stowage-check $(BIN)/stowage-check -stowage $(BIN)/stowage -stowage-version $(VERSION) -rounds 5 -out ''
+
+.PHONY: bench-check
+bench-check: build-check ## Time bin/stowage-check against kyverno apply, kube-score and gator (built on demand) on the corpus and ten copies, interleaved; table in bin/bench-check.md
+	@peers=; for p in $(BENCH_PEERS); do \
+		case $$p in \
+		kyverno) exe=$(KYVERNO); v=$(KYVERNO_VERSION);; \
+		kube-score) exe=$(KUBE_SCORE); v=$(KUBE_SCORE_VERSION);; \
+		gator) exe=$(GATOR); v=$(GATOR_VERSION);; \
+		*) echo "unknown peer $$p in BENCH_PEERS (kyverno, kube-score, gator)"; exit 2;; \
+		esac; \
+		if $(MAKE) --no-print-directory $$exe; then peers="$$peers -$$p $$exe -$$p-version $$v"; \
+		else echo ">> $$p $$v did not build (see above): timing without it"; fi; \
+	done; \
+	$(GO) run ./hack/benchcheck -stowage-check $(BIN)/stowage-check -stowage-version $(VERSION) \
+		-rounds $(BENCH_ROUNDS) -out $(BIN)/bench-check.md $$peers
 
 .PHONY: bench-audit
 bench-audit: tools ## Time `stowage audit` over 1,000 nodes, 5,000 StatefulSets and 15,000 pods/claims/volumes (minutes)
@@ -254,6 +286,29 @@ $(PROM_OPERATOR_CRDS)/.stamp:
 	test -n "$$dir"; \
 	install -m 0644 "$$dir"/example/prometheus-operator-crd-full/*.yaml $(PROM_OPERATOR_CRDS)/
 	@touch $@
+
+##@ Peers (built only by bench-check)
+
+# The peers' commands are main packages of their modules; each tools/<name> module requires the
+# pinned version (kyverno's with the replace directive its own go.mod needs) and builds it.
+$(KYVERNO): tools/kyverno/go.mod tools/kyverno/go.sum
+	@$(call peer-build,kyverno,$(KYVERNO_VERSION),github.com/kyverno/kyverno,github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno)
+
+$(KUBE_SCORE): tools/kube-score/go.mod tools/kube-score/go.sum
+	@$(call peer-build,kube-score,$(KUBE_SCORE_VERSION),github.com/zegl/kube-score,github.com/zegl/kube-score/cmd/kube-score)
+
+$(GATOR): tools/gator/go.mod tools/gator/go.sum
+	@$(call peer-build,gator,$(GATOR_VERSION),github.com/open-policy-agent/gatekeeper/v3,github.com/open-policy-agent/gatekeeper/v3/cmd/gator)
+
+# peer-build: name, version, module, command package. Checks the version the wrapper module
+# requires, then builds within PEER_BUILD_TIMEOUT seconds.
+define peer-build
+mkdir -p $(@D); \
+v="$$(cd tools/$(1) && $(GO) list -m -f '{{.Version}}' $(3))"; \
+test "$$v" = "$(2)" || { echo "tools/$(1)/go.mod requires $(3) $$v, not $(2)"; exit 1; }; \
+echo ">> building $(1) $(2) for bench-check (cold: minutes; at most $(PEER_BUILD_TIMEOUT)s)"; \
+cd tools/$(1) && CGO_ENABLED=0 timeout $(PEER_BUILD_TIMEOUT) $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp $(4) && mv $@.tmp $@
+endef
 
 ##@ Help
 
