@@ -108,7 +108,7 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 
 	// Pass 1: the facts that documents provide for others (budgets and namespaces), so that a
 	// StatefulSet is judged against a chart's budget wherever in the input that budget appears.
-	facts := gatherFacts(inputs, opts.Namespace)
+	facts := gatherFacts(inputs, opts.Namespace, opts.Workers)
 
 	// Pass 2: evaluate the inputs, several at once, and report them in input order as their
 	// documents are done. Each input streams through a short queue, so at most Workers inputs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -67,74 +68,39 @@ func (f *clusterFacts) addBudget(pdb *policyv1.PodDisruptionBudget) {
 }
 
 // gatherFacts reads the budgets, the namespaces and the namespaces objects name out of the
-// inputs. Only documents that can hold one of these are parsed, and problems are left for the
-// main pass to report; what the main pass needs of a parsed document it does not evaluate is
-// kept in the input (input.parsed), so that no document is parsed twice. It also decides the
-// namespace of the objects that name none.
-func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
+// inputs, up to workers inputs at once, and merges what they say in input order. Only documents
+// that can hold one of these are parsed, and problems are left for the main pass to report; what
+// the main pass needs of a parsed document it does not evaluate is kept in the input
+// (input.parsed), so that no document is parsed twice. It also decides the namespace of the
+// objects that name none.
+func gatherFacts(inputs []*input, flagNamespace string, workers int) *clusterFacts {
+	found := make([]*inputFacts, len(inputs))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, max(1, workers))
+	for i, in := range inputs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			found[i] = readFacts(in)
+		})
+	}
+	wg.Wait()
+
 	f := &clusterFacts{budgets: map[string][]*policyv1.PodDisruptionBudget{}, namespaces: map[string]map[string]string{},
 		named: map[string]InputError{}}
 	var unnamedBudgets []*policyv1.PodDisruptionBudget
-	for _, in := range inputs {
-		data := in.data
-		if !mayMatter(data) {
-			continue
+	for _, in := range found {
+		for _, n := range in.named {
+			if _, seen := f.named[n.namespace]; !seen {
+				f.named[n.namespace] = n.at
+			}
 		}
-		index := 0
-		for i, c := range stream.Split(data) {
-			if !mayMatter(c.Text) {
-				continue
-			}
-			if !bytes.Contains(c.Text, kindBudget) && !bytes.Contains(c.Text, kindNamespace) {
-				// Only the namespace is wanted: read it without parsing, when the document allows.
-				if m, ok := quickMeta(c.Text); ok {
-					if m.Namespace != "" && !clusterScoped[m.Kind] {
-						if _, seen := f.named[m.Namespace]; !seen {
-							f.named[m.Namespace] = InputError{Source: in.name, Line: c.Line + m.Line, Message: m.Kind + " " + m.Namespace + "/" + m.Name}
-						}
-					}
-					continue
-				}
-			}
-			rec := &parsedChunk{reusable: true}
-			before := index
-			rec.errs, _ = stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
-				rec.add(d)
-				if d.Namespace != "" && !clusterScoped[d.Kind] {
-					if _, ok := f.named[d.Namespace]; !ok {
-						f.named[d.Namespace] = InputError{Source: d.Source, Line: d.Line, Message: d.Kind + " " + d.Ref()}
-					}
-				}
-				switch {
-				case d.Kind == "PodDisruptionBudget" && d.APIVersion == "policy/v1":
-					pdb := &policyv1.PodDisruptionBudget{}
-					if _, err := stream.Decode(d, pdb); err == nil {
-						if pdb.Namespace == "" {
-							unnamedBudgets = append(unnamedBudgets, pdb)
-						} else {
-							f.addBudget(pdb)
-						}
-					}
-				case d.Kind == "Namespace" && d.APIVersion == "v1":
-					ns := &corev1.Namespace{}
-					if _, err := stream.Decode(d, ns); err == nil && ns.Name != "" {
-						labels := map[string]string{}
-						for k, v := range ns.Labels {
-							labels[k] = v
-						}
-						labels[corev1.LabelMetadataName] = ns.Name // the API server always sets it so
-						f.namespaces[ns.Name] = labels
-					}
-				}
-				return nil
-			})
-			if rec.reusable && reuseFirstPass {
-				rec.documents = index - before
-				if in.parsed == nil {
-					in.parsed = map[int]*parsedChunk{}
-				}
-				in.parsed[i] = rec
-			}
+		for _, pdb := range in.budgets {
+			f.addBudget(pdb)
+		}
+		unnamedBudgets = append(unnamedBudgets, in.unnamedBudgets...)
+		for _, ns := range in.namespaces {
+			f.namespaces[ns.name] = ns.labels
 		}
 	}
 	f.defaultNamespace = flagNamespace
@@ -146,6 +112,99 @@ func gatherFacts(inputs []*input, flagNamespace string) *clusterFacts {
 	for _, pdb := range unnamedBudgets {
 		pdb.Namespace = f.defaultNamespace
 		f.addBudget(pdb)
+	}
+	return f
+}
+
+// inputFacts is what one input says about the cluster, in its order.
+type inputFacts struct {
+	// named lists the namespaces that namespaced objects name, each with where it is first named.
+	named          []namedAt
+	seen           map[string]bool
+	budgets        []*policyv1.PodDisruptionBudget
+	unnamedBudgets []*policyv1.PodDisruptionBudget
+	namespaces     []namespaceLabels
+}
+
+type namedAt struct {
+	namespace string
+	at        InputError
+}
+
+type namespaceLabels struct {
+	name   string
+	labels map[string]string
+}
+
+func (f *inputFacts) name(namespace string, at InputError) {
+	if f.seen[namespace] {
+		return
+	}
+	if f.seen == nil {
+		f.seen = map[string]bool{}
+	}
+	f.seen[namespace] = true
+	f.named = append(f.named, namedAt{namespace, at})
+}
+
+// readFacts reads what one input says about the cluster (see gatherFacts).
+func readFacts(in *input) *inputFacts {
+	f := &inputFacts{}
+	data := in.data
+	if !mayMatter(data) {
+		return f
+	}
+	index := 0
+	for i, c := range stream.Split(data) {
+		if !mayMatter(c.Text) {
+			continue
+		}
+		if !bytes.Contains(c.Text, kindBudget) && !bytes.Contains(c.Text, kindNamespace) {
+			// Only the namespace is wanted: read it without parsing, when the document allows.
+			if m, ok := quickMeta(c.Text); ok {
+				if m.Namespace != "" && !clusterScoped[m.Kind] {
+					f.name(m.Namespace, InputError{Source: in.name, Line: c.Line + m.Line, Message: m.Kind + " " + m.Namespace + "/" + m.Name})
+				}
+				continue
+			}
+		}
+		rec := &parsedChunk{reusable: true}
+		before := index
+		rec.errs, _ = stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
+			rec.add(d)
+			if d.Namespace != "" && !clusterScoped[d.Kind] {
+				f.name(d.Namespace, InputError{Source: d.Source, Line: d.Line, Message: d.Kind + " " + d.Ref()})
+			}
+			switch {
+			case d.Kind == "PodDisruptionBudget" && d.APIVersion == "policy/v1":
+				pdb := &policyv1.PodDisruptionBudget{}
+				if _, err := stream.Decode(d, pdb); err == nil {
+					if pdb.Namespace == "" {
+						f.unnamedBudgets = append(f.unnamedBudgets, pdb)
+					} else {
+						f.budgets = append(f.budgets, pdb)
+					}
+				}
+			case d.Kind == "Namespace" && d.APIVersion == "v1":
+				ns := &corev1.Namespace{}
+				if _, err := stream.Decode(d, ns); err == nil && ns.Name != "" {
+					labels := map[string]string{}
+					for k, v := range ns.Labels {
+						labels[k] = v
+					}
+					labels[corev1.LabelMetadataName] = ns.Name // the API server always sets it so
+					f.namespaces = append(f.namespaces, namespaceLabels{ns.Name, labels})
+				}
+			}
+			return nil
+		})
+		if rec.reusable && reuseFirstPass {
+			rec.documents = index - before
+			if in.parsed == nil {
+				in.parsed = map[int]*parsedChunk{}
+			}
+			in.parsed[i] = rec
+		}
 	}
 	return f
 }

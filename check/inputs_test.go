@@ -458,7 +458,7 @@ func TestFirstPassDocumentsAreParsedOnce(t *testing.T) {
 	if err := inputs[0].load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	gatherFacts(inputs, "")
+	gatherFacts(inputs, "", 1)
 	var reused []int
 	for i := range inputs[0].parsed {
 		reused = append(reused, i)
@@ -489,6 +489,50 @@ func TestFirstPassDocumentsAreParsedOnce(t *testing.T) {
 	for _, want := range []string{`"line":35`, `"line":43`, `"objects":6`} {
 		if !strings.Contains(runs[true], want) {
 			t.Errorf("report lacks %s:\n%s", want, runs[true])
+		}
+	}
+}
+
+// TestFactsFromInputsReadAtOnceMergeInInputOrder: the first pass reads inputs concurrently, yet
+// what they say merges as if read one after the other: a later budget of the same name replaces
+// an earlier one, a later Namespace's labels win, and a namespace is "first named" where the
+// first input names it.
+func TestFactsFromInputsReadAtOnceMergeInInputOrder(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.yaml": sts("db", "  namespace: mq\n") + "---\n" + budget,
+		"b.yaml": strings.Replace(budget, "maxUnavailable: 1", "maxUnavailable: 2", 1) +
+			"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: mq\n  labels: {team: a}\n",
+		"c.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mq\n  labels: {team: b}\n",
+		"d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: other\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(workers int) *clusterFacts {
+		inputs, errs := expand([]string{dir}, nil)
+		if len(errs) > 0 || len(inputs) != 4 {
+			t.Fatalf("inputs %d, errors %v", len(inputs), errs)
+		}
+		for _, in := range inputs {
+			if err := in.load(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return gatherFacts(inputs, "", workers)
+	}
+	want := read(1)
+	if b := want.budgets["mq"]; len(b) != 1 || b[0].Spec.MaxUnavailable.IntValue() != 2 {
+		t.Fatalf("budgets %+v; want b.yaml's db alone", b)
+	}
+	if want.namespaces["mq"]["team"] != "b" || !strings.HasSuffix(want.named["mq"].Source, "a.yaml") || len(want.named) != 2 {
+		t.Fatalf("namespaces %v, named %v", want.namespaces, want.named)
+	}
+	for range 20 {
+		if diff := cmp.Diff(want, read(4), cmp.AllowUnexported(clusterFacts{})); diff != "" {
+			t.Fatalf("facts read four inputs at once differ from one by one (-one +four):\n%s", diff)
 		}
 	}
 }
