@@ -12,8 +12,8 @@
 //
 // Runs are interleaved: every round runs every tool on every input, in an order that rotates
 // from round to round, so load that comes and goes on the machine hits every tool alike. The
-// table gives medians over the rounds, and each tool's wall time as a multiple of
-// stowage-check's on the same input.
+// table gives medians over the rounds, and each tool's wall and CPU time as multiples of
+// stowage-check's on the same input (on a loaded machine, the CPU ratio is the steadier one).
 package main
 
 import (
@@ -152,17 +152,18 @@ func main() {
 	fmt.Fprintf(&b, "Inputs: the corpus (%d files, %d KiB) and ten copies of it (%d files, %d KiB). "+
 		"Wall and CPU (user + system) time and peak RSS per run, from wait4.\n\n",
 		len(one.files), one.bytes>>10, len(ten.files), ten.bytes>>10)
-	b.WriteString("| Tool | Version | Input | Wall | CPU | Max RSS | Wall ÷ stowage-check |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Tool | Version | Input | Wall | CPU | Max RSS | Wall ÷ stowage-check | CPU ÷ stowage-check |\n|---|---|---|---|---|---|---|---|\n")
 	for _, in := range inputs {
 		base := median(samples[key(tools[0], in)], func(s sample) float64 { return s.wall.Seconds() })
+		baseCPU := median(samples[key(tools[0], in)], func(s sample) float64 { return s.cpu.Seconds() })
 		for _, t := range tools {
 			ss := samples[key(t, in)]
 			wall := median(ss, func(s sample) float64 { return s.wall.Seconds() })
 			minWall := slices.MinFunc(ss, func(a, b sample) int { return int(a.wall - b.wall) }).wall.Seconds()
 			cpu := median(ss, func(s sample) float64 { return s.cpu.Seconds() })
 			rss := median(ss, func(s sample) float64 { return float64(s.rssKiB) / 1024 })
-			fmt.Fprintf(&b, "| %s | %s | %s | %.3f s [%.3f] | %.3f s | %.1f MiB | %.1f× |\n",
-				t.name, t.version, in.name, wall, minWall, cpu, rss, wall/base)
+			fmt.Fprintf(&b, "| %s | %s | %s | %.3f s [%.3f] | %.3f s | %.1f MiB | %.1f× | %.1f× |\n",
+				t.name, t.version, in.name, wall, minWall, cpu, rss, wall/base, cpu/baseCPU)
 		}
 	}
 	if len(skipped) > 0 {
