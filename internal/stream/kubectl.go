@@ -181,7 +181,7 @@ func (c *kubectl11) mapping(n *yaml.Node, depth int) bool {
 			c.buf = append(c.buf, ',')
 		}
 		first = false
-		c.buf = appendJSONString(c.buf, p.key)
+		c.buf = appendString(c.buf, p.key)
 		c.buf = append(c.buf, ':')
 		if !c.node(p.value, depth+1) {
 			return false
@@ -203,7 +203,7 @@ func comparePairs(a, b pair11) int {
 func (c *kubectl11) scalar(n *yaml.Node) bool {
 	if n.Style != 0 {
 		// Quoted and block scalars are strings in go-yaml v2 (its "implicit" is false).
-		c.buf = appendJSONString(c.buf, n.Value)
+		c.buf = appendString(c.buf, n.Value)
 		return true
 	}
 	kind := resolved11(n.Value)
@@ -218,7 +218,7 @@ func (c *kubectl11) scalar(n *yaml.Node) bool {
 	case false11:
 		c.buf = append(c.buf, "false"...)
 	case str11:
-		c.buf = appendJSONString(c.buf, v)
+		c.buf = appendString(c.buf, v)
 	case int11:
 		c.buf = appendInt11(c.buf, v)
 	case float11:
@@ -423,12 +423,12 @@ func appendJSONFloat(buf []byte, f float64) []byte {
 
 // appendJSONString appends s as encoding/json writes a string: <, > and & escaped for HTML,
 // invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped.
-func appendJSONString(buf []byte, s string) []byte {
+func appendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if jsonSafe[b] {
 				i++
 				continue
 			}
@@ -473,3 +473,13 @@ func appendJSONString(buf []byte, s string) []byte {
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
 }
+
+const hex = "0123456789abcdef"
+
+// jsonSafe tells the ASCII bytes encoding/json writes as they are.
+var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		safe[b] = !strings.ContainsRune(`"\<>&`, rune(b))
+	}
+	return safe
+}()
