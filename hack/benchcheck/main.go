@@ -94,7 +94,7 @@ func main() {
 			return
 		}
 		if _, err := os.Stat(t.path); err != nil {
-			skipped = append(skipped, fmt.Sprintf("%s (%v)", t.name, err))
+			skipped = append(skipped, fmt.Sprintf("%s (%s: not built)", t.name, t.path))
 			return
 		}
 		tools = append(tools, t)
