@@ -14,6 +14,8 @@
 // from round to round, so load that comes and goes on the machine hits every tool alike. The
 // table gives medians over the rounds, and each tool's wall and CPU time as multiples of
 // stowage-check's on the same input (on a loaded machine, the CPU ratio is the steadier one).
+//
+// It may import the standard library only: it runs the tools as a user does, as processes.
 package main
 
 import (
