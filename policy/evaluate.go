@@ -135,7 +135,12 @@ type context struct {
 }
 
 func (c *context) report(rule RuleID, sev Severity, path *field.Path, format string, args ...any) {
-	c.found = append(c.found, Violation{Rule: rule, Field: path, Message: fmt.Sprintf(format, args...), Severity: sev})
+	c.reportBudgets(rule, sev, path, nil, format, args...)
+}
+
+// reportBudgets records a violation about the named PodDisruptionBudgets.
+func (c *context) reportBudgets(rule RuleID, sev Severity, path *field.Path, budgets []string, format string, args ...any) {
+	c.found = append(c.found, Violation{Rule: rule, Field: path, Message: fmt.Sprintf(format, args...), Severity: sev, Budgets: budgets})
 }
 
 // replicated reports whether co-location is possible at all.

@@ -14,7 +14,9 @@ package policy
 // budget, and a chart rendering minAvailable: 1 for three replicas does the same by accident.
 // The budget is judged when it is written (the validating webhook denies it under Deny) and
 // from each StatefulSet it covers (`stowage check` and the audit report it as a warning, since
-// the fix is on the budget). Stowage's own budgets are never judged.
+// the fix is on the budget, and the warning names it). Stowage's own budgets are never judged.
+// Two replicas are held to the policy's maxUnavailable only: a majority quorum of two survives no
+// disruption, and a budget that allows none blocks every drain.
 
 import (
 	"fmt"
@@ -40,18 +42,25 @@ func init() {
 
 // budgetLimit is the most replicas of n that a budget may let go at once under the policy: its
 // maxUnavailable, and from three replicas on no more than a majority quorum survives; never
-// below one, so a drain can always proceed.
-func budgetLimit(p *v1alpha1.PlacementPolicySpec, n int32) int32 {
-	limit := int32(1)
+// below one, so a drain can always proceed. why says which of these sets the limit.
+func budgetLimit(p *v1alpha1.PlacementPolicySpec, n int32) (limit int32, why string) {
+	limit = 1
 	if mu := p.DisruptionBudget.MaxUnavailable; mu != nil {
 		if v, err := intstr.GetScaledValueFromIntOrPercent(mu, int(n), true); err == nil {
 			limit = int32(v)
 		}
 	}
-	if n >= 3 {
-		limit = min(limit, n-(n/2+1))
+	why = fmt.Sprintf("the policy's maxUnavailable allows %d", limit)
+	// With two replicas a majority quorum survives no disruption at all, and a budget that
+	// allows none blocks every drain, so the quorum only limits budgets from three replicas on.
+	if q := Quorum(n, nil); n >= 3 && n-q <= limit {
+		limit = n - q
+		why = fmt.Sprintf("a majority quorum of %d survives only %d", q, limit)
 	}
-	return max(limit, 1)
+	if limit < 1 {
+		limit, why = 1, "a drain must be able to take one"
+	}
+	return limit, why
 }
 
 // budgetAllows is how many of n replicas a budget lets the eviction API take at once, scaled as
@@ -76,21 +85,19 @@ func budgetGuards(p *v1alpha1.PlacementPolicySpec, sts *appsv1.StatefulSet, repl
 		sts.Name != "" && validPodSelector(sts.Spec.Selector)
 }
 
-// tooLoose returns the message for a budget that allows more than the limit, or "".
-func tooLoose(pdb *policyv1.PodDisruptionBudget, sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.PlacementPolicySpec) (string, *field.Path) {
+// tooLoose reports whether a budget allows more of a StatefulSet's replicas to go at once than
+// the policy does, and if so how many it allows, the limit, why, and the budget's offending field.
+func tooLoose(pdb *policyv1.PodDisruptionBudget, sts *appsv1.StatefulSet, replicas int32, p *v1alpha1.PlacementPolicySpec) (allows, limit int32, why string, path *field.Path, loose bool) {
 	if IsOwnBudget(pdb, sts.Name) || !budgetGuards(p, sts, replicas) || pdb.Namespace != sts.Namespace ||
 		!selectsPods(pdb.Spec.Selector, sts.Spec.Template.Labels) {
-		return "", nil
+		return 0, 0, "", nil, false
 	}
 	allows, path, ok := budgetAllows(pdb, replicas)
-	limit := budgetLimit(p, replicas)
+	limit, why = budgetLimit(p, replicas)
 	if !ok || allows <= limit {
-		return "", nil
+		return 0, 0, "", nil, false
 	}
-	return fmt.Sprintf("a PodDisruptionBudget lets a drain take %d of the %d replicas of a StatefulSet it covers at once, "+
-		"but the policy allows %d (its maxUnavailable, and no more than a majority quorum survives); "+
-		"set maxUnavailable: %d on the budget, or delete it and let Stowage keep its own",
-		allows, replicas, limit, limit), path
+	return allows, limit, why, path, true
 }
 
 // checkBudgetsTooLoose judges, from a StatefulSet, the budgets over its pods. A warning: the fix
@@ -100,8 +107,10 @@ func checkBudgetsTooLoose(c *context) {
 		return
 	}
 	for _, pdb := range c.facts.PDBs {
-		if msg, _ := tooLoose(pdb, c.sts, c.replicas, c.policy); msg != "" {
-			c.report(RuleDisruptionBudgetTooLoose, SeverityWarning, pathSelector, "%s", msg)
+		if allows, limit, why, _, loose := tooLoose(pdb, c.sts, c.replicas, c.policy); loose {
+			c.reportBudgets(RuleDisruptionBudgetTooLoose, SeverityWarning, pathSelector, []string{pdb.Name},
+				"the PodDisruptionBudget %s lets a drain take %d of these %d replicas at once, but %s; "+
+					"set maxUnavailable: %d on it, or delete it and let Stowage keep its own", pdb.Name, allows, c.replicas, why, limit)
 		}
 	}
 }
@@ -113,15 +122,17 @@ func judgeBudget(pdb, old *policyv1.PodDisruptionBudget, sts *appsv1.StatefulSet
 	if sts.Spec.Replicas != nil {
 		replicas = *sts.Spec.Replicas
 	}
-	msg, path := tooLoose(pdb, sts, replicas, &p.Spec)
-	if msg == "" {
+	allows, limit, why, path, loose := tooLoose(pdb, sts, replicas, &p.Spec)
+	if !loose {
 		return nil
 	}
 	sev := SeverityError
 	if old != nil {
-		if was, _ := tooLoose(old, sts, replicas, &p.Spec); was != "" {
+		if _, _, _, _, was := tooLoose(old, sts, replicas, &p.Spec); was {
 			sev = SeverityWarning // already so: never block an unrelated change
 		}
 	}
+	msg := fmt.Sprintf("this budget lets a drain take %d of the %d replicas of a StatefulSet it covers at once, but %s; "+
+		"set maxUnavailable: %d, or delete the budget and let Stowage keep its own", allows, replicas, why, limit)
 	return finish([]Violation{{Rule: RuleDisruptionBudgetTooLoose, Field: path, Message: msg, Severity: sev}}, p.Spec.EnforcementAction)
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -145,5 +146,60 @@ func TestPerReplicaBudgets(t *testing.T) {
 	}
 	if res := create(t, compliant(), testPolicy(), Facts{PDBs: []*policyv1.PodDisruptionBudget{other}}); res.PDB == nil {
 		t.Error("a per-replica budget over another StatefulSet's pods suppressed ours")
+	}
+}
+
+// TestBudgetsTooLooseFromStatefulSet judges, from a StatefulSet, the budgets over its pods: the
+// warning names the budget and says which limit it passes, the policy's or the quorum's.
+func TestBudgetsTooLooseFromStatefulSet(t *testing.T) {
+	maxU := func(v intstr.IntOrString) func(*policyv1.PodDisruptionBudget) {
+		return func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &v }
+	}
+	minA := func(v intstr.IntOrString) func(*policyv1.PodDisruptionBudget) {
+		return func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &v }
+	}
+	policyMax := func(v int32) *v1alpha1.PlacementPolicy {
+		return testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.DisruptionBudget.MaxUnavailable = ptrTo(intstr.FromInt32(v)) })
+	}
+	tests := []struct {
+		name    string
+		sts     *appsv1.StatefulSet
+		policy  *v1alpha1.PlacementPolicy
+		pdb     *policyv1.PodDisruptionBudget
+		want    []string
+		message string
+	}{
+		{"3 replicas, minAvailable 1 → 2 may go, a quorum of 2 survives only 1", compliant(), nil, budget("chart", minA(intstr.FromInt32(1))),
+			[]string{"DisruptionBudgetTooLoose warning spec.selector [chart]"},
+			"the PodDisruptionBudget chart lets a drain take 2 of these 3 replicas at once, but a majority quorum of 2 survives only 1; set maxUnavailable: 1"},
+		{"5 replicas, policy maxUnavailable 3, budget 3 → the quorum of 3 caps it at 2", compliant(replicas(5)), policyMax(3), budget("chart", maxU(intstr.FromInt32(3))),
+			[]string{"DisruptionBudgetTooLoose warning spec.selector [chart]"},
+			"lets a drain take 3 of these 5 replicas at once, but a majority quorum of 3 survives only 2; set maxUnavailable: 2"},
+		{"5 replicas, budget maxUnavailable 2 → within the quorum, past the policy's 1", compliant(replicas(5)), nil, budget("chart", maxU(intstr.FromInt32(2))),
+			[]string{"DisruptionBudgetTooLoose warning spec.selector [chart]"},
+			"lets a drain take 2 of these 5 replicas at once, but the policy's maxUnavailable allows 1; set maxUnavailable: 1"},
+		{"2 replicas, maxUnavailable 2 → past the policy's 1 (a quorum of 2 would forbid any drain, so it does not count)", compliant(replicas(2)), nil,
+			budget("chart", maxU(intstr.FromInt32(2))), []string{"DisruptionBudgetTooLoose warning spec.selector [chart]"},
+			"but the policy's maxUnavailable allows 1"},
+		{"2 replicas, maxUnavailable 1 → fine", compliant(replicas(2)), nil, budget("chart"), []string{}, ""},
+		{"5 replicas, policy maxUnavailable 2, budget 2 → fine", compliant(replicas(5)), policyMax(2), budget("chart", maxU(intstr.FromInt32(2))), []string{}, ""},
+		{"budgets disabled by the policy → not judged", compliant(),
+			testPolicy(func(s *v1alpha1.PlacementPolicySpec) { s.DisruptionBudget.Mode = v1alpha1.Disabled }),
+			budget("chart", maxU(intstr.FromString("100%"))), []string{}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.policy
+			if p == nil {
+				p = testPolicy()
+			}
+			res := create(t, tc.sts, p, Facts{PDBs: []*policyv1.PodDisruptionBudget{tc.pdb}})
+			if diff := cmp.Diff(tc.want, budgetHits(res.Violations)); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+			if tc.message != "" && (len(res.Violations) == 0 || !strings.Contains(res.Violations[0].Message, tc.message)) {
+				t.Errorf("message %q does not contain %q", res.Violations, tc.message)
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ package policy
 // one pod make the eviction API refuse to evict it at all, so drains fail. A budget that allows
 // no disruption (minAvailable at or above the replica count, or maxUnavailable 0) also blocks
 // every drain; both are reported as warnings, because the fix is on the budget, not on this object.
+// The violations name the budgets (all in the object's own namespace) and list them in
+// Violation.Budgets, so the webhook, `stowage check` and the audit report the same thing.
 
 import (
 	"fmt"
@@ -144,19 +146,37 @@ func checkDisruptionBudgets(c *context) {
 	}
 	over := BudgetsSelecting(c.sts, c.facts.PDBs)
 	if len(over) > 1 {
-		c.report(RuleDisruptionBudgetConflict, SeverityWarning, pathSelector,
-			"%d PodDisruptionBudgets select these pods, and the eviction API refuses to evict a pod that more than one "+
-				"budget selects, so every drain fails; keep exactly one budget with maxUnavailable: 1", len(over))
+		names := budgetNames(over)
+		c.reportBudgets(RuleDisruptionBudgetConflict, SeverityWarning, pathSelector, names,
+			"%d PodDisruptionBudgets (%s) select these pods, and the eviction API refuses to evict a pod that more than one "+
+				"budget selects, so every drain fails; keep exactly one budget with maxUnavailable: 1", len(over), strings.Join(names, ", "))
 	}
+	var blocking []*policyv1.PodDisruptionBudget
 	for _, pdb := range over {
 		if BlocksEviction(pdb, c.replicas) {
-			c.report(RuleDisruptionBudgetBlocksEviction, SeverityWarning, pathReplicas,
-				"a PodDisruptionBudget that selects these pods allows no voluntary disruption at %d replicas "+
-					"(minAvailable at or above the replica count, or maxUnavailable 0), so every drain blocks; "+
-					"set maxUnavailable: 1 on that budget instead", c.replicas)
-			break
+			blocking = append(blocking, pdb)
 		}
 	}
+	if len(blocking) > 0 {
+		names := budgetNames(blocking)
+		which, verb, it := "the PodDisruptionBudget "+names[0], "allows", "it"
+		if len(names) > 1 {
+			which, verb, it = "the PodDisruptionBudgets "+strings.Join(names, ", "), "allow", "each of them"
+		}
+		c.reportBudgets(RuleDisruptionBudgetBlocksEviction, SeverityWarning, pathReplicas, names,
+			"%s over these pods %s no voluntary disruption at %d replicas (minAvailable at or above the replica count, "+
+				"or maxUnavailable 0), so every drain blocks; set maxUnavailable: 1 on %s instead", which, verb, c.replicas, it)
+	}
+}
+
+// budgetNames returns the budgets' names, sorted.
+func budgetNames(pdbs []*policyv1.PodDisruptionBudget) []string {
+	names := make([]string, len(pdbs))
+	for i, pdb := range pdbs {
+		names[i] = pdb.Name
+	}
+	slices.Sort(names)
+	return names
 }
 
 // desiredBudget returns the PodDisruptionBudget Stowage wants for the StatefulSet, or nil.

@@ -86,31 +86,51 @@ func TestBudgetChecks(t *testing.T) {
 	}{
 		{"one chart budget with maxUnavailable 1 → fine", compliant(), []*policyv1.PodDisruptionBudget{budget("chart")}, []string{}},
 		{"two budgets over the same pods → conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("extra")},
-			[]string{"DisruptionBudgetConflict warning spec.selector"}},
+			[]string{"DisruptionBudgetConflict warning spec.selector [chart extra]"}},
 		{"maxUnavailable 0 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero })},
-			[]string{"DisruptionBudgetBlocksEviction warning spec.replicas"}},
+			[]string{"DisruptionBudgetBlocksEviction warning spec.replicas [chart]"}},
 		{"minAvailable 3 of 3 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
 			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &three
-		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas"}},
+		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas [chart]"}},
 		{"minAvailable 67% of 3 rounds up to 3 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
 			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &pct
-		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas"}},
+		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas [chart]"}},
 		{"minAvailable 50% of 3 → 2, one eviction allowed", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
 			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &half
 		})}, []string{}},
 		{"budget with a nil selector selects nothing → no conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("null", func(b *policyv1.PodDisruptionBudget) { b.Spec.Selector = nil })}, []string{}},
 		{"budget with an empty selector selects every pod → conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("all", func(b *policyv1.PodDisruptionBudget) { b.Spec.Selector = &metav1.LabelSelector{} })},
-			[]string{"DisruptionBudgetConflict warning spec.selector"}},
+			[]string{"DisruptionBudgetConflict warning spec.selector [all chart]"}},
+		{"two budgets, both blocking → one conflict and one blocking violation naming both", compliant(), []*policyv1.PodDisruptionBudget{
+			budget("zz", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero }),
+			budget("aa", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &three }),
+		}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas [aa zz]", "DisruptionBudgetConflict warning spec.selector [aa zz]"}},
 		{"single replica, blocking budget → nothing to drain around", compliant(replicas(1)), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero })}, []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := create(t, tc.sts, testPolicy(), Facts{PDBs: tc.pdbs})
-			if diff := cmp.Diff(tc.want, ruleHits(res.Violations)); diff != "" {
+			if diff := cmp.Diff(tc.want, budgetHits(res.Violations)); diff != "" {
 				t.Errorf("violations (-want +got):\n%s", diff)
+			}
+			for _, v := range res.Violations {
+				for _, name := range v.Budgets {
+					if !strings.Contains(v.Message, name) {
+						t.Errorf("%s: the message does not name budget %s: %s", v.Rule, name, v.Message)
+					}
+				}
 			}
 		})
 	}
+}
+
+// budgetHits is ruleHits with the budgets each violation names.
+func budgetHits(vs []Violation) []string {
+	out := ruleHits(vs)
+	for i, v := range vs {
+		out[i] += " [" + strings.Join(v.Budgets, " ") + "]"
+	}
+	return out
 }
 
 func TestBudgetName(t *testing.T) {

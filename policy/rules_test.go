@@ -40,8 +40,8 @@ func TestRulesAreDescribed(t *testing.T) {
 				if ok && isIdent && key.Name == "Rule" {
 					reported = append(reported, val.Name)
 				}
-			case *ast.CallExpr: // c.report(X, ...)
-				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "report" && len(n.Args) > 0 {
+			case *ast.CallExpr: // c.report(X, ...), c.reportBudgets(X, ...)
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "report" || sel.Sel.Name == "reportBudgets") && len(n.Args) > 0 {
 					if id, ok := n.Args[0].(*ast.Ident); ok {
 						reported = append(reported, id.Name)
 					} else {

@@ -69,11 +69,15 @@ type Violation struct {
 	// Field is the path of the offending field in the evaluated object.
 	Field *field.Path
 	// Message is lower-case, states the requirement and the fix, and never echoes another
-	// object's data.
+	// object's data: it names, at most, the PodDisruptionBudgets of the object's own namespace
+	// that the violation is about.
 	Message string
 	// Severity is the rule's own severity after the policy's enforcement action and, on UPDATE,
 	// ratcheting have been applied.
 	Severity Severity
+	// Budgets names the PodDisruptionBudgets a violation is about, sorted: set by the rules on
+	// budgets when they judge a StatefulSet, so a report can list them without judging again.
+	Budgets []string
 }
 
 // Facts are what the engine knows about the cluster. The caller builds them: the webhook from
