@@ -166,7 +166,6 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 		DesiredReplicas: n, Quorum: q, Nodes: []string{},
 	}
 	ref := Ref{sts.Namespace, sts.Name}
-	first := len(a.findings)
 	add := func(f Finding) {
 		f.Namespace, f.StatefulSet = sts.Namespace, sts.Name
 		if f.Source == "" {
@@ -237,7 +236,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 
 	a.checkQuorum(add, &row, ref, reps, healthy)
 
-	row.PDB = checkBudgets(add, v.budgets, n)
+	row.PDB = checkBudgets(add, v, n)
 
 	row.HardAntiAffinity = policy.HostnameAntiAffinity(sts, nsLabels)
 	row.EligibleNodes = ix.eligibleHosts(&sts.Spec.Template.Spec)
@@ -260,7 +259,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 		}
 		row.Violations = len(v.violations)
 		for _, vi := range v.violations {
-			a.addViolation(add, first, v.policy.Name, vi)
+			addViolation(add, v.policy.Name, vi)
 		}
 	}
 	a.report.StatefulSets = append(a.report.StatefulSets, row)
@@ -381,36 +380,14 @@ func (a *analyzer) instanceMember(k instanceKey, sts, pod string) {
 	g.members = append(g.members, instanceMember{sts: sts, pods: []string{pod}})
 }
 
-// absorbs maps the engine rules that report the same fact as an audit check. When both fire for
-// a StatefulSet the audit's finding (with the object names) is kept and takes the engine's rule
-// ID, policy, field path and, if worse, severity.
-var absorbs = map[policy.RuleID]FindingID{
-	policy.RuleDisruptionBudgetConflict:       MultiplePDBs,
-	policy.RuleDisruptionBudgetBlocksEviction: PDBBlocksEviction,
-	policy.RuleDisruptionBudgetTooLoose:       PDBExceedsQuorum,
-}
-
-func (a *analyzer) addViolation(add func(Finding), first int, policyName string, v policy.Violation) {
-	sev := Severity(v.Severity)
+// addViolation records one of the engine's violations as a policy finding.
+func addViolation(add func(Finding), policyName string, v policy.Violation) {
 	path := ""
 	if v.Field != nil {
 		path = v.Field.String()
 	}
-	if id, ok := absorbs[v.Rule]; ok {
-		for i := first; i < len(a.findings); i++ {
-			f := &a.findings[i]
-			if f.ID == id && f.Source == SourceAudit && f.Rule == "" {
-				f.Rule, f.Policy = string(v.Rule), policyName
-				f.Severity = worse(f.Severity, sev)
-				if path != "" {
-					f.Field = path
-				}
-				return
-			}
-		}
-	}
-	add(Finding{ID: FindingID(v.Rule), Severity: sev, Source: SourcePolicy, Field: path,
-		Policy: policyName, Rule: string(v.Rule), Message: v.Message})
+	add(Finding{ID: FindingID(v.Rule), Severity: Severity(v.Severity), Source: SourcePolicy, Field: path,
+		Policy: policyName, Rule: string(v.Rule), PDBs: v.Budgets, Message: v.Message})
 }
 
 // instanceFindings reports application instances whose StatefulSets share a node.

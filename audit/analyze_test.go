@@ -174,16 +174,16 @@ func TestFindings(t *testing.T) {
 			want:  []string{},
 		},
 		{
-			name: "two budgets select the same pods → MultiplePDBs warning",
+			name: "two budgets select the same pods → the engine's DisruptionBudgetConflict warning",
 			build: func(f *fixture) {
 				abc(f)
 				f.healthy("db", "pg", "node-a", "node-b", "node-c")
 				f.pdb("db", "pg-chart", "pg")
 			},
-			want: []string{"warning MultiplePDBs db/pg"},
+			want: []string{"warning DisruptionBudgetConflict db/pg"},
 		},
 		{
-			name: "budget with maxUnavailable 0 → PDBBlocksEviction warning",
+			name: "budget with maxUnavailable 0 → the engine's DisruptionBudgetBlocksEviction warning",
 			build: func(f *fixture) {
 				abc(f)
 				s := f.sts("db", "pg", 3)
@@ -192,10 +192,10 @@ func TestFindings(t *testing.T) {
 				f.replica(s, 2, "node-c")
 				f.pdb("db", "pg", "pg", maxUnavail(intstr.FromInt32(0)))
 			},
-			want: []string{"warning PDBBlocksEviction db/pg"},
+			want: []string{"warning DisruptionBudgetBlocksEviction db/pg"},
 		},
 		{
-			name: "budget with minAvailable 3 over 3 replicas → PDBBlocksEviction warning",
+			name: "budget with minAvailable 3 over 3 replicas → the engine's DisruptionBudgetBlocksEviction warning",
 			build: func(f *fixture) {
 				abc(f)
 				s := f.sts("db", "pg", 3)
@@ -204,12 +204,12 @@ func TestFindings(t *testing.T) {
 				f.replica(s, 2, "node-c")
 				f.pdb("db", "pg", "pg", minAvail(intstr.FromInt32(3)))
 			},
-			want: []string{"warning PDBBlocksEviction db/pg"},
+			want: []string{"warning DisruptionBudgetBlocksEviction db/pg"},
 		},
 		{
-			name:  "5 replicas, maxUnavailable 3 (quorum of 3 survives 2) → PDBExceedsQuorum warning",
+			name:  "5 replicas, maxUnavailable 3 (quorum of 3 survives 2) → the engine's DisruptionBudgetTooLoose warning",
 			build: func(f *fixture) { fiveWith(f, maxUnavail(intstr.FromInt32(3))) },
-			want:  []string{"warning PDBExceedsQuorum db/etcd"},
+			want:  []string{"warning DisruptionBudgetTooLoose db/etcd"},
 		},
 		{
 			name:  "5 replicas, maxUnavailable 2 → within quorum, but more than the policy's maxUnavailable 1: the engine's warning",
@@ -217,17 +217,17 @@ func TestFindings(t *testing.T) {
 			want:  []string{"warning DisruptionBudgetTooLoose db/etcd"},
 		},
 		{
-			name:  "5 replicas, minAvailable 2 (3 may go) → PDBExceedsQuorum warning",
+			name:  "5 replicas, minAvailable 2 (3 may go) → the engine's DisruptionBudgetTooLoose warning",
 			build: func(f *fixture) { fiveWith(f, minAvail(intstr.FromInt32(2))) },
-			want:  []string{"warning PDBExceedsQuorum db/etcd"},
+			want:  []string{"warning DisruptionBudgetTooLoose db/etcd"},
 		},
 		{
-			name:  "5 replicas, maxUnavailable 50% (rounds up to 3) → PDBExceedsQuorum warning",
+			name:  "5 replicas, maxUnavailable 50% (rounds up to 3) → the engine's DisruptionBudgetTooLoose warning",
 			build: func(f *fixture) { fiveWith(f, maxUnavail(intstr.FromString("50%"))) },
-			want:  []string{"warning PDBExceedsQuorum db/etcd"},
+			want:  []string{"warning DisruptionBudgetTooLoose db/etcd"},
 		},
 		{
-			name:  "2 replicas, maxUnavailable 1 → no PDBExceedsQuorum (no budget keeps a quorum of 2 without blocking drains)",
+			name:  "2 replicas, maxUnavailable 1 → no DisruptionBudgetTooLoose (no budget keeps a quorum of 2 without blocking drains)",
 			build: func(f *fixture) { abc(f); f.healthy("db", "pg", "node-a", "node-b") },
 			want:  []string{},
 		},
@@ -328,17 +328,69 @@ func fiveWith(f *fixture, mod func(*policyv1.PodDisruptionBudget)) {
 	f.pdb("db", "etcd", "etcd", mod)
 }
 
+// TestBudgetStatus checks the budget column: None and NotNeeded from the budgets that exist, the
+// rest from the engine's findings on them, so the row and the findings always agree.
+func TestBudgetStatus(t *testing.T) {
+	abc := func(f *fixture) { f.nodes("node-a", "node-b", "node-c") }
+	three := func(f *fixture, mods ...func(*policyv1.PodDisruptionBudget)) {
+		abc(f)
+		s := f.sts("db", "pg", 3)
+		f.replica(s, 0, "node-a")
+		f.replica(s, 1, "node-b")
+		f.replica(s, 2, "node-c")
+		for _, m := range mods {
+			f.pdb("db", "pg", "pg", m)
+		}
+	}
+	keep := func(*policyv1.PodDisruptionBudget) {}
+	for _, tc := range []struct {
+		name     string
+		build    func(f *fixture)
+		policies bool
+		want     PDBStatus
+	}{
+		{"3 replicas, one budget with maxUnavailable 1 → OK", func(f *fixture) { three(f, keep) }, true, PDBOK},
+		{"3 replicas, no budget → None", func(f *fixture) { three(f) }, true, PDBNone},
+		{"1 replica, no budget → NotNeeded", func(f *fixture) { abc(f); f.healthy("db", "pg", "node-a") }, true, PDBNotNeeded},
+		{"two budgets → Multiple", func(f *fixture) {
+			abc(f)
+			f.healthy("db", "pg", "node-a", "node-b", "node-c")
+			f.pdb("db", "pg-chart", "pg")
+		}, true, PDBMultiple},
+		{"maxUnavailable 0 → Blocking", func(f *fixture) { three(f, maxUnavail(intstr.FromInt32(0))) }, true, PDBBlocking},
+		{"5 replicas, maxUnavailable 3 → ExceedsQuorum", func(f *fixture) { fiveWith(f, maxUnavail(intstr.FromInt32(3))) }, true, PDBLooserThanQuorum},
+		{"two budgets, but no policy judges them → OK, as there is no finding", func(f *fixture) {
+			abc(f)
+			f.healthy("db", "pg", "node-a", "node-b", "node-c")
+			f.pdb("db", "pg-chart", "pg")
+		}, false, PDBOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			tc.build(f)
+			set := emptySet()
+			if tc.policies {
+				set = nil
+			}
+			r := Analyze(&f.snap, set, Options{Now: now})
+			if got := r.StatefulSets[0].PDB.Status; got != tc.want {
+				t.Errorf("pdb.status = %s, want %s; findings %v", got, tc.want, brief(r.Findings, nil))
+			}
+		})
+	}
+}
+
 // TestFindingDetails checks the parts of findings that the brief form leaves out: field paths,
-// the objects named, and how the engine's equivalent violations are absorbed.
+// the objects named, and the engine's violations as they are.
 func TestFindingDetails(t *testing.T) {
-	t.Run("two budgets → MultiplePDBs names both and absorbs the engine's DisruptionBudgetConflict", func(t *testing.T) {
+	t.Run("two budgets → the engine's DisruptionBudgetConflict, the one definition, names both", func(t *testing.T) {
 		f := newFixture()
 		f.nodes("node-a", "node-b", "node-c")
 		f.healthy("db", "pg", "node-a", "node-b", "node-c")
 		f.pdb("db", "pg-chart", "pg")
 		r := f.analyze()
 		want := []Finding{{
-			ID: MultiplePDBs, Severity: SeverityWarning, Source: SourceAudit, Namespace: "db", StatefulSet: "pg",
+			ID: "DisruptionBudgetConflict", Severity: SeverityWarning, Source: SourcePolicy, Namespace: "db", StatefulSet: "pg",
 			Field: "spec.selector", Policy: "default", Rule: "DisruptionBudgetConflict", PDBs: []string{"pg-chart", "pg-stowage"},
 		}}
 		if diff := cmp.Diff(want, r.Findings, ignoreMessage); diff != "" {

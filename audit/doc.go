@@ -7,13 +7,16 @@
 // really there. Per StatefulSet it reports:
 //
 //   - spec compliance, from the same engine as the webhook and `stowage check`
-//     (policy.Evaluate with the Background operation), with the same rule IDs and field paths;
+//     (policy.Evaluate with the Background operation), with the same rule IDs, field paths and
+//     messages: the only definition of what is wrong with the spec and with the budgets over
+//     the pods (conflicting, blocking, looser than the policy or the quorum allows). The audit
+//     consumes those findings and never re-derives them;
 //   - actual placement: co-located replicas, and application instances sharing a node;
 //   - volumes: the node each replica's local PersistentVolume is pinned to, replicas whose
 //     volumes are pinned together, and pods running away from their volume;
 //   - stranded replicas: volumes pinned to a node that is gone, down or cordoned, and the pods
 //     that stay Pending because of it;
-//   - disruption budgets: missing, conflicting, blocking, or looser than the quorum allows;
+//   - disruption budgets: whether any exists, and their state summed up from the engine's findings;
 //   - capacity: more replicas than eligible nodes under hard anti-affinity;
 //   - node-loss impact: for every node, what its failure would cost.
 //

@@ -103,7 +103,7 @@ type PolicyReportResult struct {
 var categories = map[FindingID]string{
 	ColocatedReplicas: "Placement", InstanceSharesNode: "Placement",
 	VolumesPinnedTogether: "Volumes", PodAwayFromVolume: "Volumes", StrandedVolume: "Volumes", PendingOnStrandedVolume: "Volumes",
-	NoPDB: "Disruption budgets", MultiplePDBs: "Disruption budgets", PDBBlocksEviction: "Disruption budgets", PDBExceedsQuorum: "Disruption budgets",
+	NoPDB:                     "Disruption budgets",
 	InsufficientEligibleNodes: "Capacity",
 	QuorumLost:                "Availability", NodeLossBreaksQuorum: "Availability",
 	NoPolicy: "Policy", PolicyExempt: "Policy",

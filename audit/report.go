@@ -100,15 +100,6 @@ const (
 	PendingOnStrandedVolume FindingID = "PendingOnStrandedVolume"
 	// NoPDB (warning): a replicated StatefulSet has no PodDisruptionBudget.
 	NoPDB FindingID = "NoPDB"
-	// MultiplePDBs (warning): two or more PodDisruptionBudgets select the same pods, so the
-	// eviction API refuses every eviction. Absorbs the engine's DisruptionBudgetConflict.
-	MultiplePDBs FindingID = "MultiplePDBs"
-	// PDBBlocksEviction (warning): a PodDisruptionBudget allows no voluntary disruption.
-	// Absorbs the engine's DisruptionBudgetBlocksEviction.
-	PDBBlocksEviction FindingID = "PDBBlocksEviction"
-	// PDBExceedsQuorum (warning): a PodDisruptionBudget lets more pods go than a majority quorum
-	// survives: for n replicas, more than n − (⌊n/2⌋+1).
-	PDBExceedsQuorum FindingID = "PDBExceedsQuorum"
 	// InsufficientEligibleNodes: the engine's rule of the same name, with the engine's severity
 	// (the audit has no definition of its own: it consumes the engine's finding).
 	InsufficientEligibleNodes FindingID = "InsufficientEligibleNodes"
@@ -128,9 +119,8 @@ const (
 func FindingIDs() []FindingID {
 	ids := []FindingID{
 		ColocatedReplicas, InstanceSharesNode, VolumesPinnedTogether, PodAwayFromVolume,
-		StrandedVolume, PendingOnStrandedVolume, NoPDB, MultiplePDBs, PDBBlocksEviction,
-		PDBExceedsQuorum, InsufficientEligibleNodes, QuorumLost, NodeLossBreaksQuorum,
-		NoPolicy, PolicyExempt,
+		StrandedVolume, PendingOnStrandedVolume, NoPDB, InsufficientEligibleNodes, QuorumLost,
+		NodeLossBreaksQuorum, NoPolicy, PolicyExempt,
 	}
 	slices.Sort(ids)
 	return ids
@@ -163,8 +153,7 @@ type Finding struct {
 	Field string `json:"field,omitempty"`
 	// Policy is the PlacementPolicy whose rule reported it, when the engine was involved.
 	Policy string `json:"policy,omitempty"`
-	// Rule is the engine's rule ID, when the engine reported it (also for audit findings that
-	// absorbed an equivalent engine violation).
+	// Rule is the engine's rule ID, when the engine reported it.
 	Rule string `json:"rule,omitempty"`
 	// Pods, Claims and PDBs name the objects concerned, sorted.
 	Pods   []string `json:"pods,omitempty"`
@@ -200,17 +189,20 @@ func (s NodeState) Stranded() bool { return s == NodeDown || s == NodeMissing ||
 type PDBStatus string
 
 const (
-	// PDBOK is exactly one budget that allows a disruption and keeps quorum.
+	// PDBOK is a budget over the pods that the engine found nothing wrong with (or did not
+	// judge: no policy selects the StatefulSet, or it opted out).
 	PDBOK PDBStatus = "OK"
 	// PDBNone is no budget over a replicated StatefulSet.
 	PDBNone PDBStatus = "None"
 	// PDBNotNeeded is no budget over a StatefulSet of fewer than two replicas.
 	PDBNotNeeded PDBStatus = "NotNeeded"
-	// PDBMultiple is two or more budgets over the same pods.
+	// PDBMultiple is two or more budgets over the same pods: the engine's DisruptionBudgetConflict.
 	PDBMultiple PDBStatus = "Multiple"
-	// PDBBlocking is a budget that allows no voluntary disruption.
+	// PDBBlocking is a budget that allows no voluntary disruption: the engine's
+	// DisruptionBudgetBlocksEviction.
 	PDBBlocking PDBStatus = "Blocking"
-	// PDBLooserThanQuorum is a budget that lets the quorum go.
+	// PDBLooserThanQuorum is a budget that lets more replicas go than the policy's maxUnavailable
+	// or a majority quorum allows: the engine's DisruptionBudgetTooLoose.
 	PDBLooserThanQuorum PDBStatus = "ExceedsQuorum"
 )
 
