@@ -27,12 +27,13 @@
 // (StatefulSets × nodes for the engine's eligible-node check, which is cached by pod scheduling
 // constraints here).
 //
-// A Report renders as a table, JSON (see SCHEMA.md), Markdown or a self-contained HTML page with
-// a placement map; converts to wgpolicyk8s.io/v1alpha2 PolicyReports; gives the process exit code
-// for a --fail-on severity; and gives the per-StatefulSet numbers behind the server's gauges.
+// A Report writes itself as JSON (see SCHEMA.md); converts to wgpolicyk8s.io/v1alpha2
+// PolicyReports; gives the process exit code for a --fail-on severity; and gives the
+// per-StatefulSet numbers behind the server's gauges. Tables, Markdown and the HTML page with its
+// placement map are the separate audit/render package's job.
 //
 // It may import the standard library, k8s.io/api, k8s.io/apimachinery, the policy engine
 // (policy and policy/api/v1alpha1) and internal/policyfile for the default policy. It never
 // imports client-go or controller-runtime: listing a live cluster is the job of the separate
-// audit/collect package.
+// audit/collect package. Nor does it import audit/render, which imports it.
 package audit

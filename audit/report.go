@@ -2,7 +2,9 @@ package audit
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -27,8 +29,9 @@ const (
 	SeverityInfo Severity = "info"
 )
 
-// rank orders severities: error first. Unknown severities sort last.
-func (s Severity) rank() int {
+// Rank orders severities: 0 for error, 1 for warning, 2 for info, and 3 for anything else,
+// "" (no finding) included.
+func (s Severity) Rank() int {
 	switch s {
 	case SeverityError:
 		return 0
@@ -42,7 +45,7 @@ func (s Severity) rank() int {
 
 // AtLeast reports whether s is as serious as min or more. Nothing is at least "".
 func (s Severity) AtLeast(min Severity) bool {
-	return min != "" && s.rank() <= min.rank() && s.rank() < 3
+	return min != "" && s.Rank() <= min.Rank() && s.Rank() < 3
 }
 
 // worse returns the more serious of two severities; "" is the least serious.
@@ -53,7 +56,7 @@ func worse(a, b Severity) Severity {
 	if b == "" {
 		return a
 	}
-	if b.rank() < a.rank() {
+	if b.Rank() < a.Rank() {
 		return b
 	}
 	return a
@@ -467,7 +470,7 @@ func (r *Report) FindingsFor(namespace, name string) []Finding {
 
 func compareFindings(a, b *Finding) int {
 	return cmp.Or(
-		cmp.Compare(a.Severity.rank(), b.Severity.rank()),
+		cmp.Compare(a.Severity.Rank(), b.Severity.Rank()),
 		cmp.Compare(a.Namespace, b.Namespace),
 		cmp.Compare(a.StatefulSet, b.StatefulSet),
 		cmp.Compare(a.ID, b.ID),
@@ -475,4 +478,14 @@ func compareFindings(a, b *Finding) int {
 		cmp.Compare(a.Field, b.Field),
 		cmp.Compare(a.Message, b.Message),
 	)
+}
+
+// WriteJSON writes the report as indented JSON (the schema in SCHEMA.md), followed by a newline.
+func (r *Report) WriteJSON(w io.Writer) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

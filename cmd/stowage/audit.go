@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowage-dev/stowage/audit"
 	"github.com/stowage-dev/stowage/audit/publish"
+	"github.com/stowage-dev/stowage/audit/render"
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -53,7 +54,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above it; 2 er
 	}
 	f := cmd.Flags()
 	o.scope.add(f, "")
-	f.StringVarP(&o.output, "output", "o", audit.FormatTable, "report format: "+strings.Join(audit.Formats(), ", "))
+	f.StringVarP(&o.output, "output", "o", render.FormatTable, "report format: "+strings.Join(render.Formats(), ", "))
 	f.StringVar(&o.failOn, "fail-on", "error", "exit 1 on findings at or above this severity: error, warning, info or none")
 	f.BoolVar(&o.policyReport, "policy-report", false, "also write wgpolicyk8s.io/v1alpha2 PolicyReports, one per namespace")
 	f.BoolVar(&o.installCRD, "install-policy-report-crd", false, "with --policy-report, install the PolicyReport CRD if the cluster lacks it")
@@ -67,11 +68,11 @@ func runAudit(cmd *cobra.Command, o *auditFlags) error {
 		return err
 	}
 	formatOK := false
-	for _, f := range audit.Formats() {
+	for _, f := range render.Formats() {
 		formatOK = formatOK || strings.EqualFold(f, o.output) || o.output == "md"
 	}
 	if !formatOK {
-		return usageError(cmd, fmt.Sprintf("unknown output %q: use one of %s", o.output, strings.Join(audit.Formats(), ", ")))
+		return usageError(cmd, fmt.Sprintf("unknown output %q: use one of %s", o.output, strings.Join(render.Formats(), ", ")))
 	}
 	failOn, err := audit.ParseSeverity(o.failOn)
 	if err != nil {
@@ -109,7 +110,7 @@ func runAudit(cmd *cobra.Command, o *auditFlags) error {
 		}
 	}
 	report := audit.Analyze(snap, set, audit.Options{Now: time.Now().UTC(), NotReadyThreshold: o.notReadyThreshold})
-	if err := report.Write(cmd.OutOrStdout(), o.output); err != nil {
+	if err := render.Write(cmd.OutOrStdout(), report, o.output); err != nil {
 		return err
 	}
 	if o.policyReport {

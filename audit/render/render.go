@@ -1,12 +1,14 @@
-package audit
+package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/stowage-dev/stowage/audit"
 )
 
 // Output formats for Write.
@@ -21,82 +23,60 @@ const (
 func Formats() []string { return []string{FormatTable, FormatJSON, FormatMarkdown, FormatHTML} }
 
 // Write renders the report in a format: table (kubectl-like columns, one row per StatefulSet,
-// then the findings by severity), json (the schema in SCHEMA.md), markdown, or html (one
+// then the findings by severity), json (the schema in audit/SCHEMA.md), markdown, or html (one
 // self-contained page with a placement map). "md" is accepted for markdown and "" for table.
-func (r *Report) Write(w io.Writer, format string) error {
+func Write(w io.Writer, r *audit.Report, format string) error {
 	switch strings.ToLower(format) {
 	case FormatTable, "":
-		return r.WriteTable(w)
+		return Table(w, r)
 	case FormatJSON:
 		return r.WriteJSON(w)
 	case FormatMarkdown, "md":
-		return r.WriteMarkdown(w)
+		return Markdown(w, r)
 	case FormatHTML:
-		return r.WriteHTML(w)
+		return HTML(w, r)
 	}
 	return fmt.Errorf("unknown output format %q: want one of %s", format, strings.Join(Formats(), ", "))
 }
 
-// WriteJSON writes the report as indented JSON, followed by a newline.
-func (r *Report) WriteJSON(w io.Writer) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
-
 // severitySections are the finding groups, most serious first.
 var severitySections = []struct {
-	sev   Severity
+	sev   audit.Severity
 	title string
 }{
-	{SeverityError, "Errors"},
-	{SeverityWarning, "Warnings"},
-	{SeverityInfo, "Info"},
+	{audit.SeverityError, "Errors"},
+	{audit.SeverityWarning, "Warnings"},
+	{audit.SeverityInfo, "Info"},
 }
 
-func (r *Report) bySeverity(s Severity) []Finding {
-	var out []Finding
-	for _, f := range r.Findings {
-		if f.Severity == s {
-			out = append(out, f)
-		}
-	}
-	return out
+func bySeverity(r *audit.Report, s audit.Severity) []audit.Finding {
+	return slices.DeleteFunc(slices.Clone(r.Findings), func(f audit.Finding) bool { return f.Severity != s })
 }
 
 // quorumNodes returns the nodes whose failure costs some StatefulSet its quorum.
-func (r *Report) quorumNodes() []NodeImpact {
-	var out []NodeImpact
-	for _, n := range r.Nodes {
-		if len(n.LoseQuorum) > 0 {
-			out = append(out, n)
-		}
-	}
-	return out
+func quorumNodes(r *audit.Report) []audit.NodeImpact {
+	return slices.DeleteFunc(slices.Clone(r.Nodes), func(n audit.NodeImpact) bool { return len(n.LoseQuorum) == 0 })
 }
 
-func (s *StatefulSetRow) readyColumn() string {
+func readyColumn(s *audit.StatefulSetRow) string {
 	return strconv.Itoa(int(s.ReadyReplicas)) + "/" + strconv.Itoa(int(s.DesiredReplicas))
 }
 
-func (s *StatefulSetRow) pinnedColumn() string {
+func pinnedColumn(s *audit.StatefulSetRow) string {
 	if s.VolumeReplicas == 0 {
 		return "-"
 	}
 	return strconv.Itoa(s.PinnedReplicas) + "/" + strconv.Itoa(s.VolumeReplicas)
 }
 
-func (s *StatefulSetRow) pdbColumn() string {
+func pdbColumn(s *audit.StatefulSetRow) string {
 	if len(s.PDB.Names) > 1 {
 		return string(s.PDB.Status) + "(" + strconv.Itoa(len(s.PDB.Names)) + ")"
 	}
 	return string(s.PDB.Status)
 }
 
-func (s *StatefulSetRow) policyColumn() string {
+func policyColumn(s *audit.StatefulSetRow) string {
 	switch {
 	case s.Policy == "":
 		return "<none>"
@@ -114,14 +94,14 @@ func orDash(s string) string {
 }
 
 // where is a finding's node, else its field.
-func (f *Finding) where() string {
+func where(f *audit.Finding) string {
 	if f.Node != "" {
 		return f.Node
 	}
 	return f.Field
 }
 
-func refs(rs []Ref) string {
+func refs(rs []audit.Ref) string {
 	s := make([]string, len(rs))
 	for i, r := range rs {
 		s[i] = r.String()
@@ -136,7 +116,7 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-func (r *Report) summaryLine() string {
+func summaryLine(r *audit.Report) string {
 	c := r.Summary.Findings
 	s := fmt.Sprintf("%s on %s: %s, %s, %d info",
 		plural(r.Summary.StatefulSets, "StatefulSet", "StatefulSets"), plural(r.Summary.Nodes, "node", "nodes"),
@@ -147,22 +127,22 @@ func (r *Report) summaryLine() string {
 	return s
 }
 
-// WriteTable writes kubectl-like columns, one row per StatefulSet, then the findings by
-// severity, the nodes whose failure costs a quorum, and the objects that could not be analysed.
-func (r *Report) WriteTable(w io.Writer) error {
+// Table writes kubectl-like columns, one row per StatefulSet, then the findings by severity,
+// the nodes whose failure costs a quorum, and the objects that could not be analysed.
+func Table(w io.Writer, r *audit.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tREADY\tNODES\tCOLOCATED\tPINNED\tSTRANDED\tPDB\tPOLICY\tVIOLATIONS\tSEVERITY")
 	for i := range r.StatefulSets {
 		s := &r.StatefulSets[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.Namespace, s.Name, s.readyColumn(), len(s.Nodes),
-			s.ColocatedReplicas, s.pinnedColumn(), s.StrandedReplicas, s.pdbColumn(), s.policyColumn(), s.Violations,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.Namespace, s.Name, readyColumn(s), len(s.Nodes),
+			s.ColocatedReplicas, pinnedColumn(s), s.StrandedReplicas, pdbColumn(s), policyColumn(s), s.Violations,
 			orDash(string(s.WorstSeverity)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, sec := range severitySections {
-		fs := r.bySeverity(sec.sev)
+		fs := bySeverity(r, sec.sev)
 		if len(fs) == 0 {
 			continue
 		}
@@ -171,13 +151,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(tw, "STATEFULSET\tFINDING\tNODE/FIELD\tMESSAGE")
 		for i := range fs {
 			f := &fs[i]
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", f.Namespace, f.StatefulSet, f.ID, orDash(f.where()), oneLine(f.Message))
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", f.Namespace, f.StatefulSet, f.ID, orDash(where(f)), oneLine(f.Message))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
-	if qn := r.quorumNodes(); len(qn) > 0 {
+	if qn := quorumNodes(r); len(qn) > 0 {
 		fmt.Fprintf(w, "\nNODES WHOSE FAILURE COSTS A QUORUM (%d)\n", len(qn))
 		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 		fmt.Fprintln(tw, "NODE\tSTATE\tLOSE A REPLICA\tLOSE QUORUM")
@@ -199,7 +179,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", r.summaryLine())
+	_, err := fmt.Fprintf(w, "\n%s\n", summaryLine(r))
 	return err
 }
 
@@ -215,11 +195,11 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
 }
 
-// WriteMarkdown writes the report as GitHub-flavoured Markdown: a summary, the StatefulSets,
-// the findings by severity and the nodes whose failure costs a quorum.
-func (r *Report) WriteMarkdown(w io.Writer) error {
+// Markdown writes the report as GitHub-flavoured Markdown: a summary, the StatefulSets, the
+// findings by severity and the nodes whose failure costs a quorum.
+func Markdown(w io.Writer, r *audit.Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Stowage audit\n\nGenerated %s. %s.\n\n", r.GeneratedAt.Format("2006-01-02 15:04:05 UTC"), r.summaryLine())
+	fmt.Fprintf(&b, "# Stowage audit\n\nGenerated %s. %s.\n\n", r.GeneratedAt.Format("2006-01-02 15:04:05 UTC"), summaryLine(r))
 	fmt.Fprintf(&b, "| Co-located replicas | Stranded replicas | StatefulSets without a PDB | StatefulSets that lose quorum on one node failure |\n")
 	fmt.Fprintf(&b, "|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n", r.Summary.ColocatedReplicas, r.Summary.StrandedReplicas,
 		r.Summary.WithoutPDB, r.Summary.LoseQuorumOnNodeFailure)
@@ -233,8 +213,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		for i := range r.StatefulSets {
 			s := &r.StatefulSets[i]
 			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %d | %s | %s | %d | %s |\n", mdCell(s.Namespace), mdCell(s.Name),
-				s.readyColumn(), len(s.Nodes), s.ColocatedReplicas, s.pinnedColumn(), s.StrandedReplicas, s.pdbColumn(),
-				mdCell(s.policyColumn()), s.Violations, orDash(string(s.WorstSeverity)))
+				readyColumn(s), len(s.Nodes), s.ColocatedReplicas, pinnedColumn(s), s.StrandedReplicas, pdbColumn(s),
+				mdCell(policyColumn(s)), s.Violations, orDash(string(s.WorstSeverity)))
 		}
 		b.WriteString("\n")
 	}
@@ -244,20 +224,20 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		b.WriteString("No findings.\n\n")
 	}
 	for _, sec := range severitySections {
-		fs := r.bySeverity(sec.sev)
+		fs := bySeverity(r, sec.sev)
 		if len(fs) == 0 {
 			continue
 		}
 		fmt.Fprintf(&b, "### %s (%d)\n\n| StatefulSet | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
 		for i := range fs {
 			f := &fs[i]
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Namespace+"/"+f.StatefulSet), f.ID, mdCode(f.where()), mdCell(f.Message))
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Namespace+"/"+f.StatefulSet), f.ID, mdCode(where(f)), mdCell(f.Message))
 		}
 		b.WriteString("\n")
 	}
 
 	b.WriteString("## Node-loss impact\n\n")
-	if qn := r.quorumNodes(); len(qn) == 0 {
+	if qn := quorumNodes(r); len(qn) == 0 {
 		b.WriteString("No single node failure costs a StatefulSet its quorum.\n\n")
 	} else {
 		b.WriteString("Nodes whose failure now leaves a StatefulSet with fewer healthy replicas than its quorum:\n\n")

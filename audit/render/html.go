@@ -1,0 +1,129 @@
+package render
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"strconv"
+
+	"github.com/stowage-dev/stowage/audit"
+)
+
+// The HTML page is one self-contained file: inline CSS and an inline SVG placement map, no
+// scripts, no fonts, images or styles from elsewhere. html/template escapes every value.
+
+//go:embed report.html.tmpl
+var htmlTemplateText string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"sev":   sevClass,
+	"pitch": func() int { return mapPitch },
+	"size":  func() int { return mapCell },
+}).Parse(htmlTemplateText))
+
+type htmlView struct {
+	Title       string
+	Generated   string
+	SummaryLine string
+	Threshold   string
+	Cards       []htmlCard
+	Map         mapView
+	Rows        []htmlRow
+	Sections    []htmlSection
+	QuorumNodes []audit.NodeImpact
+	Problems    []audit.Problem
+	Legend      []htmlLegend
+}
+
+type htmlCard struct {
+	Label, Value, Hint, Class string
+}
+
+type htmlLegend struct {
+	Class, Label string
+}
+
+type htmlRow struct {
+	*audit.StatefulSetRow
+	Ready, Pinned, PDBText, PDBClass, PolicyText, SevClass string
+	NodeCount                                              int
+}
+
+type htmlSection struct {
+	Title, Class string
+	Findings     []audit.Finding
+}
+
+// HTML writes one self-contained HTML page: summary cards, the node-by-StatefulSet placement
+// map, the StatefulSets, the findings by severity and the node-loss impact.
+func HTML(w io.Writer, r *audit.Report) error {
+	v := htmlView{
+		Title:       "Stowage audit",
+		Generated:   r.GeneratedAt.Format("2006-01-02 15:04:05 UTC"),
+		SummaryLine: summaryLine(r),
+		Threshold:   r.NotReadyThreshold,
+		Map:         placementMap(r),
+		QuorumNodes: quorumNodes(r),
+		Problems:    r.Problems,
+		Legend: []htmlLegend{
+			{"c-ok", "healthy replica: pod ready next to its volume"},
+			{"c-colo", "co-located: two or more replicas (pods or volumes) on the node"},
+			{"c-stranded", "stranded: volume pinned to a missing, down or cordoned node"},
+			{"c-away", "pod and volume on different nodes"},
+			{"c-sick", "pod not ready, or on a node that is not ready"},
+			{"c-vol", "volume only: its pod is not running here"},
+			{"c-pending", "pod Pending, bound to no node"},
+			{"col-bad", "node missing or down"},
+			{"col-cordoned", "node cordoned or not ready"},
+		},
+	}
+	s := &r.Summary
+	v.Cards = []htmlCard{
+		card("Errors", s.Findings.Error, "findings of error severity", "bad"),
+		card("Warnings", s.Findings.Warning, "findings of warning severity", "warn"),
+		card("Co-located replicas", s.ColocatedReplicas, "replicas sharing a node with another replica", "bad"),
+		card("Stranded replicas", s.StrandedReplicas, "volumes on missing, down or cordoned nodes", "bad"),
+		card("Without a PDB", s.WithoutPDB, "replicated StatefulSets with no PodDisruptionBudget", "warn"),
+		card("Lose quorum on one node", s.LoseQuorumOnNodeFailure, "StatefulSets below quorum if one node fails", "bad"),
+	}
+	for i := range r.StatefulSets {
+		row := &r.StatefulSets[i]
+		hr := htmlRow{StatefulSetRow: row, Ready: readyColumn(row), Pinned: pinnedColumn(row), PDBText: pdbColumn(row),
+			PolicyText: policyColumn(row), SevClass: sevClass(row.WorstSeverity), NodeCount: len(row.Nodes)}
+		switch row.PDB.Status {
+		case audit.PDBOK:
+			hr.PDBClass = "good"
+		case audit.PDBNotNeeded:
+			hr.PDBClass = "muted"
+		default:
+			hr.PDBClass = "warn"
+		}
+		v.Rows = append(v.Rows, hr)
+	}
+	for _, sec := range severitySections {
+		if fs := bySeverity(r, sec.sev); len(fs) > 0 {
+			v.Sections = append(v.Sections, htmlSection{Title: sec.title, Class: sevClass(sec.sev), Findings: fs})
+		}
+	}
+	return htmlTemplate.Execute(w, v)
+}
+
+func card(label string, n int, hint, badClass string) htmlCard {
+	c := htmlCard{Label: label, Value: strconv.Itoa(n), Hint: hint, Class: "good"}
+	if n > 0 {
+		c.Class = badClass
+	}
+	return c
+}
+
+func sevClass(s audit.Severity) string {
+	switch s {
+	case audit.SeverityError:
+		return "sev-error"
+	case audit.SeverityWarning:
+		return "sev-warning"
+	case audit.SeverityInfo:
+		return "sev-info"
+	}
+	return "sev-none"
+}
