@@ -359,6 +359,12 @@ func TestBudgetStatus(t *testing.T) {
 		}, true, PDBMultiple},
 		{"maxUnavailable 0 → Blocking", func(f *fixture) { three(f, maxUnavail(intstr.FromInt32(0))) }, true, PDBBlocking},
 		{"5 replicas, maxUnavailable 3 → ExceedsQuorum", func(f *fixture) { fiveWith(f, maxUnavail(intstr.FromInt32(3))) }, true, PDBLooserThanQuorum},
+		{"a per-replica budget on statefulset.kubernetes.io/pod-name beside the chart's → Multiple, as the engine counts it", func(f *fixture) {
+			three(f, keep)
+			f.pdb("db", "pg-0", "pg", func(b *policyv1.PodDisruptionBudget) {
+				b.Spec.Selector.MatchLabels[appsv1.StatefulSetPodNameLabel] = "pg-0"
+			})
+		}, true, PDBMultiple},
 		{"two budgets, but no policy judges them → OK, as there is no finding", func(f *fixture) {
 			abc(f)
 			f.healthy("db", "pg", "node-a", "node-b", "node-c")

@@ -20,7 +20,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/stowage-dev/stowage/policy"
 )
@@ -46,17 +45,13 @@ type nodeInfo struct {
 	state    NodeState
 }
 
-type pdbEntry struct {
-	pdb *policyv1.PodDisruptionBudget
-	sel labels.Selector
-}
-
-// pdbIndex finds the budgets of one namespace that select a set of pod labels without trying
-// each one: a budget with matchLabels is filed under its first key=value pair, which any pod it
-// selects must carry; the rest (matchExpressions only, or {}) are always tried.
+// pdbIndex finds the candidate budgets of one namespace for a StatefulSet without trying each
+// one: a budget with matchLabels is filed under its first key=value pair that is not a per-pod
+// label (policy.PerPodLabel), which the template of any StatefulSet whose pods it selects must
+// carry; the rest are always tried. The engine's policy.BudgetsSelecting decides among them.
 type pdbIndex struct {
-	byLabel map[string][]*pdbEntry
-	scan    []*pdbEntry
+	byLabel map[string][]*policyv1.PodDisruptionBudget
+	scan    []*policyv1.PodDisruptionBudget
 }
 
 type index struct {
@@ -142,26 +137,23 @@ func newIndex(snap *Snapshot, opts Options) *index {
 		if b == nil || b.Spec.Selector == nil {
 			continue // a nil selector selects nothing in policy/v1
 		}
-		sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
-		if err != nil {
-			continue // as the engine: a budget whose selector does not compile selects nothing
-		}
 		pi := ix.pdbs[b.Namespace]
 		if pi == nil {
-			pi = &pdbIndex{byLabel: map[string][]*pdbEntry{}}
+			pi = &pdbIndex{byLabel: map[string][]*policyv1.PodDisruptionBudget{}}
 			ix.pdbs[b.Namespace] = pi
 		}
-		e := &pdbEntry{pdb: b, sel: sel}
-		if ml := b.Spec.Selector.MatchLabels; len(ml) > 0 {
-			keys := make([]string, 0, len(ml))
-			for k := range ml {
+		keys := make([]string, 0, len(b.Spec.Selector.MatchLabels))
+		for k := range b.Spec.Selector.MatchLabels {
+			if !policy.PerPodLabel(k) {
 				keys = append(keys, k)
 			}
+		}
+		if len(keys) > 0 {
 			k := slices.Min(keys)
-			key := k + "=" + ml[k]
-			pi.byLabel[key] = append(pi.byLabel[key], e)
+			key := k + "=" + b.Spec.Selector.MatchLabels[k]
+			pi.byLabel[key] = append(pi.byLabel[key], b)
 		} else {
-			pi.scan = append(pi.scan, e)
+			pi.scan = append(pi.scan, b)
 		}
 	}
 	for _, ns := range snap.Namespaces {
@@ -331,25 +323,18 @@ func (ix *index) termNode(t *corev1.NodeSelectorTerm) *nodeInfo {
 }
 
 // budgetsSelecting returns the budgets of the StatefulSet's namespace that select its pods (its
-// template labels), sorted by name. It agrees with policy.BudgetsSelecting.
+// template labels, or some of them by a per-pod label), sorted by name: policy.BudgetsSelecting
+// over the candidates the index finds.
 func (ix *index) budgetsSelecting(sts *appsv1.StatefulSet) []*policyv1.PodDisruptionBudget {
 	pi := ix.pdbs[sts.Namespace]
 	if pi == nil {
 		return nil
 	}
-	set := labels.Set(sts.Spec.Template.Labels)
-	var out []*policyv1.PodDisruptionBudget
-	try := func(es []*pdbEntry) {
-		for _, e := range es {
-			if e.sel.Matches(set) {
-				out = append(out, e.pdb)
-			}
-		}
-	}
+	candidates := slices.Clone(pi.scan)
 	for k, v := range sts.Spec.Template.Labels {
-		try(pi.byLabel[k+"="+v])
+		candidates = append(candidates, pi.byLabel[k+"="+v]...)
 	}
-	try(pi.scan)
+	out := policy.BudgetsSelecting(sts, candidates)
 	slices.SortFunc(out, func(a, b *policyv1.PodDisruptionBudget) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }

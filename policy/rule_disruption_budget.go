@@ -99,6 +99,11 @@ func BudgetsSelecting(sts *appsv1.StatefulSet, pdbs []*policyv1.PodDisruptionBud
 // perPodLabels are the labels the StatefulSet controller gives each pod on top of its template's.
 var perPodLabels = []string{appsv1.StatefulSetPodNameLabel, appsv1.PodIndexLabel, appsv1.ControllerRevisionHashLabelKey}
 
+// PerPodLabel reports whether key is one of the labels the StatefulSet controller gives each pod
+// on top of its template's: a budget's selector may require any value of it and still select
+// some of the pods (see BudgetsSelecting).
+func PerPodLabel(key string) bool { return slices.Contains(perPodLabels, key) }
+
 // selectsSomePods reports whether a budget's selector reaches a StatefulSet's pods: their
 // template labels, with any value of the labels each pod gets of its own.
 func selectsSomePods(sel *metav1.LabelSelector, template map[string]string) bool {
@@ -111,14 +116,14 @@ func selectsSomePods(sel *metav1.LabelSelector, template map[string]string) bool
 	narrowed := &metav1.LabelSelector{MatchLabels: map[string]string{}}
 	perPod := false
 	for k, v := range sel.MatchLabels {
-		if slices.Contains(perPodLabels, k) {
+		if PerPodLabel(k) {
 			perPod = true
 			continue
 		}
 		narrowed.MatchLabels[k] = v
 	}
 	for _, r := range sel.MatchExpressions {
-		if slices.Contains(perPodLabels, r.Key) && r.Operator != metav1.LabelSelectorOpDoesNotExist {
+		if PerPodLabel(r.Key) && r.Operator != metav1.LabelSelectorOpDoesNotExist {
 			perPod = true
 			continue
 		}
