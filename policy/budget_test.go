@@ -73,40 +73,19 @@ func TestDesiredBudget(t *testing.T) {
 	}
 }
 
-func TestBudgetChecks(t *testing.T) {
-	zero := intstr.FromInt32(0)
-	three := intstr.FromInt32(3)
-	pct := intstr.FromString("67%")
-	half := intstr.FromString("50%")
-	tests := []struct {
-		name string
-		sts  *appsv1.StatefulSet
-		pdbs []*policyv1.PodDisruptionBudget
-		want []string
-	}{
-		{"one chart budget with maxUnavailable 1 → fine", compliant(), []*policyv1.PodDisruptionBudget{budget("chart")}, []string{}},
-		{"two budgets over the same pods → conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("extra")},
-			[]string{"DisruptionBudgetConflict warning spec.selector [chart extra]"}},
-		{"maxUnavailable 0 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero })},
-			[]string{"DisruptionBudgetBlocksEviction warning spec.replicas [chart]"}},
-		{"minAvailable 3 of 3 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
-			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &three
-		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas [chart]"}},
-		{"minAvailable 67% of 3 rounds up to 3 → blocks every drain", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
-			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &pct
-		})}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas [chart]"}},
-		{"minAvailable 50% of 3 → 2, one eviction allowed", compliant(), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) {
-			b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &half
-		})}, []string{}},
-		{"budget with a nil selector selects nothing → no conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("null", func(b *policyv1.PodDisruptionBudget) { b.Spec.Selector = nil })}, []string{}},
-		{"budget with an empty selector selects every pod → conflict", compliant(), []*policyv1.PodDisruptionBudget{budget("chart"), budget("all", func(b *policyv1.PodDisruptionBudget) { b.Spec.Selector = &metav1.LabelSelector{} })},
-			[]string{"DisruptionBudgetConflict warning spec.selector [all chart]"}},
-		{"two budgets, both blocking → one conflict and one blocking violation naming both", compliant(), []*policyv1.PodDisruptionBudget{
-			budget("zz", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero }),
-			budget("aa", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable, b.Spec.MinAvailable = nil, &three }),
-		}, []string{"DisruptionBudgetBlocksEviction warning spec.replicas [aa zz]", "DisruptionBudgetConflict warning spec.selector [aa zz]"}},
-		{"single replica, blocking budget → nothing to drain around", compliant(replicas(1)), []*policyv1.PodDisruptionBudget{budget("chart", func(b *policyv1.PodDisruptionBudget) { b.Spec.MaxUnavailable = &zero })}, []string{}},
-	}
+// budgetCase is a StatefulSet created beside some budgets, and the violations expected, as
+// budgetHits gives them.
+type budgetCase struct {
+	name string
+	sts  *appsv1.StatefulSet
+	pdbs []*policyv1.PodDisruptionBudget
+	want []string
+}
+
+// runBudgetCases creates each case's StatefulSet under the test policy and compares the
+// violations; every budget a violation lists must be named in its message.
+func runBudgetCases(t *testing.T, tests []budgetCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := create(t, tc.sts, testPolicy(), Facts{PDBs: tc.pdbs})

@@ -1,6 +1,6 @@
 package policy
 
-// Rules DisruptionBudgetBlocksEviction and DisruptionBudgetConflict, and the desired budget.
+// The PodDisruptionBudget Stowage keeps for a StatefulSet, and which budgets select its pods.
 //
 // Reads: metadata (name, namespace, uid), spec.replicas, spec.selector and
 // spec.template.metadata.labels; the PodDisruptionBudgets among the facts; the policy's
@@ -9,11 +9,9 @@ package policy
 // A drain must never take down more than one replica. A PodDisruptionBudget with maxUnavailable
 // 1 makes the eviction API enforce that. Stowage wants one for every replicated StatefulSet,
 // unless a budget that already selects the pods (a chart's own) does the job: two budgets over
-// one pod make the eviction API refuse to evict it at all, so drains fail. A budget that allows
-// no disruption (minAvailable at or above the replica count, or maxUnavailable 0) also blocks
-// every drain; both are reported as warnings, because the fix is on the budget, not on this object.
-// The violations name the budgets (all in the object's own namespace) and list them in
-// Violation.Budgets, so the webhook, `stowage check` and the audit report the same thing.
+// one pod make the eviction API refuse to evict it at all (rule DisruptionBudgetConflict). The
+// rules on budgets are rule_budget_conflict.go, rule_budget_blocks_eviction.go and
+// rule_budget_too_loose.go.
 
 import (
 	"fmt"
@@ -24,17 +22,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
-)
-
-const (
-	// RuleDisruptionBudgetBlocksEviction reports a budget over the pods that allows no eviction.
-	RuleDisruptionBudgetBlocksEviction RuleID = "DisruptionBudgetBlocksEviction"
-	// RuleDisruptionBudgetConflict reports two or more budgets over the same pods.
-	RuleDisruptionBudgetConflict RuleID = "DisruptionBudgetConflict"
 )
 
 const (
@@ -53,18 +43,6 @@ const (
 // BudgetName is the name of the PodDisruptionBudget Stowage keeps for a StatefulSet: its name
 // and "-stowage", or, when that is too long for a name, a prefix of its name and a hash of the
 // whole, so two long names that share a prefix never share a budget.
-func init() {
-	addChecker(&checker{
-		rules: []RuleInfo{
-			{ID: RuleDisruptionBudgetConflict, Severity: SeverityWarning,
-				Summary: "exactly one PodDisruptionBudget may select a StatefulSet's pods"},
-			{ID: RuleDisruptionBudgetBlocksEviction, Severity: SeverityWarning,
-				Summary: "the PodDisruptionBudget over a StatefulSet's pods must allow one eviction"},
-		},
-		check: checkDisruptionBudgets,
-	})
-}
-
 func BudgetName(statefulSet string) string {
 	name := statefulSet + budgetSuffix
 	if len(name) <= validation.DNS1123SubdomainMaxLength {
@@ -130,48 +108,6 @@ func selectsSomePods(sel *metav1.LabelSelector, template map[string]string) bool
 		narrowed.MatchExpressions = append(narrowed.MatchExpressions, r)
 	}
 	return perPod && selectsPods(narrowed, template)
-}
-
-// BlocksEviction reports whether a budget over n healthy pods allows no voluntary disruption.
-func BlocksEviction(pdb *policyv1.PodDisruptionBudget, replicas int32) bool {
-	if mu := pdb.Spec.MaxUnavailable; mu != nil {
-		v, err := intstr.GetScaledValueFromIntOrPercent(mu, int(replicas), true)
-		return err == nil && v <= 0
-	}
-	if ma := pdb.Spec.MinAvailable; ma != nil {
-		v, err := intstr.GetScaledValueFromIntOrPercent(ma, int(replicas), true)
-		return err == nil && int32(v) >= replicas
-	}
-	return false
-}
-
-func checkDisruptionBudgets(c *context) {
-	if !c.replicated() || c.pods == nil {
-		return
-	}
-	over := BudgetsSelecting(c.sts, c.facts.PDBs)
-	if len(over) > 1 {
-		names := budgetNames(over)
-		c.reportBudgets(RuleDisruptionBudgetConflict, SeverityWarning, pathSelector, names,
-			"%d PodDisruptionBudgets (%s) select these pods, and the eviction API refuses to evict a pod that more than one "+
-				"budget selects, so every drain fails; keep exactly one budget with maxUnavailable: 1", len(over), strings.Join(names, ", "))
-	}
-	var blocking []*policyv1.PodDisruptionBudget
-	for _, pdb := range over {
-		if BlocksEviction(pdb, c.replicas) {
-			blocking = append(blocking, pdb)
-		}
-	}
-	if len(blocking) > 0 {
-		names := budgetNames(blocking)
-		which, verb, it := "the PodDisruptionBudget "+names[0], "allows", "it"
-		if len(names) > 1 {
-			which, verb, it = "the PodDisruptionBudgets "+strings.Join(names, ", "), "allow", "each of them"
-		}
-		c.reportBudgets(RuleDisruptionBudgetBlocksEviction, SeverityWarning, pathReplicas, names,
-			"%s over these pods %s no voluntary disruption at %d replicas (minAvailable at or above the replica count, "+
-				"or maxUnavailable 0), so every drain blocks; set maxUnavailable: 1 on %s instead", which, verb, c.replicas, it)
-	}
 }
 
 // budgetNames returns the budgets' names, sorted.
