@@ -138,8 +138,14 @@ func plural(n int, one, many string) string {
 
 func (r *Report) summaryLine() string {
 	c := r.Summary.Findings
-	s := fmt.Sprintf("%s on %s: %s, %s, %d info",
-		plural(r.Summary.StatefulSets, "StatefulSet", "StatefulSets"), plural(r.Summary.Nodes, "node", "nodes"),
+	what := plural(r.Summary.StatefulSets, "StatefulSet", "StatefulSets")
+	if n := r.Summary.CustomResources; n > 0 {
+		what += ", " + plural(n, "operator resource", "operator resources")
+	}
+	if n := r.Summary.PodSets; n > 0 {
+		what += ", " + plural(n, "pod set", "pod sets")
+	}
+	s := fmt.Sprintf("%s on %s: %s, %s, %d info", what, plural(r.Summary.Nodes, "node", "nodes"),
 		plural(c.Error, "error", "errors"), plural(c.Warning, "warning", "warnings"), c.Info)
 	if r.Summary.Problems > 0 {
 		s += ", " + plural(r.Summary.Problems, "object not analysed", "objects not analysed")
@@ -168,10 +174,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "\n%s (%d)\n", strings.ToUpper(sec.title), len(fs))
 		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(tw, "STATEFULSET\tFINDING\tNODE/FIELD\tMESSAGE")
+		fmt.Fprintln(tw, "OBJECT\tFINDING\tNODE/FIELD\tMESSAGE")
 		for i := range fs {
 			f := &fs[i]
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", f.Namespace, f.StatefulSet, f.ID, orDash(f.where()), oneLine(f.Message))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Subject(), f.ID, orDash(f.where()), oneLine(f.Message))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -199,8 +205,34 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 	}
+	if line := r.skippedLine(); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	_, err := fmt.Fprintf(w, "\n%s\n", r.summaryLine())
 	return err
+}
+
+// skippedLine names the kinds that could not be listed, or is empty.
+func (r *Report) skippedLine() string {
+	var notInstalled, forbidden []string
+	for _, s := range r.Skipped {
+		if s.Reason == SkippedForbidden {
+			forbidden = append(forbidden, s.Kind)
+		} else {
+			notInstalled = append(notInstalled, s.Kind)
+		}
+	}
+	var parts []string
+	if len(notInstalled) > 0 {
+		parts = append(parts, strings.Join(notInstalled, ", ")+" (not installed)")
+	}
+	if len(forbidden) > 0 {
+		parts = append(parts, strings.Join(forbidden, ", ")+" (listing forbidden)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Not listed: " + strings.Join(parts, "; ") + "."
 }
 
 func objectName(ns, name string) string {
@@ -248,10 +280,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if len(fs) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "### %s (%d)\n\n| StatefulSet | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
+		fmt.Fprintf(&b, "### %s (%d)\n\n| Object | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
 		for i := range fs {
 			f := &fs[i]
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Namespace+"/"+f.StatefulSet), f.ID, mdCode(f.where()), mdCell(f.Message))
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Subject()), f.ID, mdCode(f.where()), mdCell(f.Message))
 		}
 		b.WriteString("\n")
 	}
@@ -273,6 +305,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Kind, mdCell(objectName(p.Namespace, p.Name)), mdCell(p.Message))
 		}
 		b.WriteString("\n")
+	}
+	if line := r.skippedLine(); line != "" {
+		b.WriteString(mdCell(line) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
