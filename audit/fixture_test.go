@@ -295,6 +295,10 @@ func deepCopySnapshot(s *Snapshot) *Snapshot {
 	for _, o := range s.Namespaces {
 		out.Namespaces = append(out.Namespaces, o.DeepCopy())
 	}
+	for _, o := range s.CustomResources {
+		out.CustomResources = append(out.CustomResources, o.DeepCopy())
+	}
+	out.Skipped = append(out.Skipped, s.Skipped...)
 	return out
 }
 
