@@ -78,7 +78,9 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 	crs := a.projectCustomResources(snap.CustomResources)
 	all := slices.Clip(keep)
 	for _, cr := range crs {
-		all = append(all, cr.proj.StatefulSet)
+		for _, p := range cr.projs {
+			all = append(all, p.StatefulSet)
+		}
 	}
 	verdicts := a.evaluateAll(all)
 	r.StatefulSets = make([]StatefulSetRow, 0, len(keep))

@@ -57,11 +57,11 @@ func (f *fixture) customResource(apiVersion, kind, ns, name, spec string) *unstr
 // projection, controlled by the resource, then mods.
 func (f *fixture) operatorMade(cr *unstructured.Unstructured, mods ...func(*appsv1.StatefulSet)) *appsv1.StatefulSet {
 	k := operatorcr.Lookup(cr.GetAPIVersion(), cr.GetKind())
-	p, err := operatorcr.Project(k, cr.Object)
-	if err != nil {
-		panic(err) // a fixture's own resource
+	ps, err := operatorcr.Project(k, cr.Object)
+	if err != nil || len(ps) != 1 {
+		panic(fmt.Sprint(err, len(ps))) // a fixture's own resource
 	}
-	s := p.StatefulSet
+	s := ps[0].StatefulSet
 	s.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"}
 	s.Namespace, s.UID = cr.GetNamespace(), types.UID("uid-"+cr.GetNamespace()+"-"+s.Name)
 	s.OwnerReferences = []metav1.OwnerReference{{APIVersion: cr.GetAPIVersion(), Kind: cr.GetKind(), Name: cr.GetName(),
@@ -126,7 +126,7 @@ func TestCustomResources(t *testing.T) {
 				"warning TopologySpreadMissing Prometheus monitoring/kps spec.topologySpreadConstraints → ",
 			},
 			row: CustomResourceRow{APIVersion: prom, Kind: "Prometheus", Namespace: "monitoring", Name: "kps", UID: "uid-Prometheus-monitoring-kps",
-				Operator: "prometheus-operator", StatefulSet: "prometheus-kps", Policy: "default", Violations: 2, Findings: 2, WorstSeverity: SeverityError},
+				Operator: "prometheus-operator", StatefulSets: []MadeStatefulSet{{Name: "prometheus-kps"}}, Policy: "default", Violations: 2, Findings: 2, WorstSeverity: SeverityError},
 		},
 		{
 			name: "Prometheus and the StatefulSet made from it both lack the term → the StatefulSet's finding moves to the resource, linked",
@@ -144,7 +144,7 @@ func TestCustomResources(t *testing.T) {
 				"warning TopologySpreadMissing Prometheus monitoring/kps spec.topologySpreadConstraints → prometheus-kps",
 			},
 			row: CustomResourceRow{APIVersion: prom, Kind: "Prometheus", Namespace: "monitoring", Name: "kps", UID: "uid-Prometheus-monitoring-kps",
-				Operator: "prometheus-operator", StatefulSet: "prometheus-kps", StatefulSetFound: true, Policy: "default", Violations: 2,
+				Operator: "prometheus-operator", StatefulSets: []MadeStatefulSet{{Name: "prometheus-kps", Found: true}}, Policy: "default", Violations: 2,
 				Findings: 2, WorstSeverity: SeverityError},
 		},
 		{
@@ -163,7 +163,7 @@ func TestCustomResources(t *testing.T) {
 				"info AntiAffinityMissing Prometheus monitoring/kps " + requiredTermPath + " → prometheus-kps",
 			},
 			row: CustomResourceRow{APIVersion: prom, Kind: "Prometheus", Namespace: "monitoring", Name: "kps", UID: "uid-Prometheus-monitoring-kps",
-				Operator: "prometheus-operator", StatefulSet: "prometheus-kps", StatefulSetFound: true, Policy: "default", Violations: 2,
+				Operator: "prometheus-operator", StatefulSets: []MadeStatefulSet{{Name: "prometheus-kps", Found: true}}, Policy: "default", Violations: 2,
 				Findings: 2, WorstSeverity: SeverityWarning},
 		},
 		{
@@ -180,7 +180,7 @@ func TestCustomResources(t *testing.T) {
 				"warning TopologySpreadMissing monitoring/prometheus-kps spec.template.spec.topologySpreadConstraints",
 			},
 			row: CustomResourceRow{APIVersion: prom, Kind: "Prometheus", Namespace: "monitoring", Name: "kps", UID: "uid-Prometheus-monitoring-kps",
-				Operator: "prometheus-operator", StatefulSet: "prometheus-kps", Policy: "default", Violations: 2, Findings: 2, WorstSeverity: SeverityError},
+				Operator: "prometheus-operator", StatefulSets: []MadeStatefulSet{{Name: "prometheus-kps"}}, Policy: "default", Violations: 2, Findings: 2, WorstSeverity: SeverityError},
 		},
 		{
 			name: "Alertmanager with the required term → nothing at the resource",
@@ -284,5 +284,45 @@ func TestCustomResourceJSON(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"resource":{"apiVersion":"monitoring.coreos.com/v1","kind":"Prometheus","name":"kps"}`) {
 		t.Errorf("JSON: %s", b)
+	}
+}
+
+// TestCustomResourceMadeIntoPods: Strimzi makes a KafkaNodePool's pods through a StrimziPodSet,
+// which the webhook never sees, so the pool's findings keep the engine's severity, and the row
+// names the StrimziPodSet, whose pods are audited as a pod set.
+func TestCustomResourceMadeIntoPods(t *testing.T) {
+	f := newFixture()
+	f.nodes("node-a", "node-b", "node-c")
+	pool := f.customResource("kafka.strimzi.io/v1beta2", "KafkaNodePool", "kafka", "broker", `
+replicas: 3
+roles: [broker]
+storage: {type: persistent-claim, size: 100Gi, class: openebs-hostpath}
+template:
+  pod:
+    affinity:
+      podAntiAffinity:
+        preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm:
+              topologyKey: kubernetes.io/hostname
+              labelSelector: {matchLabels: {strimzi.io/pool-name: broker}}
+`)
+	pool.SetLabels(map[string]string{"strimzi.io/cluster": "my-cluster"})
+	f.ownedPod("kafka", "my-cluster-broker-0", strimziPodSet, "StrimziPodSet", "my-cluster-broker", "node-a")
+	f.ownedPod("kafka", "my-cluster-broker-1", strimziPodSet, "StrimziPodSet", "my-cluster-broker", "node-a")
+	r := f.analyze()
+	if len(r.Problems) > 0 {
+		t.Fatalf("problems: %+v", r.Problems)
+	}
+	got := resourceBrief(only(r.Findings, "AntiAffinityMissing", "ColocatedReplicas"))
+	want := []string{
+		"error AntiAffinityMissing KafkaNodePool kafka/broker spec.template.pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution → ",
+		"error ColocatedReplicas StrimziPodSet kafka/my-cluster-broker  → ",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if len(r.CustomResources) != 1 || !cmp.Equal(r.CustomResources[0].StatefulSets, []MadeStatefulSet{{Name: "my-cluster-broker", PodSet: true}}) {
+		t.Errorf("rows: %+v", r.CustomResources)
 	}
 }

@@ -362,19 +362,30 @@ type CustomResourceRow struct {
 	UID string `json:"uid,omitempty"`
 	// Operator is the operator that makes the StatefulSet.
 	Operator string `json:"operator"`
-	// StatefulSet is the name of the StatefulSet the operator makes for it.
-	StatefulSet string `json:"statefulSet"`
-	// StatefulSetFound is true when that StatefulSet is among the audited ones and the resource
-	// controls it; its findings are then linked to it.
-	StatefulSetFound bool `json:"statefulSetFound"`
+	// StatefulSets are what the operator makes of it: one StatefulSet, or one per entry of a
+	// list (ECK's node sets), or the pods of a StrimziPodSet.
+	StatefulSets []MadeStatefulSet `json:"statefulSets"`
 	// Policy is the PlacementPolicy that applies, or empty when none does.
 	Policy string `json:"policy,omitempty"`
-	// Violations counts the engine's violations of the projected StatefulSet.
+	// Violations counts the engine's violations of the projected StatefulSets.
 	Violations int `json:"violations"`
 	// Findings counts the findings at the resource.
 	Findings int `json:"findings"`
 	// WorstSeverity is the most serious finding's severity, or empty when there is none.
 	WorstSeverity Severity `json:"worstSeverity,omitempty"`
+}
+
+// MadeStatefulSet is one StatefulSet an operator makes of a resource.
+type MadeStatefulSet struct {
+	// Name is the StatefulSet's name, or for PodSet the name of the controller that makes the
+	// pods (Strimzi's StrimziPodSet).
+	Name string `json:"name"`
+	// PodSet is true when the operator makes the pods through another controller than a
+	// StatefulSet; they are then audited as a pod set (see PodSetRow).
+	PodSet bool `json:"podSet,omitempty"`
+	// Found is true when the StatefulSet is among the audited ones and the resource controls
+	// it; the resource's findings are then linked to it.
+	Found bool `json:"found"`
 }
 
 // PodSetRow is a set of pods that one controller other than a StatefulSet makes directly, each

@@ -373,7 +373,8 @@ func auditOperatorResources(t *testing.T, ns string) {
 			t.Errorf("the audit does not report %s %s/%s: %+v (skipped: %+v)", want.kind, ns, want.name, r.CustomResources, r.Skipped)
 			continue
 		}
-		if c := r.CustomResources[i]; !c.StatefulSetFound || c.StatefulSet != want.sts || c.Policy == "" || c.Operator != "prometheus-operator" {
+		if c := r.CustomResources[i]; !slices.Equal(c.StatefulSets, []audit.MadeStatefulSet{{Name: want.sts, Found: true}}) ||
+			c.Policy == "" || c.Operator != "prometheus-operator" {
 			t.Errorf("%s %s: %+v", want.kind, want.name, c)
 		}
 		var atResource *audit.Finding
