@@ -36,6 +36,7 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 		impact:    map[*nodeInfo]*impactAcc{},
 		instances: map[instanceKey]*instanceGroup{},
 		snap:      snap,
+		spans:     map[Ref]span{},
 	}
 	for _, s := range snap.StatefulSets {
 		if s != nil {
@@ -73,11 +74,21 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 		}
 		keep = append(keep, s)
 	}
-	verdicts := a.evaluateAll(keep)
+	// The operator resources' projections go through the engine with the StatefulSets.
+	crs := a.projectCustomResources(snap.CustomResources)
+	all := slices.Clip(keep)
+	for _, cr := range crs {
+		for _, p := range cr.projs {
+			all = append(all, p.StatefulSet)
+		}
+	}
+	verdicts := a.evaluateAll(all)
 	r.StatefulSets = make([]StatefulSetRow, 0, len(keep))
 	for i, s := range keep {
 		a.statefulSet(s, &verdicts[i])
 	}
+	a.customResources(crs, verdicts[len(keep):], keep, verdicts[:len(keep)])
+	a.podSets()
 	a.instanceFindings()
 	a.finish()
 	return r
@@ -94,7 +105,12 @@ type analyzer struct {
 	snap      *Snapshot
 	inFlight  int // StatefulSets with a recovery in flight
 	instances map[instanceKey]*instanceGroup
+	// spans are the findings of each StatefulSet, as indexes into findings.
+	spans map[Ref]span
 }
+
+// span is a range of findings, [first, end).
+type span struct{ first, end int }
 
 // impactAcc collects what one node's failure costs.
 type impactAcc struct {
@@ -166,6 +182,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 		DesiredReplicas: n, Quorum: q, Nodes: []string{},
 	}
 	ref := Ref{sts.Namespace, sts.Name}
+	first := len(a.findings)
 	add := func(f Finding) {
 		f.Namespace, f.StatefulSet = sts.Namespace, sts.Name
 		if f.Source == "" {
@@ -262,6 +279,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 			addViolation(add, v.policy.Name, vi)
 		}
 	}
+	a.spans[ref] = span{first, len(a.findings)}
 	a.report.StatefulSets = append(a.report.StatefulSets, row)
 	// Replicas are attached last: the checks above set their flags.
 	last := &a.report.StatefulSets[len(a.report.StatefulSets)-1]
@@ -296,45 +314,56 @@ func (a *analyzer) replicas(sts *appsv1.StatefulSet, n, start int32) []*replica 
 	for _, o := range ordinals {
 		r := &replica{Replica: Replica{Ordinal: o}, inRange: o >= start && o < start+n}
 		if p := byOrdinal[o]; p != nil {
-			r.pod = p
-			r.Pod, r.Phase, r.Ready = p.Name, string(p.Status.Phase), policy.PodReady(p)
-			terminal := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-			if p.Spec.NodeName != "" && !terminal {
-				r.podNode = ix.node(p.Spec.NodeName)
-				r.Node, r.NodeState = r.podNode.name, r.podNode.state
-			}
-			r.Unscheduled = p.Spec.NodeName == "" && (p.Status.Phase == corev1.PodPending || p.Status.Phase == "")
-			r.Healthy = r.Ready && r.podNode != nil && p.DeletionTimestamp == nil &&
-				(r.podNode.state == NodeReady || r.podNode.state == NodeCordoned)
+			a.setPod(r, p)
 		}
 		ord := strconv.Itoa(int(o))
 		for i := range sts.Spec.VolumeClaimTemplates {
 			t := &sts.Spec.VolumeClaimTemplates[i]
-			v := Volume{Template: t.Name, Claim: t.Name + "-" + sts.Name + "-" + ord}
-			c := ix.pvcs[nsName{sts.Namespace, v.Claim}]
-			if c == nil {
-				v.Missing = true
-				r.Volumes = append(r.Volumes, v)
-				continue
-			}
-			v.Class = claimClass(c)
-			if pv := ix.volumeOf(c); pv != nil {
-				v.Volume = pv.Name
-				if v.Class == "" {
-					v.Class = pv.Spec.StorageClassName
-				}
-				if ni := ix.pinnedNode(pv); ni != nil {
-					v.Node, v.NodeState = ni.name, ni.state
-					if !slices.Contains(r.volNodes, ni) {
-						r.volNodes = append(r.volNodes, ni)
-					}
-				}
-			}
-			r.Volumes = append(r.Volumes, v)
+			a.addVolume(r, sts.Namespace, t.Name, t.Name+"-"+sts.Name+"-"+ord)
 		}
 		reps = append(reps, r)
 	}
 	return reps
+}
+
+// setPod fills in a replica's pod: its phase, readiness, node and health.
+func (a *analyzer) setPod(r *replica, p *corev1.Pod) {
+	r.pod = p
+	r.Pod, r.Phase, r.Ready = p.Name, string(p.Status.Phase), policy.PodReady(p)
+	terminal := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	if p.Spec.NodeName != "" && !terminal {
+		r.podNode = a.ix.node(p.Spec.NodeName)
+		r.Node, r.NodeState = r.podNode.name, r.podNode.state
+	}
+	r.Unscheduled = p.Spec.NodeName == "" && (p.Status.Phase == corev1.PodPending || p.Status.Phase == "")
+	r.Healthy = r.Ready && r.podNode != nil && p.DeletionTimestamp == nil &&
+		(r.podNode.state == NodeReady || r.podNode.state == NodeCordoned)
+}
+
+// addVolume adds one claim of a replica: its class, its volume and the node it is pinned to.
+func (a *analyzer) addVolume(r *replica, namespace, template, claim string) {
+	ix := a.ix
+	v := Volume{Template: template, Claim: claim}
+	c := ix.pvcs[nsName{namespace, claim}]
+	if c == nil {
+		v.Missing = true
+		r.Volumes = append(r.Volumes, v)
+		return
+	}
+	v.Class = claimClass(c)
+	if pv := ix.volumeOf(c); pv != nil {
+		v.Volume = pv.Name
+		if v.Class == "" {
+			v.Class = pv.Spec.StorageClassName
+		}
+		if ni := ix.pinnedNode(pv); ni != nil {
+			v.Node, v.NodeState = ni.name, ni.state
+			if !slices.Contains(r.volNodes, ni) {
+				r.volNodes = append(r.volNodes, ni)
+			}
+		}
+	}
+	r.Volumes = append(r.Volumes, v)
 }
 
 // ordinalOf parses <sts>-<ordinal>.
@@ -429,8 +458,32 @@ func (a *analyzer) finish() {
 	for i := range r.StatefulSets {
 		rows[Ref{r.StatefulSets[i].Namespace, r.StatefulSets[i].Name}] = &r.StatefulSets[i]
 	}
+	type resourceKey struct {
+		namespace string
+		ref       ResourceRef
+	}
+	crRows := make(map[resourceKey]*CustomResourceRow, len(r.CustomResources))
+	for i := range r.CustomResources {
+		c := &r.CustomResources[i]
+		crRows[resourceKey{c.Namespace, ResourceRef{c.APIVersion, c.Kind, c.Name}}] = c
+	}
+	setRows := make(map[resourceKey]*PodSetRow, len(r.PodSets))
+	for i := range r.PodSets {
+		p := &r.PodSets[i]
+		setRows[resourceKey{p.Namespace, ResourceRef{p.APIVersion, p.Kind, p.Name}}] = p
+	}
 	for i := range r.Findings {
 		f := &r.Findings[i]
+		if f.Resource != nil {
+			k := resourceKey{f.Namespace, *f.Resource}
+			if c := crRows[k]; c != nil {
+				c.Findings++
+				c.WorstSeverity = worse(c.WorstSeverity, f.Severity)
+			} else if p := setRows[k]; p != nil {
+				p.Findings++
+				p.WorstSeverity = worse(p.WorstSeverity, f.Severity)
+			}
+		}
 		switch f.Severity {
 		case SeverityError:
 			r.Summary.Findings.Error++
@@ -456,6 +509,22 @@ func (a *analyzer) finish() {
 		}
 	}
 	r.Summary.StatefulSets = len(r.StatefulSets)
+	r.Summary.CustomResources = len(r.CustomResources)
+	r.Summary.PodSets = len(r.PodSets)
+	if r.CustomResources == nil {
+		r.CustomResources = []CustomResourceRow{}
+	}
+	if r.PodSets == nil {
+		r.PodSets = []PodSetRow{}
+	}
+	r.Skipped = slices.Clone(a.snap.Skipped)
+	if r.Skipped == nil {
+		r.Skipped = []Skipped{}
+	}
+	slices.SortFunc(r.Skipped, func(x, y Skipped) int {
+		return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Reason, y.Reason))
+	})
+	r.Skipped = slices.Compact(r.Skipped)
 	r.Summary.Nodes = len(a.ix.nodeList)
 
 	all := make([]*nodeInfo, 0, len(a.ix.nodes)+len(a.ix.missing))

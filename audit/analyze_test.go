@@ -723,6 +723,8 @@ func TestDeterministic(t *testing.T) {
 			rev(f.snap.PVs)
 			rev(f.snap.Nodes)
 			rev(f.snap.PDBs)
+			rev(f.snap.CustomResources)
+			rev(f.snap.Skipped)
 		}
 		return f.analyze()
 	}

@@ -20,6 +20,11 @@
 //   - capacity: more replicas than eligible nodes under hard anti-affinity;
 //   - node-loss impact: for every node, what its failure would cost.
 //
+// Operator custom resources that become StatefulSets (internal/operatorcr's table) are judged
+// by the engine as the StatefulSet their operator makes, and their findings told at the
+// resource's own fields (customresource.go). Pods that an operator makes without a StatefulSet
+// (a StrimziPodSet's) are audited for placement and volumes as a StatefulSet's (podset.go).
+//
 // Analyze is pure: a Snapshot of listed objects, the policies and Options (including the clock
 // reading) go in, a Report comes out. It does no I/O, reads no clock and does no logging, so the
 // CLI, the webhook's periodic audit and the tests all get the same answer from the same input.
@@ -33,7 +38,8 @@
 // placement map are the separate audit/render package's job.
 //
 // It may import the standard library, k8s.io/api, k8s.io/apimachinery, the policy engine
-// (policy and policy/api/v1alpha1) and internal/policyfile for the default policy. It never
+// (policy and policy/api/v1alpha1), internal/policyfile for the default policy and
+// internal/operatorcr for the operator resources. It never
 // imports client-go or controller-runtime: listing a live cluster is the job of the separate
 // audit/collect package. Nor does it import audit/render, which imports it.
 package audit

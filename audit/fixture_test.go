@@ -295,6 +295,10 @@ func deepCopySnapshot(s *Snapshot) *Snapshot {
 	for _, o := range s.Namespaces {
 		out.Namespaces = append(out.Namespaces, o.DeepCopy())
 	}
+	for _, o := range s.CustomResources {
+		out.CustomResources = append(out.CustomResources, o.DeepCopy())
+	}
+	out.Skipped = append(out.Skipped, s.Skipped...)
 	return out
 }
 
@@ -308,7 +312,9 @@ func deepCopySnapshot(s *Snapshot) *Snapshot {
 //     is down, and a budget that lets 3 of 5 go;
 //   - messaging/kafka and messaging/zookeeper: one instance, sharing nodes; a kafka volume on a
 //     cordoned node; two budgets over zookeeper;
-//   - tools/metrics: a single replica.
+//   - tools/metrics: a single replica;
+//   - monitoring/kps: a Prometheus and the StatefulSet its operator made;
+//   - kafka/events-broker: a StrimziPodSet with two brokers and their volumes on node-3.
 func demoFixture() *fixture {
 	f := newFixture()
 	f.nodes("node-1", "node-2", "node-3")
@@ -360,5 +366,25 @@ func demoFixture() *fixture {
 
 	metrics := f.sts("tools", "metrics", 1)
 	f.replica(metrics, 0, "node-6")
+
+	// monitoring/kps: a Prometheus whose StatefulSet Stowage completed, so its missing term is
+	// for the record, and its missing spread moves from the StatefulSet to the resource.
+	// kafka/events-broker: a StrimziPodSet with two brokers on node-3.
+	f.snap.Namespaces = append(f.snap.Namespaces, namespace("monitoring", nil), namespace("kafka", nil))
+	prom := f.operatorMade(f.customResource("monitoring.coreos.com/v1", "Prometheus", "monitoring", "kps", prometheusSpec), withRequiredTerm)
+	f.replica(prom, 0, "node-1")
+	f.replica(prom, 1, "node-2")
+	f.snap.PVCs[len(f.snap.PVCs)-2].Name, f.snap.PVCs[len(f.snap.PVCs)-1].Name = "prometheus-kps-db-prometheus-kps-0", "prometheus-kps-db-prometheus-kps-1"
+	f.snap.PVs[len(f.snap.PVs)-2].Spec.ClaimRef.Name, f.snap.PVs[len(f.snap.PVs)-1].Spec.ClaimRef.Name = "prometheus-kps-db-prometheus-kps-0", "prometheus-kps-db-prometheus-kps-1"
+	f.pdb("monitoring", "prometheus-kps", "", func(b *policyv1.PodDisruptionBudget) {
+		b.Spec.Selector.MatchLabels = map[string]string{"prometheus": "kps"}
+	})
+	f.ownedPod("kafka", "events-broker-0", strimziPodSet, "StrimziPodSet", "events-broker", "node-3", "data-0-events-broker-0")
+	f.ownedPod("kafka", "events-broker-1", strimziPodSet, "StrimziPodSet", "events-broker", "node-3", "data-0-events-broker-1")
+	f.ownedPod("kafka", "events-broker-2", strimziPodSet, "StrimziPodSet", "events-broker", "node-6", "data-0-events-broker-2")
+	f.claimOn("kafka", "data-0-events-broker-0", "node-3")
+	f.claimOn("kafka", "data-0-events-broker-1", "node-3")
+	f.claimOn("kafka", "data-0-events-broker-2", "node-6")
+	f.snap.Skipped = []Skipped{{Group: "monitoring.coreos.com", Kind: "ThanosRuler", Reason: SkippedNotInstalled}}
 	return f
 }

@@ -15,7 +15,8 @@ func TestImports(t *testing.T) {
 	allowed := map[string]func(path string) bool{
 		".": func(path string) bool {
 			return std(path) || strings.HasPrefix(path, "k8s.io/api/") || strings.HasPrefix(path, "k8s.io/apimachinery/") ||
-				path == module+"policy" || strings.HasPrefix(path, module+"policy/api/") || path == module+"internal/policyfile"
+				path == module+"policy" || strings.HasPrefix(path, module+"policy/api/") || path == module+"internal/policyfile" ||
+				path == module+"internal/operatorcr"
 		},
 		"render": func(path string) bool { return std(path) || path == module+"audit" },
 	}

@@ -4,7 +4,7 @@ package audit
 // in proportion to its own pods, claims and budgets, never to the size of the cluster.
 //
 // Reads: nodes (name, kubernetes.io/hostname label, spec.unschedulable, the Ready condition);
-// pods' controller references, spec.nodeName and labels; claims by namespace and name;
+// pods' controller references, spec.nodeName, labels and claims; claims by namespace and name;
 // volumes by name and by spec.claimRef; budgets' namespaces and selectors; namespaces' labels;
 // StorageClasses' default-class annotations.
 
@@ -61,6 +61,7 @@ type index struct {
 	nodeList   []*corev1.Node
 
 	pods       map[nsName][]*corev1.Pod
+	podSets    map[podSetKey]*podSet
 	pvcs       map[nsName]*corev1.PersistentVolumeClaim
 	pvs        map[string]*corev1.PersistentVolume
 	pvsByClaim map[nsName]*corev1.PersistentVolume
@@ -80,6 +81,7 @@ func newIndex(snap *Snapshot, opts Options) *index {
 		missing:    map[string]*nodeInfo{},
 		nodeList:   make([]*corev1.Node, 0, len(snap.Nodes)),
 		pods:       make(map[nsName][]*corev1.Pod, len(snap.StatefulSets)),
+		podSets:    map[podSetKey]*podSet{},
 		pvcs:       make(map[nsName]*corev1.PersistentVolumeClaim, len(snap.PVCs)),
 		pvs:        make(map[string]*corev1.PersistentVolume, len(snap.PVs)),
 		pvsByClaim: make(map[nsName]*corev1.PersistentVolume, len(snap.PVs)),
@@ -113,11 +115,24 @@ func newIndex(snap *Snapshot, opts Options) *index {
 			continue
 		}
 		ref := metav1.GetControllerOfNoCopy(p)
-		if ref == nil || ref.Kind != "StatefulSet" || !strings.HasPrefix(ref.APIVersion, "apps/") {
+		if ref == nil {
 			continue
 		}
-		k := nsName{p.Namespace, ref.Name}
-		ix.pods[k] = append(ix.pods[k], p)
+		if ref.Kind == "StatefulSet" && strings.HasPrefix(ref.APIVersion, "apps/") {
+			k := nsName{p.Namespace, ref.Name}
+			ix.pods[k] = append(ix.pods[k], p)
+			continue
+		}
+		if PodSetOwner(ref) {
+			group, _, _ := strings.Cut(ref.APIVersion, "/")
+			k := podSetKey{namespace: p.Namespace, group: group, kind: ref.Kind, name: ref.Name, uid: string(ref.UID)}
+			s := ix.podSets[k]
+			if s == nil {
+				s = &podSet{key: k, apiVersion: ref.APIVersion}
+				ix.podSets[k] = s
+			}
+			s.pods = append(s.pods, p)
+		}
 	}
 	for _, c := range snap.PVCs {
 		if c != nil {

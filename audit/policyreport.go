@@ -92,7 +92,8 @@ type PolicyReportResult struct {
 	Result string `json:"result,omitempty"`
 	// Scored is always true.
 	Scored bool `json:"scored,omitempty"`
-	// Resources are the StatefulSet the result is about.
+	// Resources are the StatefulSet the result is about; for a finding at an operator resource
+	// or a pod set's controller, that object first, then the StatefulSet it owns, if any.
 	Resources []corev1.ObjectReference `json:"resources,omitempty"`
 	// Message is the finding's message.
 	Message string `json:"message,omitempty"`
@@ -142,8 +143,14 @@ func (r *Report) PolicyReports() []*PolicyReport {
 		ref := Ref{f.Namespace, f.StatefulSet}
 		res := PolicyReportResult{
 			Source: PolicyReportSource, Policy: AuditPolicyName, Rule: string(f.ID), Category: categories[f.ID],
-			Timestamp: ts, Scored: true, Resources: resource(f.Namespace, f.StatefulSet), Message: f.Message,
-			Properties: findingProperties(f),
+			Timestamp: ts, Scored: true, Message: f.Message, Properties: findingProperties(f),
+		}
+		if f.Resource != nil {
+			// The operator resource or pod-set controller, then the StatefulSet it owns.
+			res.Resources = []corev1.ObjectReference{{APIVersion: f.Resource.APIVersion, Kind: f.Resource.Kind, Namespace: f.Namespace, Name: f.Resource.Name}}
+		}
+		if f.StatefulSet != "" {
+			res.Resources = append(res.Resources, resource(f.Namespace, f.StatefulSet)...)
 		}
 		if f.Source == SourcePolicy {
 			res.Policy, res.Category = f.Policy, "Policy"

@@ -139,7 +139,8 @@ const (
 	SourcePolicy Source = "policy"
 )
 
-// Finding is one problem with one StatefulSet.
+// Finding is one problem with one StatefulSet, one operator resource that becomes a StatefulSet,
+// or one pod set (pods a controller other than a StatefulSet makes, see PodSetRow).
 type Finding struct {
 	// ID names the kind of finding: one of FindingIDs, or the engine's rule ID for Source policy.
 	ID FindingID `json:"id"`
@@ -147,12 +148,16 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	// Source is audit or policy.
 	Source Source `json:"source"`
-	// Namespace and StatefulSet name the StatefulSet.
+	// Namespace and StatefulSet name the StatefulSet. For a finding at Resource, StatefulSet is
+	// the StatefulSet the resource owns, or empty when there is none.
 	Namespace   string `json:"namespace"`
 	StatefulSet string `json:"statefulSet"`
+	// Resource is the object the finding is at when it is not the StatefulSet: an operator's
+	// custom resource (Field is then a path in it), or the controller of a pod set.
+	Resource *ResourceRef `json:"resource,omitempty"`
 	// Node is the node concerned, when there is one.
 	Node string `json:"node,omitempty"`
-	// Field is the path of the offending field in the StatefulSet, when there is one.
+	// Field is the path of the offending field in the StatefulSet, or in Resource when set.
 	Field string `json:"field,omitempty"`
 	// Policy is the PlacementPolicy whose rule reported it, when the engine was involved.
 	Policy string `json:"policy,omitempty"`
@@ -164,6 +169,22 @@ type Finding struct {
 	PDBs   []string `json:"pdbs,omitempty"`
 	// Message is lower-case and states the problem and the fix.
 	Message string `json:"message"`
+}
+
+// ResourceRef names an object in the finding's namespace.
+type ResourceRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+}
+
+// Subject names what a finding is about: "Kind namespace/name" for a resource, else the
+// StatefulSet's namespace/name.
+func (f *Finding) Subject() string {
+	if f.Resource != nil {
+		return f.Resource.Kind + " " + f.Namespace + "/" + f.Resource.Name
+	}
+	return f.Namespace + "/" + f.StatefulSet
 }
 
 // NodeState is what the audit makes of a node.
@@ -325,6 +346,83 @@ type StatefulSetRow struct {
 	Replicas []Replica `json:"replicas"`
 }
 
+// CustomResourceRow is one operator custom resource that becomes a StatefulSet
+// (internal/operatorcr's table), judged by the engine as the StatefulSet its operator makes.
+type CustomResourceRow struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	// UID is the resource's UID, when known.
+	UID string `json:"uid,omitempty"`
+	// Operator is the operator that makes the StatefulSet.
+	Operator string `json:"operator"`
+	// StatefulSets are what the operator makes of it: one StatefulSet, or one per entry of a
+	// list (ECK's node sets), or the pods of a StrimziPodSet.
+	StatefulSets []MadeStatefulSet `json:"statefulSets"`
+	// Policy is the PlacementPolicy that applies, or empty when none does.
+	Policy string `json:"policy,omitempty"`
+	// Violations counts the engine's violations of the projected StatefulSets.
+	Violations int `json:"violations"`
+	// Findings counts the findings at the resource.
+	Findings int `json:"findings"`
+	// WorstSeverity is the most serious finding's severity, or empty when there is none.
+	WorstSeverity Severity `json:"worstSeverity,omitempty"`
+}
+
+// MadeStatefulSet is one StatefulSet an operator makes of a resource.
+type MadeStatefulSet struct {
+	// Name is the StatefulSet's name, or for PodSet the name of the controller that makes the
+	// pods (Strimzi's StrimziPodSet).
+	Name string `json:"name"`
+	// PodSet is true when the operator makes the pods through another controller than a
+	// StatefulSet; they are then audited as a pod set (see PodSetRow).
+	PodSet bool `json:"podSet,omitempty"`
+	// Found is true when the StatefulSet is among the audited ones and the resource controls
+	// it; the resource's findings are then linked to it.
+	Found bool `json:"found"`
+}
+
+// PodSetRow is a set of pods that one controller other than a StatefulSet makes directly, each
+// with its own data (Strimzi's StrimziPodSet, say): Stowage does not mutate such pods, but their
+// placement is audited as a StatefulSet's.
+type PodSetRow struct {
+	Namespace string `json:"namespace"`
+	// APIVersion, Kind, Name and UID are the pods' controller.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
+	// ReadyReplicas counts the pods whose Ready condition is True.
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// Nodes are the nodes running its pods, sorted.
+	Nodes []string `json:"nodes"`
+	// ColocatedReplicas, PinnedReplicas and StrandedReplicas are as for a StatefulSet.
+	ColocatedReplicas int `json:"colocatedReplicas"`
+	PinnedReplicas    int `json:"pinnedReplicas"`
+	StrandedReplicas  int `json:"strandedReplicas"`
+	// Findings counts the findings about it, and WorstSeverity is the most serious one's.
+	Findings      int      `json:"findings"`
+	WorstSeverity Severity `json:"worstSeverity,omitempty"`
+	// Replicas are its pods by name; a pod set has no ordinals, so Ordinal is the position.
+	Replicas []Replica `json:"replicas"`
+}
+
+// Skipped is a kind of object the audit could not list, which is not an error: its CRD is not
+// installed, or the audit may not read it.
+type Skipped struct {
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	// Reason is NotInstalled or Forbidden.
+	Reason string `json:"reason"`
+}
+
+// Reasons for Skipped.
+const (
+	SkippedNotInstalled = "NotInstalled"
+	SkippedForbidden    = "Forbidden"
+)
+
 // Ref names a StatefulSet.
 type Ref struct {
 	Namespace string `json:"namespace"`
@@ -369,7 +467,10 @@ type Counts struct {
 // Summary is the report at a glance.
 type Summary struct {
 	StatefulSets int `json:"statefulSets"`
-	Nodes        int `json:"nodes"`
+	// CustomResources and PodSets count the rows of those lists.
+	CustomResources int `json:"customResources"`
+	PodSets         int `json:"podSets"`
+	Nodes           int `json:"nodes"`
 	// Findings counts the findings by severity.
 	Findings Counts `json:"findings"`
 	// The totals behind the server's gauges.
@@ -391,7 +492,15 @@ type Report struct {
 	Summary           Summary `json:"summary"`
 	// StatefulSets are sorted by namespace and name.
 	StatefulSets []StatefulSetRow `json:"statefulSets"`
-	// Findings are sorted by severity (error first), namespace, StatefulSet, ID, node, field.
+	// CustomResources are the operator resources that become StatefulSets, sorted by
+	// namespace, kind and name.
+	CustomResources []CustomResourceRow `json:"customResources"`
+	// PodSets are the sets of pods made without a StatefulSet, sorted by namespace, kind and name.
+	PodSets []PodSetRow `json:"podSets"`
+	// Skipped are the kinds that could not be listed, sorted by group and kind.
+	Skipped []Skipped `json:"skipped"`
+	// Findings are sorted by severity (error first), namespace, StatefulSet, resource, ID, node,
+	// field.
 	Findings []Finding `json:"findings"`
 	// Nodes are every node of the cluster, and every missing node something refers to, by name.
 	Nodes []NodeImpact `json:"nodes"`
@@ -473,6 +582,7 @@ func compareFindings(a, b *Finding) int {
 		cmp.Compare(a.Severity.Rank(), b.Severity.Rank()),
 		cmp.Compare(a.Namespace, b.Namespace),
 		cmp.Compare(a.StatefulSet, b.StatefulSet),
+		cmp.Compare(a.Resource.key(), b.Resource.key()),
 		cmp.Compare(a.ID, b.ID),
 		cmp.Compare(a.Node, b.Node),
 		cmp.Compare(a.Field, b.Field),
@@ -488,4 +598,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// key orders resources: none first, then by kind, name and apiVersion.
+func (r *ResourceRef) key() string {
+	if r == nil {
+		return ""
+	}
+	return r.Kind + "/" + r.Name + "/" + r.APIVersion
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -16,10 +17,12 @@ import (
 type Snapshot struct {
 	// StatefulSets are the StatefulSets to audit.
 	StatefulSets []*appsv1.StatefulSet
-	// Pods are the pods; those a StatefulSet controls are found by their controller reference.
-	// Analyze reads only their name, namespace, UID, labels, owner references, deletion
-	// timestamp, spec.nodeName, and status phase, reason, message and conditions, so a caller
-	// may pass pods cut down to those (package collect does).
+	// Pods are the pods; those a StatefulSet controls are found by their controller reference,
+	// and so are the pod sets (see PodSetKinds). Analyze reads only their name, namespace, UID,
+	// labels, owner references, deletion timestamp, spec.nodeName, the claims of
+	// spec.volumes, and status phase, reason, message and conditions, so a caller may pass pods
+	// cut down to those, and leave out pods no StatefulSet or pod set controls (package
+	// collect does).
 	Pods []*corev1.Pod
 	// PVCs are the PersistentVolumeClaims; a replica's are found by name.
 	PVCs []*corev1.PersistentVolumeClaim
@@ -37,6 +40,12 @@ type Snapshot struct {
 	// PlacementPolicies are the cluster's policies, as listed. Analyze does not read them: the
 	// caller builds the policy.Set (see PolicySet) and passes it in.
 	PlacementPolicies []*v1alpha1.PlacementPolicy
+	// CustomResources are the operator resources that become StatefulSets (the kinds of
+	// internal/operatorcr's table), as listed; other kinds are ignored.
+	CustomResources []*unstructured.Unstructured
+	// Skipped are the kinds the caller could not list because their CRD is not installed or
+	// reading them is forbidden. The report carries them; they are not problems.
+	Skipped []Skipped
 }
 
 // DefaultNotReadyThreshold is how long a node must be NotReady before its volumes count as

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stowage-dev/stowage/internal/operatorcr"
 	"github.com/stowage-dev/stowage/internal/stream"
-	"github.com/stowage-dev/stowage/policy"
 )
 
 // evaluateCustomResource judges an operator custom resource that will become a StatefulSet
@@ -68,30 +67,11 @@ func evaluateProjection(d *stream.Document, k *operatorcr.Kind, proj *operatorcr
 	if out == nil {
 		return nil, nil, nil, nil
 	}
-	what := "the StatefulSet " + k.Operator + " makes"
-	if k.NotStatefulSet {
-		what = "the pods " + k.Operator + " makes"
-	}
-	if proj.Set >= 0 {
-		what += fmt.Sprintf(" for %s[%d]", k.Sets, proj.Set)
-	}
+	what := proj.Made()
 	for _, v := range out.Violations {
-		path, mapped := proj.Path(v.Field.String())
-		msg := v.Message
-		if !mapped {
-			msg += fmt.Sprintf(" (at %s of %s; %s has no field for it)", v.Field, what, d.Kind)
-		}
-		sev := v.Severity
-		switch {
-		case !proj.LabelsKnown:
-			sev = policy.SeverityWarning
-			msg += fmt.Sprintf(" (%s labels its pods in a way that is not known offline: a warning only)", k.Operator)
-		case proj.IsHeld(path):
-			sev = policy.SeverityWarning
-			msg += fmt.Sprintf(" (%s: a warning only, and not fixed here)", proj.Held)
-		}
-		res.Violations = append(res.Violations, Violation{Rule: v.Rule, Field: path, Message: msg, Severity: sev,
-			Line: stream.LineOf(d.Node, path)})
+		cv := proj.Violation(v)
+		res.Violations = append(res.Violations, Violation{Rule: v.Rule, Field: cv.Field, Message: cv.Message, Severity: cv.Severity,
+			Line: stream.LineOf(d.Node, cv.Field)})
 	}
 	if len(out.Patch) > 0 {
 		ops, changed, kept, err := proj.Patch(out.StatefulSet())

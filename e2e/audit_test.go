@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stowage-dev/stowage/audit"
@@ -73,6 +75,8 @@ func TestAudit(t *testing.T) {
 	for _, ns := range []string{legacy, guarded} {
 		eventually(t, 2*time.Minute, ns+" Running", func() (bool, error) { return allRunning(t, ns) })
 	}
+	// Pods an operator makes without a StatefulSet, two of them on audit-1.
+	podSetNS := podSetOnOneNode(t, "audit-podset", "audit-1")
 
 	// Kill the node that holds a guarded replica and, by its volume, a legacy one.
 	dead := "audit-2"
@@ -123,6 +127,13 @@ func TestAudit(t *testing.T) {
 	}
 	if _, ok := gf["ColocatedReplicas"]; ok {
 		t.Error("guarded-db reported as co-located")
+	}
+	checkPodSetReported(t, &report, podSetNS, "audit-1")
+	// No operator's CRD is installed here (unless a suite before this one installed it): each
+	// kind of the table is then noted as skipped, and the audit does not fail for it.
+	if _, _, err := env.cluster.Kubectl(ctx, "get", "crd", "prometheuses.monitoring.coreos.com"); err != nil &&
+		!slices.Contains(report.Skipped, audit.Skipped{Group: "monitoring.coreos.com", Kind: "Prometheus", Reason: audit.SkippedNotInstalled}) {
+		t.Errorf("Prometheus is not installed, but not noted as skipped: %+v", report.Skipped)
 	}
 	impact := map[string]audit.NodeImpact{}
 	for _, n := range report.Nodes {
@@ -280,3 +291,87 @@ func sizeOf(info os.FileInfo) int64 {
 }
 
 var _ = metav1.Now
+
+// strimziPodSetCRD is the smallest CRD that serves Strimzi's StrimziPodSet kind: the audit reads
+// only the pods' controller references, never the StrimziPodSet itself.
+const strimziPodSetCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: strimzipodsets.core.strimzi.io
+spec:
+  group: core.strimzi.io
+  scope: Namespaced
+  names: {kind: StrimziPodSet, listKind: StrimziPodSetList, plural: strimzipodsets, singular: strimzipodset}
+  versions:
+    - name: v1beta2
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`
+
+// podSetOnOneNode installs the StrimziPodSet CRD, makes one in a new namespace, and two pods it
+// controls (as Strimzi's operator makes them: bare pods, controller reference to the set) bound
+// to node, Running there under kwok. It returns the namespace.
+func podSetOnOneNode(t *testing.T, name, node string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, errOut, err := kubectlIn(t, strimziPodSetCRD, "apply", "-f", "-"); err != nil {
+		t.Fatalf("installing the StrimziPodSet CRD: %v\n%s", err, errOut)
+	}
+	t.Cleanup(func() {
+		env.cluster.Kubectl(context.Background(), "delete", "crd", "strimzipodsets.core.strimzi.io", "--wait=false")
+	})
+	kubectl(t, "wait", "--for=condition=Established", "--timeout=60s", "crd", "strimzipodsets.core.strimzi.io")
+	ns := namespace(t, name, nil)
+	set := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "core.strimzi.io/v1beta2", "kind": "StrimziPodSet",
+		"metadata": map[string]any{"name": "events-broker", "namespace": ns}, "spec": map[string]any{"pods": []any{}}}}
+	if err := env.cluster.Client.Create(ctx, set); err != nil {
+		t.Fatalf("creating the StrimziPodSet: %v", err)
+	}
+	for i := range 2 {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("events-broker-%d", i),
+				Labels: map[string]string{"strimzi.io/pool-name": "broker"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "core.strimzi.io/v1beta2", Kind: "StrimziPodSet", Name: set.GetName(),
+					UID: set.GetUID(), Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(false)}}},
+			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "kafka", Image: "quay.io/strimzi/kafka:0.48.0-kafka-4.1.0"}},
+				Tolerations: []corev1.Toleration{{Key: "stowage.dev/pool", Operator: corev1.TolerationOpExists}}},
+		}
+		if err := env.cluster.Client.Create(ctx, p); err != nil {
+			t.Fatalf("creating a pod of the StrimziPodSet: %v", err)
+		}
+	}
+	eventually(t, time.Minute, "the StrimziPodSet's pods Running", func() (bool, error) {
+		running := 0
+		for _, p := range listPods(t, client.InNamespace(ns)) {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		return running == 2, nil
+	})
+	return ns
+}
+
+// checkPodSetReported wants the StrimziPodSet's two pods on node reported as co-located, at the
+// StrimziPodSet.
+func checkPodSetReported(t *testing.T, r *audit.Report, ns, node string) {
+	t.Helper()
+	var row *audit.PodSetRow
+	for i := range r.PodSets {
+		if p := &r.PodSets[i]; p.Namespace == ns && p.Kind == "StrimziPodSet" && p.Name == "events-broker" {
+			row = p
+		}
+	}
+	if row == nil || row.ColocatedReplicas != 2 || !slices.Equal(row.Nodes, []string{node}) {
+		t.Errorf("the StrimziPodSet is not a pod set with 2 co-located replicas on %s: %+v", node, row)
+	}
+	for _, f := range r.Findings {
+		if f.Namespace == ns && f.ID == audit.ColocatedReplicas && f.Resource != nil && f.Resource.Kind == "StrimziPodSet" &&
+			f.Resource.Name == "events-broker" && f.Node == node && f.Severity == audit.SeverityError {
+			return
+		}
+	}
+	t.Errorf("no ColocatedReplicas error at StrimziPodSet %s/events-broker on %s", ns, node)
+}

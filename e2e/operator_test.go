@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stowage-dev/stowage/audit"
 	"github.com/stowage-dev/stowage/e2e/cluster"
 )
 
@@ -224,6 +226,8 @@ func TestPrometheusOperator(t *testing.T) {
 		t.FailNow()
 	}
 	writeOperatorReport(t, rows)
+	auditOperatorResources(t, ns)
+	step("audit reports the custom resources")
 
 	// An edit of each custom resource rolls its StatefulSet exactly once, with no denial.
 	denials := deniedCount(t)
@@ -344,6 +348,53 @@ func TestPrometheusOperator(t *testing.T) {
 		}
 	}
 	writeOperatorReport(t, rows, notes...)
+}
+
+// auditOperatorResources runs the live audit on the operator's namespace: the Prometheus and
+// the Alertmanager are rows linked to the StatefulSets the operator made, and the chart's
+// preferred anti-affinity, which Stowage completed on the StatefulSets, is an info finding at the
+// resource's spec.affinity rather than a finding at the StatefulSet.
+func auditOperatorResources(t *testing.T, ns string) {
+	t.Helper()
+	out, errOut, code := stowage(t, "audit", "-n", ns, "-o", "json")
+	if code == audit.ExitError {
+		t.Fatalf("audit: exit %d\n%s", code, errOut)
+	}
+	var r audit.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("audit -o json: %v", err)
+	}
+	for _, want := range []struct{ kind, name, sts string }{
+		{"Prometheus", "kps-prometheus", "prometheus-kps-prometheus"},
+		{"Alertmanager", "kps-alertmanager", "alertmanager-kps-alertmanager"},
+	} {
+		i := slices.IndexFunc(r.CustomResources, func(c audit.CustomResourceRow) bool { return c.Kind == want.kind && c.Name == want.name })
+		if i < 0 {
+			t.Errorf("the audit does not report %s %s/%s: %+v (skipped: %+v)", want.kind, ns, want.name, r.CustomResources, r.Skipped)
+			continue
+		}
+		if c := r.CustomResources[i]; !slices.Equal(c.StatefulSets, []audit.MadeStatefulSet{{Name: want.sts, Found: true}}) ||
+			c.Policy == "" || c.Operator != "prometheus-operator" {
+			t.Errorf("%s %s: %+v", want.kind, want.name, c)
+		}
+		var atResource *audit.Finding
+		for j := range r.Findings {
+			f := &r.Findings[j]
+			if f.ID != "AntiAffinityMissing" {
+				continue
+			}
+			if f.Resource == nil && f.StatefulSet == want.sts {
+				t.Errorf("%s, which Stowage completed, has an AntiAffinityMissing finding: %+v", want.sts, f)
+			}
+			if f.Resource != nil && f.Resource.Kind == want.kind && f.Resource.Name == want.name {
+				atResource = f
+			}
+		}
+		if atResource == nil || atResource.Severity != audit.SeverityInfo || atResource.StatefulSet != want.sts ||
+			!strings.HasPrefix(atResource.Field, "spec.affinity.") {
+			t.Errorf("%s %s: want an info AntiAffinityMissing at spec.affinity linked to %s, got %+v", want.kind, want.name, want.sts, atResource)
+		}
+	}
 }
 
 // hasRequiredHostnameTerm tells whether the pod template requires replicas on distinct hostnames.

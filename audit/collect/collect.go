@@ -3,6 +3,8 @@ package collect
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -11,12 +13,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/stowage-dev/stowage/audit"
+	"github.com/stowage-dev/stowage/internal/operatorcr"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
 
@@ -27,12 +33,17 @@ const PageSize = 500
 var PlacementPolicies = schema.GroupVersionResource{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Resource: "placementpolicies"}
 
 // Collect lists a snapshot for the audit. namespace limits the namespaced objects to one
-// namespace ("" is every namespace); selector is a label selector for the StatefulSets to audit
-// ("" is all of them). Nodes, PersistentVolumes and StorageClasses are always listed in full.
-// dyn may be nil, and then PlacementPolicies are not read; a missing CRD is not an error.
+// namespace ("" is every namespace); selector is a label selector for the StatefulSets, the
+// operator resources and the pod sets to audit ("" is all of them). Nodes, PersistentVolumes
+// and StorageClasses are always listed in full. dyn may be nil, and then PlacementPolicies and
+// operator resources are not read. A missing CRD is not an error, nor is an operator resource
+// kind the caller may not list: it is noted in Snapshot.Skipped.
 func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, namespace, selector string) (*audit.Snapshot, error) {
 	snap := &audit.Snapshot{}
-	var err error
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("label selector %q: %w", selector, err)
+	}
 
 	if snap.StatefulSets, err = list(ctx, "statefulsets", func(ctx context.Context, o metav1.ListOptions) ([]appsv1.StatefulSet, string, error) {
 		o.LabelSelector = selector
@@ -50,7 +61,7 @@ func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface
 			return nil, "", err
 		}
 		return l.Items, l.Continue, nil
-	}, slimStatefulSetPod); err != nil {
+	}, func(p *corev1.Pod) *corev1.Pod { return slimPod(p, sel) }); err != nil {
 		return nil, err
 	}
 	if snap.PVCs, err = list(ctx, "persistentvolumeclaims", func(ctx context.Context, o metav1.ListOptions) ([]corev1.PersistentVolumeClaim, string, error) {
@@ -104,6 +115,9 @@ func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface
 	if snap.PlacementPolicies, err = placementPolicies(ctx, dyn); err != nil {
 		return nil, err
 	}
+	if snap.CustomResources, snap.Skipped, err = customResources(ctx, cs.Discovery(), dyn, namespace, selector); err != nil {
+		return nil, err
+	}
 	return snap, nil
 }
 
@@ -137,13 +151,14 @@ func list[T any, PT interface {
 
 func keepAll[T any](o *T) *T { return o }
 
-// slimStatefulSetPod keeps the pods whose controller is a StatefulSet, and of those only the
-// fields the analysis reads: a copy, so that the page the pod came in, with every pod's full
-// spec and status, is garbage as soon as the next page arrives. Pods are most of a cluster's
-// objects, and of their bytes.
-func slimStatefulSetPod(p *corev1.Pod) *corev1.Pod {
+// slimPod keeps the pods whose controller is a StatefulSet, or may make a pod set
+// (audit.PodSetOwner) and whose labels the selector matches, and of those only the fields the
+// analysis reads: a copy, so that the page the pod came in, with every pod's full spec and
+// status, is garbage as soon as the next page arrives. Pods are most of a cluster's objects, and
+// of their bytes.
+func slimPod(p *corev1.Pod, sel labels.Selector) *corev1.Pod {
 	ref := metav1.GetControllerOfNoCopy(p)
-	if ref == nil || ref.Kind != "StatefulSet" {
+	if ref == nil || ref.Kind != "StatefulSet" && (!audit.PodSetOwner(ref) || !sel.Matches(labels.Set(p.Labels))) {
 		return nil
 	}
 	slim := &corev1.Pod{
@@ -157,6 +172,12 @@ func slimStatefulSetPod(p *corev1.Pod) *corev1.Pod {
 	}
 	for _, c := range p.Status.Conditions {
 		slim.Status.Conditions = append(slim.Status.Conditions, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message})
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			slim.Spec.Volumes = append(slim.Spec.Volumes, corev1.Volume{Name: v.Name,
+				VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: v.PersistentVolumeClaim.ClaimName}}})
+		}
 	}
 	return slim
 }
@@ -189,32 +210,134 @@ func namespaces(ctx context.Context, cs kubernetes.Interface, namespace string) 
 }
 
 // placementPolicies lists the cluster's PlacementPolicies, or none when the CRD is not
-// installed.
+// installed. Unlike an operator's resources, the policies may not be skipped when forbidden: the
+// audit would judge by the default policy instead of the cluster's.
 func placementPolicies(ctx context.Context, dyn dynamic.Interface) ([]*v1alpha1.PlacementPolicy, error) {
 	if dyn == nil {
 		return nil, nil
 	}
+	items, err := listDynamic(ctx, dyn.Resource(PlacementPolicies), "")
+	switch {
+	case skipReason(err) == audit.SkippedNotInstalled:
+		return nil, nil // the CRD is not installed
+	case err != nil:
+		return nil, fmt.Errorf("listing placementpolicies: %w", err)
+	}
 	var out []*v1alpha1.PlacementPolicy
-	opts := metav1.ListOptions{Limit: PageSize}
-	for {
-		l, err := dyn.Resource(PlacementPolicies).List(ctx, opts)
-		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-			return nil, nil // the CRD is not installed
+	for _, u := range items {
+		p := &v1alpha1.PlacementPolicy{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, p); err != nil {
+			return nil, fmt.Errorf("decoding PlacementPolicy %s: %w", u.GetName(), err)
 		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// customResources lists the operator resources of internal/operatorcr's table, each kind at the
+// first of its versions the API server serves (found by discovery, which also gives the
+// resource's plural). A kind the server does not serve, or that the caller may not list, is
+// skipped and noted, never an error: most clusters run few of these operators, and the audit's
+// role may not be granted every operator's group.
+func customResources(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynamic.Interface, namespace, selector string) ([]*unstructured.Unstructured, []audit.Skipped, error) {
+	if dyn == nil {
+		return nil, nil, nil
+	}
+	var out []*unstructured.Unstructured
+	var skipped []audit.Skipped
+	cache := map[string]served{}
+	for _, k := range operatorcr.Kinds {
+		gvr, reason, err := resourceOf(disc, cache, k)
 		if err != nil {
-			return nil, fmt.Errorf("listing placementpolicies: %w", err)
+			return nil, nil, err
+		}
+		if reason == "" {
+			items, err := listDynamic(ctx, dyn.Resource(gvr).Namespace(namespace), selector)
+			reason = skipReason(err)
+			if err != nil && reason == "" {
+				return nil, nil, fmt.Errorf("listing %s.%s: %w", gvr.Resource, gvr.Group, err)
+			}
+			out = append(out, items...)
+		}
+		if reason != "" {
+			skipped = append(skipped, audit.Skipped{Group: k.Group, Kind: k.Kind, Reason: reason})
+		}
+	}
+	return out, skipped, nil
+}
+
+// served is what discovery said of one group version: its resources, or that it may not be read.
+type served struct {
+	list      *metav1.APIResourceList
+	forbidden bool
+}
+
+// resourceOf finds the resource of a table kind at the first of its versions the server serves,
+// or why there is none: audit.SkippedNotInstalled or audit.SkippedForbidden.
+func resourceOf(disc discovery.DiscoveryInterface, cache map[string]served, k operatorcr.Kind) (schema.GroupVersionResource, string, error) {
+	reason := audit.SkippedNotInstalled
+	for _, v := range k.Versions {
+		gv := schema.GroupVersion{Group: k.Group, Version: v}.String()
+		s, ok := cache[gv]
+		if !ok {
+			l, err := disc.ServerResourcesForGroupVersion(gv)
+			switch {
+			case apierrors.IsNotFound(err):
+			case apierrors.IsForbidden(err):
+				s.forbidden = true
+			case err != nil:
+				return schema.GroupVersionResource{}, "", fmt.Errorf("discovering %s: %w", gv, err)
+			default:
+				s.list = l
+			}
+			cache[gv] = s
+		}
+		if s.forbidden {
+			reason = audit.SkippedForbidden
+		}
+		if s.list == nil {
+			continue
+		}
+		for _, r := range s.list.APIResources {
+			if r.Kind == k.Kind && !strings.Contains(r.Name, "/") && slices.Contains(r.Verbs, "list") {
+				return schema.GroupVersionResource{Group: k.Group, Version: v, Resource: r.Name}, "", nil
+			}
+		}
+	}
+	return schema.GroupVersionResource{}, reason, nil
+}
+
+// listDynamic lists every page of a resource, with managed fields cleared.
+func listDynamic(ctx context.Context, ri dynamic.ResourceInterface, selector string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	opts := metav1.ListOptions{Limit: PageSize, LabelSelector: selector}
+	for {
+		l, err := ri.List(ctx, opts)
+		if err != nil {
+			return nil, err
 		}
 		for i := range l.Items {
-			p := &v1alpha1.PlacementPolicy{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, p); err != nil {
-				return nil, fmt.Errorf("decoding PlacementPolicy %s: %w", l.Items[i].GetName(), err)
-			}
-			p.ManagedFields = nil
-			out = append(out, p)
+			u := &l.Items[i]
+			u.SetManagedFields(nil)
+			out = append(out, u)
 		}
 		if l.GetContinue() == "" {
 			return out, nil
 		}
 		opts.Continue = l.GetContinue()
 	}
+}
+
+// skipReason says whether a list error means the kind is not installed (audit.SkippedNotInstalled:
+// the CRD is missing, or went away) or may not be read (audit.SkippedForbidden); else "".
+func skipReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		return audit.SkippedNotInstalled
+	case apierrors.IsForbidden(err):
+		return audit.SkippedForbidden
+	}
+	return ""
 }

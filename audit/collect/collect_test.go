@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,12 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	discoveryfake "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/stowage-dev/stowage/audit"
+	"github.com/stowage-dev/stowage/internal/operatorcr"
 )
 
 func pod(ns, name, ownerKind string) *corev1.Pod {
@@ -221,5 +224,121 @@ func TestSlimPodsKeepTheReport(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("report from collected pods differs from the one from full pods (-full +collected):\n%s", diff)
+	}
+}
+
+// ownedPod is a pod whose controller is apiVersion/kind, mounting one claim.
+func ownedPod(ns, name, apiVersion, kind string, labels map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: "set", Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "kafka"}}, Volumes: []corev1.Volume{
+			{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-" + name}}},
+			{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}},
+		}},
+	}
+}
+
+var prometheuses = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheuses"}
+
+// TestCollectCustomResources lists the table's kinds that discovery finds, by their served
+// plural, and notes the others as skipped: not installed, or forbidden.
+func TestCollectCustomResources(t *testing.T) {
+	cs := fake.NewClientset(
+		ownedPod("kafka", "c-broker-0", "core.strimzi.io/v1beta2", "StrimziPodSet", map[string]string{"audit": "yes"}),
+		ownedPod("kafka", "c-broker-1", "core.strimzi.io/v1beta2", "StrimziPodSet", map[string]string{"audit": "no"}),
+		ownedPod("kafka", "web-0", "apps/v1", "ReplicaSet", map[string]string{"audit": "yes"}),
+	)
+	cs.Discovery().(*discoveryfake.FakeDiscovery).Resources = []*metav1.APIResourceList{{
+		GroupVersion: "monitoring.coreos.com/v1",
+		APIResources: []metav1.APIResource{
+			{Name: "prometheuses", Kind: "Prometheus", Namespaced: true, Verbs: []string{"get", "list", "watch"}},
+			{Name: "prometheuses/status", Kind: "Prometheus", Namespaced: true, Verbs: []string{"get"}},
+			{Name: "alertmanagers", Kind: "Alertmanager", Namespaced: true, Verbs: []string{"get", "list", "watch"}},
+		},
+	}}
+	cr := func(ns, name, label string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+			"spec": map[string]any{"replicas": int64(2)}}}
+		u.SetNamespace(ns)
+		u.SetName(name)
+		u.SetLabels(map[string]string{"audit": label})
+		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "helm"}})
+		return u
+	}
+	alertmanagers := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "alertmanagers"}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{PlacementPolicies: "PlacementPolicyList", prometheuses: "PrometheusList", alertmanagers: "AlertmanagerList"},
+		cr("kafka", "kps", "yes"), cr("kafka", "other", "no"), cr("elsewhere", "kps", "yes"))
+	dyn.PrependReactor("list", "alertmanagers", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "monitoring.coreos.com", Resource: "alertmanagers"}, "", nil)
+	})
+
+	snap, err := Collect(context.Background(), cs, dyn, "kafka", "audit=yes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"kafka/kps"}, names(snap.CustomResources)); diff != "" {
+		t.Errorf("custom resources, by namespace and selector (-want +got):\n%s", diff)
+	}
+	if snap.CustomResources[0].GetManagedFields() != nil {
+		t.Error("the resource kept its managed fields")
+	}
+	var want []audit.Skipped
+	for _, k := range operatorcr.Kinds {
+		switch k.Kind {
+		case "Prometheus":
+		case "Alertmanager":
+			want = append(want, audit.Skipped{Group: k.Group, Kind: k.Kind, Reason: audit.SkippedForbidden})
+		default:
+			want = append(want, audit.Skipped{Group: k.Group, Kind: k.Kind, Reason: audit.SkippedNotInstalled})
+		}
+	}
+	if diff := cmp.Diff(want, snap.Skipped); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+	// The pod set's pod the selector matches is kept, cut down to its claims; the
+	// ReplicaSet's is dropped.
+	if diff := cmp.Diff([]string{"kafka/c-broker-0"}, names(snap.Pods)); diff != "" {
+		t.Errorf("pods (-want +got):\n%s", diff)
+	}
+	wantVolumes := []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-c-broker-0"}}}}
+	if diff := cmp.Diff(wantVolumes, snap.Pods[0].Spec.Volumes); diff != "" || len(snap.Pods[0].Spec.Containers) != 0 {
+		t.Errorf("the pod set's pod was not cut down to its claims (-want +got):\n%s", diff)
+	}
+}
+
+// TestCollectCustomResourcesForbiddenDiscovery: an audit role that may not even discover the
+// operators' groups still audits the rest.
+func TestCollectCustomResourcesForbiddenDiscovery(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{}, "", nil)
+	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{PlacementPolicies: "PlacementPolicyList"})
+	snap, err := Collect(context.Background(), cs, dyn, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Skipped) != len(operatorcr.Kinds) {
+		t.Fatalf("skipped: %+v", snap.Skipped)
+	}
+	for _, s := range snap.Skipped {
+		if s.Reason != audit.SkippedForbidden {
+			t.Errorf("%+v, want Forbidden", s)
+		}
+	}
+}
+
+func TestCollectDiscoveryError(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{PlacementPolicies: "PlacementPolicyList"})
+	if _, err := Collect(context.Background(), cs, dyn, "", ""); err == nil || !strings.Contains(err.Error(), "monitoring.coreos.com") {
+		t.Errorf("a discovery failure other than not found or forbidden must be an error naming the group: %v", err)
 	}
 }

@@ -118,8 +118,14 @@ func plural(n int, one, many string) string {
 
 func summaryLine(r *audit.Report) string {
 	c := r.Summary.Findings
-	s := fmt.Sprintf("%s on %s: %s, %s, %d info",
-		plural(r.Summary.StatefulSets, "StatefulSet", "StatefulSets"), plural(r.Summary.Nodes, "node", "nodes"),
+	what := plural(r.Summary.StatefulSets, "StatefulSet", "StatefulSets")
+	if n := r.Summary.CustomResources; n > 0 {
+		what += ", " + plural(n, "operator resource", "operator resources")
+	}
+	if n := r.Summary.PodSets; n > 0 {
+		what += ", " + plural(n, "pod set", "pod sets")
+	}
+	s := fmt.Sprintf("%s on %s: %s, %s, %d info", what, plural(r.Summary.Nodes, "node", "nodes"),
 		plural(c.Error, "error", "errors"), plural(c.Warning, "warning", "warnings"), c.Info)
 	if r.Summary.Problems > 0 {
 		s += ", " + plural(r.Summary.Problems, "object not analysed", "objects not analysed")
@@ -148,10 +154,10 @@ func Table(w io.Writer, r *audit.Report) error {
 		}
 		fmt.Fprintf(w, "\n%s (%d)\n", strings.ToUpper(sec.title), len(fs))
 		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(tw, "STATEFULSET\tFINDING\tNODE/FIELD\tMESSAGE")
+		fmt.Fprintln(tw, "OBJECT\tFINDING\tNODE/FIELD\tMESSAGE")
 		for i := range fs {
 			f := &fs[i]
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", f.Namespace, f.StatefulSet, f.ID, orDash(where(f)), oneLine(f.Message))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Subject(), f.ID, orDash(where(f)), oneLine(f.Message))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -179,8 +185,34 @@ func Table(w io.Writer, r *audit.Report) error {
 			return err
 		}
 	}
+	if line := skippedLine(r); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	_, err := fmt.Fprintf(w, "\n%s\n", summaryLine(r))
 	return err
+}
+
+// skippedLine names the kinds that could not be listed, or is empty.
+func skippedLine(r *audit.Report) string {
+	var notInstalled, forbidden []string
+	for _, s := range r.Skipped {
+		if s.Reason == audit.SkippedForbidden {
+			forbidden = append(forbidden, s.Kind)
+		} else {
+			notInstalled = append(notInstalled, s.Kind)
+		}
+	}
+	var parts []string
+	if len(notInstalled) > 0 {
+		parts = append(parts, strings.Join(notInstalled, ", ")+" (not installed)")
+	}
+	if len(forbidden) > 0 {
+		parts = append(parts, strings.Join(forbidden, ", ")+" (listing forbidden)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Not listed: " + strings.Join(parts, "; ") + "."
 }
 
 func objectName(ns, name string) string {
@@ -228,10 +260,10 @@ func Markdown(w io.Writer, r *audit.Report) error {
 		if len(fs) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "### %s (%d)\n\n| StatefulSet | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
+		fmt.Fprintf(&b, "### %s (%d)\n\n| Object | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
 		for i := range fs {
 			f := &fs[i]
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Namespace+"/"+f.StatefulSet), f.ID, mdCode(where(f)), mdCell(f.Message))
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Subject()), f.ID, mdCode(where(f)), mdCell(f.Message))
 		}
 		b.WriteString("\n")
 	}
@@ -253,6 +285,9 @@ func Markdown(w io.Writer, r *audit.Report) error {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Kind, mdCell(objectName(p.Namespace, p.Name)), mdCell(p.Message))
 		}
 		b.WriteString("\n")
+	}
+	if line := skippedLine(r); line != "" {
+		b.WriteString(mdCell(line) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -39,7 +39,9 @@ func newAuditCommand() *cobra.Command {
 (in pages of 500) and reports, per StatefulSet: the policy engine's violations (the same as the
 webhook's and check's), co-located replicas, volumes pinned together or away from their pods,
 replicas stranded on dead, NotReady or cordoned nodes, missing, conflicting or too-loose budgets,
-capacity, and what each node's failure would cost.
+capacity, and what each node's failure would cost. Operator resources that become StatefulSets
+(Prometheus, Alertmanager, ...) are judged at their own fields; pods an operator makes without a
+StatefulSet (a StrimziPodSet's) are checked for co-location and stranded volumes.
 
 It uses the cluster's PlacementPolicies, or the embedded default policy where none exist, unless
 --policy is given.
