@@ -101,14 +101,7 @@ func TestOperatorResourceWarnings(t *testing.T) {
 	}
 
 	// 4. With the webhook down the API server ignores the failure: creation goes through, plain.
-	env.webhook.stop()
-	defer func() {
-		w, _, err := env.startWebhook(env.webhook.certDir, false)
-		env.webhook = w
-		if err != nil {
-			t.Fatalf("restarting the webhook: %v", err)
-		}
-	}()
+	defer stopWebhook(t)()
 	start := time.Now()
 	stderr = create(cr("while-down"))
 	if strings.Contains(stderr, "Warning: spec.") {

@@ -233,18 +233,7 @@ func TestCustomResourceNeverDenied(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := validateCR(t, tc.cluster, tc.body)
-			all := strings.Join(got, "\n")
-			if len(tc.want) == 0 && len(got) > 0 {
-				t.Fatalf("want no warnings, got:\n%s", all)
-			}
-			at := 0
-			for _, s := range tc.want {
-				i := strings.Index(all[at:], s)
-				if i < 0 {
-					t.Fatalf("no warning says %q after position %d:\n%s", s, at, all)
-				}
-				at += i + len(s)
-			}
+			warnsInOrder(t, got, tc.want)
 		})
 	}
 }
@@ -282,19 +271,26 @@ func TestCustomResourceUpdate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := validateCR(t, threeNodes(), crReview(t, admissionv1.Update, tc.obj, tc.old))
-			all := strings.Join(got, "\n")
-			if len(tc.want) == 0 && len(got) > 0 {
-				t.Fatalf("want no warnings, got:\n%s", all)
-			}
-			at := 0
-			for _, s := range tc.want {
-				i := strings.Index(all[at:], s)
-				if i < 0 {
-					t.Fatalf("no warning says %q after position %d:\n%s", s, at, all)
-				}
-				at += i + len(s)
-			}
+			warnsInOrder(t, got, tc.want)
 		})
+	}
+}
+
+// warnsInOrder checks that the warnings say each of want, in order, and that there are none
+// when want is empty.
+func warnsInOrder(t *testing.T, got, want []string) {
+	t.Helper()
+	all := strings.Join(got, "\n")
+	if len(want) == 0 && len(got) > 0 {
+		t.Fatalf("want no warnings, got:\n%s", all)
+	}
+	at := 0
+	for _, s := range want {
+		i := strings.Index(all[at:], s)
+		if i < 0 {
+			t.Fatalf("no warning says %q after position %d:\n%s", s, at, all)
+		}
+		at += i + len(s)
 	}
 }
 
