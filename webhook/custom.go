@@ -66,7 +66,7 @@ func (a *Admitter) adviseCustomResource(ctx context.Context, req *admissionv1.Ad
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return resp, d
 	}
-	proj, deleting, err := projectRequest(k, req, req.Object.Raw)
+	projs, deleting, err := projectRequest(k, req, req.Object.Raw)
 	if err != nil {
 		resp.Warnings = []string{fmt.Sprintf("stowage could not read this %s: %v; it is admitted unjudged, and the StatefulSet %s makes from it is judged when it is created",
 			k.Kind, err, k.Operator)}
@@ -75,41 +75,51 @@ func (a *Admitter) adviseCustomResource(ctx context.Context, req *admissionv1.Ad
 	if deleting {
 		return resp, d
 	}
-	var old *operatorcr.Projection
+	var olds map[string]*operatorcr.Projection // by StatefulSet name
 	if req.Operation == admissionv1.Update {
-		if old, _, err = projectRequest(k, req, req.OldObject.Raw); err != nil {
-			old = nil // the change is judged as if the resource were new
+		if oldProjs, _, err := projectRequest(k, req, req.OldObject.Raw); err == nil {
+			olds = map[string]*operatorcr.Projection{}
+			for _, o := range oldProjs {
+				olds[o.StatefulSet.Name] = o
+			}
 		}
 	}
-	ns := proj.StatefulSet.Namespace
-	res, p, err := a.evaluate(ctx, policy.Create, policy.Admit, proj.StatefulSet, nil, ns)
-	if err != nil {
-		logr.FromContextOrDiscard(ctx).Error(err, "evaluation of an operator resource failed; admitted unjudged")
-		d.errored = true
-		resp.Warnings = []string{fmt.Sprintf("stowage could not judge this %s (%v); it is admitted unjudged", k.Kind, err)}
-		return resp, d
-	}
-	if res == nil || p.Spec.EnforcementAction == v1alpha1.Audit {
-		return resp, d // no policy applies, or it only records: the audit reports
-	}
-	d.policy, d.action, d.exempt = p.Name, p.Spec.EnforcementAction, res.Exempt
 	w := &warnings{}
-	if old == nil {
-		if req.Operation == admissionv1.Update {
-			w.add(fmt.Sprintf("stowage could not read the stored %s, so this change is judged as if it were new", k.Kind))
-		}
-		d.violations = a.adviseCreate(ctx, w, proj, res, p)
-	} else {
-		d.violations, err = a.adviseUpdate(ctx, w, proj, old, p)
+	if req.Operation == admissionv1.Update && olds == nil {
+		w.add(fmt.Sprintf("stowage could not read the stored %s, so this change is judged as if it were new", k.Kind))
+	}
+	log := logr.FromContextOrDiscard(ctx)
+	var p *v1alpha1.PlacementPolicy
+	for _, proj := range projs {
+		ns := proj.StatefulSet.Namespace
+		res, pol, err := a.evaluate(ctx, policy.Create, policy.Admit, proj.StatefulSet, nil, ns)
 		if err != nil {
-			logr.FromContextOrDiscard(ctx).Error(err, "evaluation of an operator resource failed; admitted unjudged")
+			log.Error(err, "evaluation of an operator resource failed; admitted unjudged")
 			d.errored = true
-			w.add(fmt.Sprintf("stowage could not judge this change of the %s (%v); it is admitted unjudged", k.Kind, err))
+			w.add(fmt.Sprintf("stowage could not judge the StatefulSet %s of this %s (%v); it is admitted unjudged", proj.StatefulSet.Name, k.Kind, err))
+			continue
 		}
+		if res == nil || pol.Spec.EnforcementAction == v1alpha1.Audit {
+			continue // no policy applies, or it only records: the audit reports
+		}
+		p = pol
+		d.policy, d.action, d.exempt = pol.Name, pol.Spec.EnforcementAction, d.exempt || res.Exempt
+		var found []policy.Violation
+		if old := olds[proj.StatefulSet.Name]; old != nil {
+			found, err = a.adviseUpdate(ctx, w, proj, old, pol)
+			if err != nil {
+				log.Error(err, "evaluation of an operator resource failed; admitted unjudged")
+				d.errored = true
+				w.add(fmt.Sprintf("stowage could not judge this change of the %s (%v); it is admitted unjudged", k.Kind, err))
+			}
+		} else {
+			found = a.adviseCreate(ctx, w, proj, res, pol)
+		}
+		d.violations = append(d.violations, found...)
 	}
 	resp.Warnings = w.list(k)
-	if len(resp.Warnings) > 0 {
-		logr.FromContextOrDiscard(ctx).V(1).Info("warned about an operator resource", "policy", p.Name, "warnings", len(resp.Warnings))
+	if len(resp.Warnings) > 0 && p != nil {
+		log.V(1).Info("warned about an operator resource", "policy", p.Name, "warnings", len(resp.Warnings))
 	}
 	return resp, d
 }
@@ -147,7 +157,7 @@ func (a *Admitter) adviseCreate(ctx context.Context, w *warnings, proj *operator
 			w.add(fmt.Sprintf("%s: %s; Stowage makes this change at %s of the StatefulSet %s when %s creates it, and keeps it on the operator's updates; %s",
 				c.Resource, strings.Join(why, "; "), c.StatefulSet, sts.Name, k.Operator, sayIt(k, c)))
 		}
-		if _, unmapped, err := proj.Patch(fixed); err == nil && len(unmapped) > 0 {
+		if _, unmapped, _, err := proj.Patch(fixed); err == nil && len(unmapped) > 0 {
 			w.add(fmt.Sprintf("Stowage also changes %s of the StatefulSet %s, which a %s has no field for; the change is made when %s creates it",
 				strings.Join(unmapped, ", "), sts.Name, k.Kind, k.Operator))
 		}
@@ -204,7 +214,7 @@ func violationWarning(proj *operatorcr.Projection, v policy.Violation, p *v1alph
 	}
 	msg += fmt.Sprintf(" [stowage rule %s, policy %s]", v.Rule, p.Name)
 	if v.Severity == policy.SeverityError {
-		if !k.LabelsKnown {
+		if !proj.LabelsKnown {
 			rejected = strings.Replace(rejected, "will reject", "may reject", 1) +
 				fmt.Sprintf(" (%s labels its pods in a way that cannot be read from the resource)", k.Operator)
 		}
@@ -264,9 +274,9 @@ func (w *warnings) list(k *operatorcr.Kind) []string {
 }
 
 // projectRequest decodes a custom resource from a request, with the API server's own JSON
-// library, and projects it onto its StatefulSet. deleting is true for a resource on its way
+// library, and projects it onto its StatefulSets (one, or one per entry of the Kind's Sets). deleting is true for a resource on its way
 // out, which is not judged again.
-func projectRequest(k *operatorcr.Kind, req *admissionv1.AdmissionRequest, raw []byte) (proj *operatorcr.Projection, deleting bool, err error) {
+func projectRequest(k *operatorcr.Kind, req *admissionv1.AdmissionRequest, raw []byte) (projs []*operatorcr.Projection, deleting bool, err error) {
 	var obj map[string]any
 	if len(raw) == 0 {
 		return nil, false, fmt.Errorf("the request carries no object")
@@ -294,9 +304,9 @@ func projectRequest(k *operatorcr.Kind, req *admissionv1.AdmissionRequest, raw [
 	if ns, _ := meta["namespace"].(string); ns == "" {
 		meta["namespace"] = req.Namespace
 	}
-	proj, err = operatorcr.Project(k, obj)
+	projs, err = operatorcr.Project(k, obj)
 	if err != nil {
 		return nil, false, err
 	}
-	return proj, false, nil
+	return projs, false, nil
 }

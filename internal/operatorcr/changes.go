@@ -37,18 +37,18 @@ type Change struct {
 // Changes lists, field by field, what fixed (the engine's version of the projected
 // StatefulSet) changes at the fields the operator copies from the resource, with the whole
 // value each resource field would need. It is Patch at the granularity of the resource's own
-// fields, for telling a user what to write rather than for applying.
+// fields, for telling a user what to write rather than for applying. Fields the operator takes
+// from another resource (IsHeld) are left out, as Patch leaves them.
 func (p *Projection) Changes(fixed *appsv1.StatefulSet) ([]Change, error) {
-	after, err := toMap(fixed)
+	after, err := stsMap(fixed)
 	if err != nil {
 		return nil, err
 	}
-	writable := append([]Field{}, p.Kind.Fields...)
-	if p.Kind.ClaimTemplate != "" && len(p.StatefulSet.Spec.VolumeClaimTemplates) > 0 {
-		writable = append(writable, Field{"spec.volumeClaimTemplates[0].spec", p.Kind.ClaimTemplate + ".spec"})
-	}
 	var out []Change
-	for _, f := range writable {
+	for _, f := range p.bound {
+		if f.PathOnly || p.IsHeld(f.Resource) {
+			continue
+		}
 		b, _ := get(p.typed, f.StatefulSet)
 		a, inAfter := get(after, f.StatefulSet)
 		if reflect.DeepEqual(b, a) {
@@ -56,7 +56,7 @@ func (p *Projection) Changes(fixed *appsv1.StatefulSet) ([]Change, error) {
 		}
 		c := Change{Resource: f.Resource, StatefulSet: f.StatefulSet}
 		if inAfter {
-			c.Value = a
+			c.Value = relabel(a, statefulSetPodName, p.Kind.PodNameLabel)
 		}
 		out = append(out, c)
 	}

@@ -18,4 +18,24 @@ Rules of the webhook for operator custom resources that become StatefulSets.
   resources: ["thanosrulers"]
   operations: ["CREATE", "UPDATE"]
   scope: Namespaced
+- apiGroups: ["elasticsearch.k8s.elastic.co"]
+  apiVersions: ["v1"]
+  resources: ["elasticsearches"]
+  operations: ["CREATE", "UPDATE"]
+  scope: Namespaced
+- apiGroups: ["rabbitmq.com"]
+  apiVersions: ["v1beta1"]
+  resources: ["rabbitmqclusters"]
+  operations: ["CREATE", "UPDATE"]
+  scope: Namespaced
+- apiGroups: ["k8s.mariadb.com"]
+  apiVersions: ["v1alpha1"]
+  resources: ["mariadbs"]
+  operations: ["CREATE", "UPDATE"]
+  scope: Namespaced
+- apiGroups: ["kafka.strimzi.io"]
+  apiVersions: ["v1beta2", "v1"]
+  resources: ["kafkanodepools"]
+  operations: ["CREATE", "UPDATE"]
+  scope: Namespaced
 {{- end }}
