@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/stowage-dev/stowage/internal/operatorcr"
+	"github.com/stowage-dev/stowage/internal/stream"
 	"github.com/stowage-dev/stowage/policy"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
 )
@@ -313,5 +314,35 @@ func TestWarningsBudget(t *testing.T) {
 	}
 	if total > 4096 {
 		t.Errorf("%d runes of warnings, over the API server's 4096", total)
+	}
+}
+
+// Every operator resource of check's fixtures (each operator of the table) goes through the
+// validating endpoint as a CREATE: admitted unchanged, whatever it holds.
+func TestCustomResourceFixturesAdmitted(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "check", "testdata", "operators", "*.yaml"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream.Read(f, data, func(d *stream.Document) error {
+			if operatorcr.Lookup(d.APIVersion, d.Kind) == nil {
+				return nil
+			}
+			seen[d.Kind] = true
+			j, err := stream.ToJSON(nil, d.Node)
+			if err != nil {
+				t.Fatalf("%s:%d: %v", f, d.Line, err)
+			}
+			validateCR(t, threeNodes(), crReview(t, admissionv1.Create, string(j), ""))
+			return nil
+		})
+	}
+	for _, k := range operatorcr.Kinds {
+		if !seen[k.Kind] {
+			t.Errorf("no fixture of %s in check/testdata/operators", k.Kind)
+		}
 	}
 }
