@@ -178,8 +178,8 @@ func TestCertManager(t *testing.T) {
 		}
 		t.Fatalf("caBundles never became the Certificate's CA: %v\n%s\n%s", err, strings.Join(got, "\n"), cm.logTail())
 	}
-	if len(bundles) != 4 {
-		t.Fatalf("want the chart's four webhooks (mutate, keep-class, validate, validate-budgets), got %d caBundles", len(bundles))
+	if len(bundles) != 5 {
+		t.Fatalf("want the chart's five webhooks (mutate, keep-class, validate, validate-budgets, validate-operator-resources), got %d caBundles", len(bundles))
 	}
 	checkInjectedBy(ctx, t, c)
 	step("caBundle injected into every webhook")

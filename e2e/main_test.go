@@ -381,6 +381,19 @@ func kubectlIn(t *testing.T, stdin string, args ...string) (string, string, erro
 	return env.cluster.KubectlWithInput(context.Background(), bytes.NewBufferString(stdin), args...)
 }
 
+// stopWebhook stops the shared webhook and returns what starts it again: defer it, so the
+// suites that follow never find it down.
+func stopWebhook(t *testing.T) func() {
+	env.webhook.stop()
+	return func() {
+		w, _, err := env.startWebhook(env.webhook.certDir, false)
+		env.webhook = w
+		if err != nil {
+			t.Fatalf("restarting the webhook: %v", err)
+		}
+	}
+}
+
 // namespace creates a namespace for one test and deletes it afterwards.
 func namespace(t *testing.T, name string, labels map[string]string) string {
 	t.Helper()

@@ -348,14 +348,7 @@ func TestPolicyEditsApplyLive(t *testing.T) {
 // namespaces Stowage covers the documented failure policies hold (validation fails closed).
 func TestWebhookDown(t *testing.T) {
 	ns := namespace(t, "webhook-down", nil)
-	env.webhook.stop()
-	defer func() {
-		w, _, err := env.startWebhook(env.webhook.certDir, false)
-		env.webhook = w
-		if err != nil {
-			t.Fatalf("restarting the webhook: %v", err)
-		}
-	}()
+	defer stopWebhook(t)()
 	if _, errOut, err := kubectlIn(t, statefulSetYAML("kube-system", "excluded", 1, ""), "apply", "-f", "-"); err != nil {
 		t.Errorf("kube-system create failed with the webhook down: %v\n%s", err, errOut)
 	}

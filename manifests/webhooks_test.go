@@ -44,13 +44,14 @@ type webhook struct {
 }
 
 // webhooks returns the main webhook of the MutatingWebhookConfiguration (the first; the second
-// is keepClassWebhook's) and the only one of the ValidatingWebhookConfiguration, in that order.
+// is keepClassWebhook's) and the main one of the ValidatingWebhookConfiguration (the first; the
+// others are the budgets' and operatorResourceWebhook's), in that order.
 func webhooks(t *testing.T, r *rendered) (mutating, validating webhook, reinvocation *admissionregistrationv1.ReinvocationPolicyType) {
 	t.Helper()
 	m := get[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration", fullname)
 	v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
-	if len(m.Webhooks) != 2 || len(v.Webhooks) != 2 {
-		t.Fatalf("%d mutating and %d validating webhooks, want 2 and 2", len(m.Webhooks), len(v.Webhooks))
+	if len(m.Webhooks) != 2 || len(v.Webhooks) != 3 {
+		t.Fatalf("%d mutating and %d validating webhooks, want 2 and 3", len(m.Webhooks), len(v.Webhooks))
 	}
 	mw, vw := m.Webhooks[0], v.Webhooks[0]
 	return webhook{"MutatingWebhookConfiguration", m.Annotations, mw.Name, mw.ClientConfig, mw.Rules, mw.FailurePolicy, mw.SideEffects,
@@ -82,8 +83,8 @@ func TestBudgetWebhook(t *testing.T) {
 	for _, values := range []string{"", "webhook: {validating: {failurePolicy: Fail}}"} {
 		r := render(t, values)
 		v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
-		if len(v.Webhooks) != 2 {
-			t.Fatalf("%d validating webhooks, want 2", len(v.Webhooks))
+		if len(v.Webhooks) != 3 {
+			t.Fatalf("%d validating webhooks, want 3", len(v.Webhooks))
 		}
 		w := v.Webhooks[1]
 		if w.Name != "validate-budgets.stowage.dev" || ptr.Deref(w.FailurePolicy, "") != admissionregistrationv1.Ignore {

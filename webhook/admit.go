@@ -56,6 +56,8 @@ type decision struct {
 	denied     bool
 	exempt     bool
 	errored    bool
+	// advisory is set for an operator custom resource: its violations are only warned about.
+	advisory bool
 }
 
 var (
@@ -136,8 +138,11 @@ func (a *Admitter) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest
 // mutator; an UPDATE (including a change of replicas through the scale subresource) against
 // the stored object, so that only what it makes worse is rejected. Where the mutating endpoint
 // would still have changed the object, it did not run on this request (it fails open), and the
-// denial says so.
+// denial says so. An operator custom resource is never denied (see adviseCustomResource).
 func (a *Admitter) Validate(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, *decision) {
+	if k := customKind(req); k != nil {
+		return a.adviseCustomResource(ctx, req, k)
+	}
 	d := &decision{}
 	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:

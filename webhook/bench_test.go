@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -193,4 +195,15 @@ func BenchmarkWideNodeAffinity(b *testing.B) {
 func BenchmarkServeHTTPValidate(b *testing.B) {
 	body := review(b, admissionv1.Create, statefulSetsGVR, "", largestStatefulSet(b), nil)
 	benchServe(b, newTestHandler(Validating, withPolicy()), body, `"uid":"uid-42"`)
+}
+
+// BenchmarkOperatorResource is the validating endpoint on the raw Prometheus CREATE of
+// testdata/reviews: decode, project, the engine's CREATE and BACKGROUND evaluations, and the
+// warnings.
+func BenchmarkOperatorResource(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "reviews", "create-prometheus.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServe(b, newTestHandler(Validating, threeNodes()), body, `"warnings"`)
 }

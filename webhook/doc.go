@@ -3,6 +3,10 @@
 // policies in force from the PlacementPolicy CRD. The controllers (policy status, budgets, the
 // audit loop) are in package controllers.
 //
+// Operator custom resources that become StatefulSets (internal/operatorcr's table) are judged on
+// the validating endpoint as the StatefulSet they will become, and answered with warnings only:
+// never denied, never changed (custom.go says why).
+//
 // It decides nothing itself: every decision comes from package policy, which is also what
 // `stowage check` and `stowage audit` call. On the request path it reads facts from informer
 // caches only, never from the API server.

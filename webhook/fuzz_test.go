@@ -20,8 +20,8 @@ import (
 )
 
 // FuzzServeHTTP sends arbitrary bodies to both endpoints. Whatever arrives, the handler must
-// answer with a 4xx or a well-formed AdmissionReview that echoes the UID, and must never reach
-// its panic recovery.
+// answer with a 4xx or a well-formed AdmissionReview that echoes the UID, must never reach
+// its panic recovery, and must admit an operator custom resource unchanged.
 func FuzzServeHTTP(f *testing.F) {
 	sts := galera(f)
 	f.Add(review(f, admissionv1.Create, statefulSetsGVR, "", sts, nil))
@@ -30,6 +30,12 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add(review(f, admissionv1.Create, claimsGVR, "", &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, nil))
 	f.Add(review(f, admissionv1.Delete, statefulSetsGVR, "", nil, nil))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","resource":{"group":"apps","version":"v1","resource":"statefulsets"},"operation":"CREATE","object":{"spec":{"replicas":"3"}}}}`))
+	// Operator custom resources (the raw create-prometheus/create-alertmanager reviews come
+	// with the fixtures below).
+	f.Add(crReview(f, admissionv1.Create, promCR, ""))
+	f.Add(crReview(f, admissionv1.Update, strings.Replace(promCR, "replicas: 2", "replicas: 2\n  nodeSelector: {kubernetes.io/hostname: a}", 1), promCR))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","kind":{"group":"monitoring.coreos.com","version":"v1","kind":"Alertmanager"},"resource":{"group":"monitoring.coreos.com","version":"v1","resource":"alertmanagers"},"operation":"CREATE","object":{"metadata":{"name":"m"},"spec":{"replicas":"3","affinity":[],"storage":{"volumeClaimTemplate":{"spec":7}}}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","kind":{"group":"monitoring.coreos.com","version":"v1","kind":"Prometheus"},"resource":{"group":"monitoring.coreos.com","version":"v1","resource":"prometheuses"},"operation":"UPDATE","object":{"metadata":{"name":"p"},"spec":{"podMetadata":{"labels":{"a":1}}}},"oldObject":[]}}`))
 	fixtures, _ := filepath.Glob(filepath.Join("testdata", "reviews", "*.json"))
 	for _, file := range fixtures {
 		if data, err := os.ReadFile(file); err == nil {
@@ -72,6 +78,9 @@ func FuzzServeHTTP(f *testing.F) {
 			var in admissionv1.AdmissionReview
 			if decodeJSON(body, &in) == nil && in.Request != nil && out.Response.UID != in.Request.UID {
 				t.Fatalf("UID %q not echoed (got %q)", in.Request.UID, out.Response.UID)
+			}
+			if in.Request != nil && customKind(in.Request) != nil && (!out.Response.Allowed || out.Response.Patch != nil) {
+				t.Fatalf("%s endpoint denied or changed an operator resource: %s", h.Mode, w.Body)
 			}
 		}
 	})

@@ -53,10 +53,11 @@ var _ http.Handler = (*Handler)(nil)
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var uid types.UID
+	var failOpen bool // an operator's custom resource is never denied, even on our own failure
 	defer func() {
 		if p := recover(); p != nil {
 			h.Log.Error(fmt.Errorf("panic: %v", p), "admission handler panicked", "uid", uid, "stack", string(debug.Stack()))
-			writeReview(w, http.StatusOK, h.failed(uid, http.StatusInternalServerError,
+			writeReview(w, http.StatusOK, h.failed(uid, failOpen, http.StatusInternalServerError,
 				fmt.Sprintf("stowage hit an internal error evaluating this object (uid %s); it has been logged, please report it", uid)))
 			if h.Metrics != nil {
 				h.Metrics.observe(h.Mode, &decision{errored: true}, time.Since(start))
@@ -107,6 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := review.Request
 	uid = req.UID
+	failOpen = h.Mode == Mutating || customKind(req) != nil
 
 	// Honour the API server's deadline: past it nobody is waiting for the answer.
 	ctx := r.Context()
@@ -128,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, d = h.Admitter.Validate(ctx, req)
 	}
 	if err := ctx.Err(); err != nil && errors.Is(err, context.DeadlineExceeded) {
-		resp = h.failed(uid, http.StatusGatewayTimeout, "stowage did not decide within the API server's timeout")
+		resp = h.failed(uid, failOpen, http.StatusGatewayTimeout, "stowage did not decide within the API server's timeout")
 		d = &decision{errored: true}
 	}
 	resp.UID = req.UID
@@ -138,12 +140,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// failed answers a request the handler could not decide. The mutating endpoint never rejects:
-// it admits the object unchanged, with a warning, and leaves the verdict to the validating
-// endpoint (an explicit denial would bypass failurePolicy: Ignore). The validating endpoint
-// fails closed.
-func (h *Handler) failed(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {
-	if h.Mode == Mutating {
+// failed answers a request the handler could not decide. With failOpen (the mutating endpoint,
+// and an operator's custom resource on the validating one) it never rejects: it admits the
+// object unchanged, with a warning, and leaves the verdict to the validating endpoint or to the
+// StatefulSet's own admission (an explicit denial would bypass failurePolicy: Ignore).
+// Otherwise the validating endpoint fails closed.
+func (h *Handler) failed(uid types.UID, failOpen bool, code int32, msg string) *admissionv1.AdmissionResponse {
+	if failOpen {
 		return &admissionv1.AdmissionResponse{UID: uid, Allowed: true, Warnings: []string{msg + "; admitted unchanged"}}
 	}
 	return errorResponse(uid, code, msg)

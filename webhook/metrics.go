@@ -61,7 +61,11 @@ func (m *Metrics) observe(mode Mode, d *decision, took time.Duration) {
 		m.decisions.WithLabelValues(endpoint, d.policy, "", "mutate").Inc()
 	case len(d.violations) > 0:
 		for _, v := range d.violations {
-			m.decisions.WithLabelValues(endpoint, d.policy, string(v.Rule), actionOf(d.action, v.Severity)).Inc()
+			action := actionOf(d.action, v.Severity)
+			if d.advisory && action == "deny" {
+				action = "warn" // an operator's resource is only warned about
+			}
+			m.decisions.WithLabelValues(endpoint, d.policy, string(v.Rule), action).Inc()
 		}
 	default:
 		m.decisions.WithLabelValues(endpoint, d.policy, "", "allow").Inc()

@@ -1,5 +1,6 @@
 // Command gen regenerates Stowage's install: the PlacementPolicy CRD in manifests/chart/crds
-// (with controller-gen) and manifests/install.yaml (with helm). Run it from the module root,
+// (with controller-gen), the chart's webhook rules for operator resources (from
+// internal/operatorcr's table) and manifests/install.yaml (with helm). Run it from the module root,
 // after `make tools`:
 //
 //	go run ./manifests/gen
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/stowage-dev/stowage/internal/operatorcr"
 	"github.com/stowage-dev/stowage/manifests"
 )
 
@@ -44,9 +46,22 @@ func generate(ctx context.Context, p manifests.Paths) error {
 	if err := manifests.ReplaceCRDs(ctx, controllerGen, p.Root, p.CRDs()); err != nil {
 		return err
 	}
+	if err := os.WriteFile(p.OperatorRulesFile(), manifests.OperatorRules(OperatorResources()), 0o644); err != nil {
+		return err
+	}
 	out, err := manifests.InstallYAML(ctx, helm, p.Chart())
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(p.InstallYAML(), out, 0o644)
+}
+
+// OperatorResources lists the resources of internal/operatorcr's table, in its order.
+func OperatorResources() []manifests.OperatorResource {
+	out := make([]manifests.OperatorResource, 0, len(operatorcr.Kinds))
+	for i := range operatorcr.Kinds {
+		k := &operatorcr.Kinds[i]
+		out = append(out, manifests.OperatorResource{Group: k.Group, Versions: k.Versions, Resource: k.Resource()})
+	}
+	return out
 }
