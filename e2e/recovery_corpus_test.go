@@ -4,12 +4,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -277,46 +277,26 @@ func TestRecoveryCorpus(t *testing.T) {
 	// Every system's pool and manifests, a few at a time; each timed from its apply to all its
 	// replicas Running.
 	suiteStart := time.Now()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	slots := make(chan struct{}, 4)
-	for _, s := range systems {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			err := env.cluster.CreateNodes(ctx, s.nodes)
-			var manifest string
-			if err == nil {
-				var data []byte
-				if data, err = os.ReadFile(s.file); err == nil {
-					manifest, err = onPool(s.file, data, s.ns, s.pool)
-				}
+	failures := fewAtATime(4, len(systems), func(i int) error {
+		s := systems[i]
+		err := env.cluster.CreateNodes(ctx, s.nodes)
+		var manifest string
+		if err == nil {
+			var data []byte
+			if data, err = os.ReadFile(s.file); err == nil {
+				manifest, err = onPool(s.file, data, s.ns, s.pool)
 			}
-			applied := time.Now()
-			if err == nil {
-				out, errOut, kerr := env.cluster.KubectlWithInput(ctx, strings.NewReader(manifest), "apply", "-f", "-")
-				if kerr != nil {
-					err = fmt.Errorf("kubectl apply: %v\n%s%s", kerr, out, errOut)
-				}
-			}
-			if err == nil {
-				err = cluster.WaitFor(ctx, 4*time.Minute, func() (bool, error) { return allRunning(t, s.ns) })
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failures = append(failures, fmt.Sprintf("%s: %v\n%s", s.name, err, describePods(t, s.ns)))
-				return
-			}
-			s.running = time.Since(applied)
-		}()
-	}
-	wg.Wait()
+		}
+		if err == nil {
+			s.running, err = applyRunning(t, s.ns, manifest)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w\n%s", s.name, err, describePods(t, s.ns))
+		}
+		return nil
+	})
 	if len(failures) > 0 {
-		t.Fatalf("systems that did not come up:\n%s", strings.Join(failures, "\n"))
+		t.Fatalf("systems that did not come up:\n%v", errors.Join(failures...))
 	}
 	t.Logf("%d systems Running %s after the first apply", len(systems), time.Since(suiteStart).Round(time.Second))
 
