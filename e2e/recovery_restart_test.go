@@ -209,7 +209,7 @@ func watchClaims(t *testing.T, ns string) *claimWatch {
 			for ev := range wi.ResultChan() {
 				c, ok := ev.Object.(*corev1.PersistentVolumeClaim)
 				if !ok {
-					if ev.Type == watch.Error {
+					if ev.Type == watch.Error && ctx.Err() == nil { // not the watch ending with stop
 						w.mu.Lock()
 						w.err = fmt.Errorf("claim watch: %v", ev.Object)
 						w.mu.Unlock()
