@@ -134,6 +134,10 @@ test-reliability: tools ## Run the failure tests (two replicas: graceful stop, c
 test-placement: tools ## Run only the placement suite (included in test-e2e); its table goes to bin/placement-*.md
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 40m -v -run 'TestPlacement' ./e2e/ 2>&1 | tee $(BIN)/placement.log
 
+.PHONY: test-recovery
+test-recovery: tools ## Run only the recovery suites (included in test-e2e): every corpus system, crashes at each step, a scale-up; table appended to bin/placement-report.md
+	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 20m -v -run 'TestRecovery' ./e2e/ 2>&1 | tee $(BIN)/recovery.log
+
 .PHONY: test-upgrade
 test-upgrade: tools ## Run only the upgrade suite (included in test-e2e): helm/kubectl/operator updates, table in bin/upgrade-report.md
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout 20m -v -run 'TestUpgradesKeepWhatStowageAdded' ./e2e/ 2>&1 | tee $(BIN)/upgrade.log

@@ -248,9 +248,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startWebhook runs `stowage webhook` on loopback, with --self-signed on the first start, and
-// waits until /readyz answers. It returns the caBundle when it made new certificates.
-func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookProcess, string, error) {
+// startWebhook runs `stowage webhook` on loopback, with --self-signed on the first start and
+// extra flags after the usual ones, and waits until /readyz answers. It returns the caBundle
+// when it made new certificates.
+func (e *environment) startWebhook(certDir string, selfSigned bool, extra ...string) (*webhookProcess, string, error) {
 	w := &webhookProcess{certDir: certDir, kubeconfig: e.cluster.Kubeconfig, stowagePath: e.stowage}
 	if e.webhook != nil {
 		w.port, w.probe, w.metrics, w.pprof = e.webhook.port, e.webhook.probe, e.webhook.metrics, e.webhook.pprof
@@ -278,6 +279,7 @@ func (e *environment) startWebhook(certDir string, selfSigned bool) (*webhookPro
 	if selfSigned {
 		args = append(args, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile)
 	}
+	args = append(args, extra...)
 	w.cmd = exec.Command(e.stowage, args...)
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

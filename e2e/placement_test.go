@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,7 +36,6 @@ import (
 // system is one corpus file applied in a namespace of its own.
 type system struct {
 	name, file, ns string
-	applied        time.Time
 	running        time.Duration
 }
 
@@ -187,40 +187,19 @@ func TestPlacement(t *testing.T) {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	slots := make(chan struct{}, 4)
-	for _, s := range systems {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			data, err := os.ReadFile(s.file)
-			if err == nil {
-				s.applied = time.Now()
-				var out, errOut string
-				out, errOut, err = env.cluster.KubectlWithInput(context.Background(), strings.NewReader(inNamespace(data, s.ns)), "apply", "-f", "-")
-				if err != nil {
-					err = fmt.Errorf("kubectl apply: %v\n%s%s", err, out, errOut)
-				}
-			}
-			if err == nil {
-				err = cluster.WaitFor(context.Background(), 4*time.Minute, func() (bool, error) { return allRunning(t, s.ns) })
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failures = append(failures, s.name+": "+err.Error())
-				return
-			}
-			s.running = time.Since(s.applied)
-		}()
-	}
-	wg.Wait()
+	failures := fewAtATime(4, len(systems), func(i int) error {
+		s := systems[i]
+		data, err := os.ReadFile(s.file)
+		if err == nil {
+			s.running, err = applyRunning(t, s.ns, inNamespace(data, s.ns))
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		return nil
+	})
 	if len(failures) > 0 {
-		t.Fatalf("systems that did not come up:\n%s", strings.Join(failures, "\n"))
+		t.Fatalf("systems that did not come up:\n%v", errors.Join(failures...))
 	}
 	t.Logf("all %d systems Running %s after the first apply", len(systems), time.Since(suiteStart).Round(time.Millisecond))
 
@@ -245,6 +224,44 @@ func TestPlacement(t *testing.T) {
 		t.Logf("report written to %s", path)
 	}
 	_ = ctx
+}
+
+// applyRunning applies a manifest (in namespace ns) and waits until every StatefulSet of ns has
+// all its replicas Running. It returns the time from the apply.
+func applyRunning(t *testing.T, ns, manifest string) (time.Duration, error) {
+	applied := time.Now()
+	out, errOut, err := env.cluster.KubectlWithInput(context.Background(), strings.NewReader(manifest), "apply", "-f", "-")
+	if err != nil {
+		return 0, fmt.Errorf("kubectl apply: %v\n%s%s", err, out, errOut)
+	}
+	if err := cluster.WaitFor(context.Background(), 4*time.Minute, func() (bool, error) { return allRunning(t, ns) }); err != nil {
+		return 0, err
+	}
+	return time.Since(applied), nil
+}
+
+// fewAtATime runs job for every index below n, at most k at once, and returns the errors of the
+// jobs that failed.
+func fewAtATime(k, n int, job func(i int) error) []error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	slots := make(chan struct{}, k)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if err := job(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // checkSystem checks the distinct nodes, pinned volumes and budgets of one system.

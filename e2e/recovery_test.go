@@ -51,6 +51,46 @@ func recoveryPool(prefix string, n int) []cluster.NodeSpec {
 	return out
 }
 
+// createPool creates fake nodes and deletes them when the test ends.
+func createPool(t *testing.T, nodes []cluster.NodeSpec) {
+	t.Helper()
+	deleteAtEnd(t, nodes)
+	if err := env.cluster.CreateNodes(context.Background(), nodes); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deleteAtEnd deletes the nodes (those that still exist) when the test ends.
+func deleteAtEnd(t *testing.T, nodes []cluster.NodeSpec) {
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			_ = env.cluster.Client.Delete(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}})
+		}
+	})
+}
+
+// recoveryPolicy creates an Automatic recovery policy over the StatefulSets labelled label and
+// deletes it when the test ends; edit changes it before it is created.
+func recoveryPolicy(t *testing.T, name, label string, edit func(*v1alpha1.PlacementPolicySpec)) {
+	t.Helper()
+	ctx := context.Background()
+	pol := &v1alpha1.PlacementPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.PlacementPolicySpec{
+			Priority:       100,
+			ObjectSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{label: "true"}},
+			Recovery:       v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryAutomatic},
+		},
+	}
+	if edit != nil {
+		edit(&pol.Spec)
+	}
+	if err := env.cluster.Client.Create(ctx, pol); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.cluster.Client.Delete(ctx, pol) })
+}
+
 // recoveryStatefulSet is a three-replica database on the pool, each replica with a local volume.
 func recoveryStatefulSet(ns, name, pool, selectedBy string) *appsv1.StatefulSet {
 	labels := map[string]string{"app": name}
@@ -125,6 +165,18 @@ func forceDeletePodsOn(t *testing.T, node string) {
 // claim bound to a volume pinned to that node, and returns how long it took from start.
 func recoveredOnLiveNode(t *testing.T, ns, pod, dead string, old replicaState, start time.Time) time.Duration {
 	t.Helper()
+	return replicaRecovered(t, ns, pod, dead, old.podUID, map[string]claimState{"data-" + pod: {uid: old.claimUID, volume: old.volume}}, start)
+}
+
+// claimState is a claim's UID and the volume bound to it.
+type claimState struct{ uid, volume string }
+
+// replicaRecovered waits until replica pod is Ready on a node other than dead, as a pod other
+// than oldPodUID, with each of its claims (old, by name) replaced by a new claim bound to a new
+// volume pinned to the pod's node. It returns how long that took from start, and checks that
+// every old volume is kept, Retain and annotated.
+func replicaRecovered(t *testing.T, ns, pod, dead, oldPodUID string, old map[string]claimState, start time.Time) time.Duration {
+	t.Helper()
 	ctx := context.Background()
 	defer func() {
 		if t.Failed() {
@@ -137,35 +189,47 @@ func recoveredOnLiveNode(t *testing.T, ns, pod, dead string, old replicaState, s
 		if err := env.cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod}, &p); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
-		if !podReady(&p) || p.Spec.NodeName == dead || string(p.UID) == old.podUID {
+		if !podReady(&p) || p.Spec.NodeName == dead || string(p.UID) == oldPodUID {
 			return false, nil
 		}
-		var c corev1.PersistentVolumeClaim
-		if err := env.cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-" + pod}, &c); err != nil {
-			return false, client.IgnoreNotFound(err)
-		}
-		if string(c.UID) == old.claimUID || c.Spec.VolumeName == "" || c.Spec.VolumeName == old.volume {
-			return false, nil
-		}
-		var pv corev1.PersistentVolume
-		if err := env.cluster.Client.Get(ctx, client.ObjectKey{Name: c.Spec.VolumeName}, &pv); err != nil {
-			return false, client.IgnoreNotFound(err)
-		}
-		if pinnedNode(&pv) != p.Spec.NodeName {
-			return false, fmt.Errorf("new volume %s pinned to %s, pod on %s", pv.Name, pinnedNode(&pv), p.Spec.NodeName)
+		for name, o := range old {
+			var c corev1.PersistentVolumeClaim
+			if err := env.cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &c); err != nil {
+				return false, client.IgnoreNotFound(err)
+			}
+			if string(c.UID) == o.uid || c.Spec.VolumeName == "" || c.Spec.VolumeName == o.volume {
+				return false, nil
+			}
+			var pv corev1.PersistentVolume
+			if err := env.cluster.Client.Get(ctx, client.ObjectKey{Name: c.Spec.VolumeName}, &pv); err != nil {
+				return false, client.IgnoreNotFound(err)
+			}
+			if pinnedNode(&pv) != p.Spec.NodeName {
+				return false, fmt.Errorf("new volume %s pinned to %s, pod on %s", pv.Name, pinnedNode(&pv), p.Spec.NodeName)
+			}
 		}
 		took = time.Since(start)
 		return true, nil
 	})
-	// The old volume is kept, Retain, annotated.
-	var pv corev1.PersistentVolume
-	if err := env.cluster.Client.Get(ctx, client.ObjectKey{Name: old.volume}, &pv); err != nil {
-		t.Fatalf("old volume %s: %v", old.volume, err)
-	}
-	if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain || pv.Annotations[policy.RecoveredFromAnnotation] == "" {
-		t.Errorf("old volume %s: reclaim policy %s, annotation %q; want Retain and annotated", pv.Name, pv.Spec.PersistentVolumeReclaimPolicy, pv.Annotations[policy.RecoveredFromAnnotation])
+	// The old volumes are kept, Retain, annotated.
+	for _, o := range old {
+		if !volumeRetained(t, o.volume) {
+			t.Errorf("old volume %s of %s is not kept with reclaim policy Retain and annotated", o.volume, pod)
+		}
 	}
 	return took
+}
+
+// volumeRetained says whether a volume exists with reclaim policy Retain and the
+// stowage.dev/recovered-from annotation.
+func volumeRetained(t *testing.T, name string) bool {
+	t.Helper()
+	var pv corev1.PersistentVolume
+	if err := env.cluster.Client.Get(context.Background(), client.ObjectKey{Name: name}, &pv); err != nil {
+		t.Logf("volume %s: %v", name, err)
+		return false
+	}
+	return pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimRetain && pv.Annotations[policy.RecoveredFromAnnotation] != ""
 }
 
 // untouched checks that every replica but the recovered one keeps its pod, claim and volume.
@@ -192,20 +256,49 @@ func statefulSetAnnotations(t *testing.T, ns, name string) map[string]string {
 
 func eventReasons(t *testing.T, ns, kind, name string) []string {
 	t.Helper()
+	var out []string
+	for _, e := range eventsAbout(t, ns, kind, name, "") {
+		out = append(out, e.Reason)
+	}
+	return out
+}
+
+// eventsAbout lists the events of a namespace about one object (with uid, only that
+// incarnation of it).
+func eventsAbout(t *testing.T, ns, kind, name, uid string) []corev1.Event {
+	t.Helper()
 	var list corev1.EventList
 	if err := env.cluster.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []corev1.Event
 	for _, e := range list.Items {
-		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name {
-			out = append(out, e.Reason)
+		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && (uid == "" || string(e.InvolvedObject.UID) == uid) {
+			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// counter reads one sample of a counter from the webhook's metrics.
+// claimReleased checks that the released claim (that incarnation: uid) carries a ClaimReleased
+// event: the event is on the claim as well as on the StatefulSet.
+func claimReleased(t *testing.T, ns, claim, uid string) {
+	t.Helper()
+	err := cluster.WaitFor(context.Background(), 15*time.Second, func() (bool, error) {
+		for _, e := range eventsAbout(t, ns, "PersistentVolumeClaim", claim, uid) {
+			if e.Reason == "ClaimReleased" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("no ClaimReleased event on claim %s/%s (uid %s): %v", ns, claim, uid, err)
+	}
+}
+
+// counter reads one sample of a counter (or a histogram's _count) from the webhook's metrics;
+// the first sample whose labels include labels, 0 when there is none.
 func counter(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
 	text, err := env.webhook.metricsText()
@@ -216,7 +309,7 @@ func counter(t *testing.T, name string, labels map[string]string) float64 {
 	for k, v := range labels {
 		want = append(want, fmt.Sprintf(`%s="%s"`, k, v))
 	}
-	line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
+	line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(?:\{([^}]*)\})? (\S+)$`)
 	for _, m := range line.FindAllStringSubmatch(text, -1) {
 		ok := true
 		for _, w := range want {
@@ -234,38 +327,9 @@ func TestRecovery(t *testing.T) {
 	ctx := context.Background()
 	poolA, poolB, poolC := recoveryPool("rec-a", 5), recoveryPool("rec-b", 3), recoveryPool("rec-c", 4)
 	all := append(append(append([]cluster.NodeSpec{}, poolA...), poolB...), poolC...)
-	if err := env.cluster.CreateNodes(ctx, all); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, n := range all {
-			_ = env.cluster.Client.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}})
-		}
-	})
-	pol := &v1alpha1.PlacementPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "e2e-recovery"},
-		Spec: v1alpha1.PlacementPolicySpec{
-			Priority:       100,
-			ObjectSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{recoveryLabel: "true"}},
-			Recovery:       v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryAutomatic},
-		},
-	}
-	if err := env.cluster.Client.Create(ctx, pol); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.cluster.Client.Delete(ctx, pol) })
-	manual := &v1alpha1.PlacementPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "e2e-recovery-manual"},
-		Spec: v1alpha1.PlacementPolicySpec{
-			Priority:       100,
-			ObjectSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]v1alpha1.LabelValue{recoveryManualLabel: "true"}},
-			Recovery:       v1alpha1.RecoverySpec{Mode: v1alpha1.RecoveryManual},
-		},
-	}
-	if err := env.cluster.Client.Create(ctx, manual); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.cluster.Client.Delete(ctx, manual) })
+	createPool(t, all)
+	recoveryPolicy(t, "e2e-recovery", recoveryLabel, nil)
+	recoveryPolicy(t, "e2e-recovery-manual", recoveryManualLabel, func(s *v1alpha1.PlacementPolicySpec) { s.Recovery.Mode = v1alpha1.RecoveryManual })
 
 	var report []string
 	defer func() {
@@ -299,8 +363,14 @@ func TestRecovery(t *testing.T) {
 				t.Errorf("no %s event on the StatefulSet; events: %s", r, reasons)
 			}
 		}
-		if n := counter(t, "stowage_recoveries_succeeded_total", map[string]string{"namespace": ns, "statefulset": "db"}); n < 1 {
-			t.Errorf("stowage_recoveries_succeeded_total = %v", n)
+		claimReleased(t, ns, "data-db-1", victim.claimUID)
+		for _, name := range []string{"stowage_recoveries_started_total", "stowage_recoveries_succeeded_total"} {
+			if n := counter(t, name, map[string]string{"namespace": ns, "statefulset": "db"}); n < 1 {
+				t.Errorf("%s{namespace=%s,statefulset=db} = %v, want ≥ 1", name, ns, n)
+			}
+		}
+		if n := counter(t, "stowage_recovery_duration_seconds_count", nil); n < 1 {
+			t.Errorf("stowage_recovery_duration_seconds_count = %v, want ≥ 1", n)
 		}
 		report = append(report, fmt.Sprintf("| node %s deleted | db-1 Ready on a live node, new volume; old volume Retain+annotated; db-0, db-2 untouched | %s |", victim.node, took.Round(100*time.Millisecond)))
 		t.Logf("node deleted → replica Ready on a live node in %s", took.Round(100*time.Millisecond))

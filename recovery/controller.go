@@ -54,6 +54,10 @@ type Reconciler struct {
 	// MaxInFlight caps recoveries in flight across the cluster (policy.DefaultMaxRecoveries when 0).
 	MaxInFlight int
 	Now         func() time.Time
+	// AfterStep, when set, is called after each step that changed the cluster, with its
+	// action. The failure tests use it (stowage webhook's hidden --recovery-exit-after) to stop
+	// the process at a step boundary and restart it.
+	AfterStep func(policy.RecoveryAction)
 
 	mu      sync.Mutex
 	blocked map[string]string // sts/ordinal → guard last reported, to count and report changes once
@@ -179,7 +183,13 @@ func (r *Reconciler) Step(ctx context.Context, key types.NamespacedName) (*polic
 	if d.Action == policy.RecoveryNone || d.Action == policy.RecoveryWait {
 		return &d, nil
 	}
-	return &d, r.execute(ctx, sts, d)
+	if err := r.execute(ctx, sts, d); err != nil {
+		return &d, err
+	}
+	if r.AfterStep != nil {
+		r.AfterStep(d.Action)
+	}
+	return &d, nil
 }
 
 func (r *Reconciler) decide(ctx context.Context, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy) (policy.RecoveryDecision, error) {

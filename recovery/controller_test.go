@@ -193,3 +193,35 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestAfterStepSeesEveryStep: the hook the failure tests stop the process with is called once
+// after each step that changed the cluster, in the recovery's order, and never for a wait.
+func TestAfterStepSeesEveryStep(t *testing.T) {
+	ctx := context.Background()
+	c := world(t)
+	var steps []policy.RecoveryAction
+	r := &Reconciler{Client: c, APIReader: c, Policy: automatic, Now: time.Now,
+		AfterStep: func(a policy.RecoveryAction) { steps = append(steps, a) }}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "db"}}
+	for i := 0; i < 20; i++ {
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatalf("reconcile %d: %v", i, err)
+		}
+		var pod corev1.Pod
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "ns", Name: "db-1"}, &pod); apierrors.IsNotFound(err) {
+			newPod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: "db-1", Namespace: "ns", UID: "pod-1-new",
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db", UID: "sts-uid", Controller: ptr.To(true)}}},
+				Spec:   corev1.PodSpec{NodeName: "n3"},
+				Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+			}
+			if err := c.Create(ctx, newPod); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []policy.RecoveryAction{policy.RecoveryBegin, policy.RecoveryRetainVolume, policy.RecoveryDeleteClaim, policy.RecoveryDeletePod, policy.RecoveryFinish}
+	if fmt.Sprint(steps) != fmt.Sprint(want) {
+		t.Errorf("AfterStep saw %v, want %v", steps, want)
+	}
+}

@@ -70,6 +70,7 @@ type webhookFlags struct {
 
 	recovery          bool
 	recoveryMaxFlight int
+	recoveryExitAfter string
 
 	leaderElectLeaseDuration time.Duration
 	leaderElectRenewDeadline time.Duration
@@ -120,6 +121,9 @@ Health: /healthz and /readyz (ready once the caches have synced). Metrics: /metr
 	f.DurationVar(&o.notReadyThreshold, "not-ready-threshold", 5*time.Minute, "how long a node may be NotReady before the audit counts its volumes as stranded")
 	f.BoolVar(&o.recovery, "recovery", false, "run the recovery controller on the leader: it rebuilds replicas stranded on gone nodes as the selecting policy's spec.recovery says (needs the chart's recovery.enabled RBAC)")
 	f.IntVar(&o.recoveryMaxFlight, "recovery-max-in-flight", policy.DefaultMaxRecoveries, "cluster-wide cap on StatefulSets with a recovery in flight")
+	// For the failure tests only: a crash of the process at a recovery step boundary.
+	f.StringVar(&o.recoveryExitAfter, "recovery-exit-after", "", "test only: exit (status 3, lease not released) right after the recovery controller takes this step: "+strings.Join(exitSteps, ", "))
+	_ = f.MarkHidden("recovery-exit-after")
 	o.limits.add(f)
 	return cmd
 }
@@ -185,6 +189,9 @@ func (o *webhookFlags) setup(cmd *cobra.Command) (logr.Logger, error) {
 	}
 	if o.recovery && o.recoveryMaxFlight < 1 {
 		return logr.Discard(), usageError(cmd, "--recovery-max-in-flight must be at least 1")
+	}
+	if o.recoveryExitAfter != "" && !slices.Contains(exitSteps, o.recoveryExitAfter) {
+		return logr.Discard(), usageError(cmd, fmt.Sprintf("--recovery-exit-after must be one of %s", strings.Join(exitSteps, ", ")))
 	}
 	log := newLogger(o)
 	ctrl.SetLogger(log)
@@ -442,6 +449,7 @@ func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cach
 			Recorder:    mgr.GetEventRecorder("stowage-recovery"),
 			Metrics:     recoveryMetrics,
 			MaxInFlight: o.recoveryMaxFlight,
+			AfterStep:   exitAfter(o.recoveryExitAfter, log),
 		}).SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
@@ -450,6 +458,25 @@ func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cach
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// exitSteps are the recovery steps --recovery-exit-after accepts: each one changes the cluster.
+var exitSteps = []string{string(policy.RecoveryBegin), string(policy.RecoveryRetainVolume), string(policy.RecoveryDeleteClaim),
+	string(policy.RecoveryDeletePod), string(policy.RecoveryFinish)}
+
+// exitAfter returns the recovery controller's AfterStep hook for --recovery-exit-after: the
+// process ends right after that step, as abruptly as a crash (no lease release, no drain), so
+// the failure tests can restart Stowage at every step boundary. Nil without the flag.
+func exitAfter(step string, log logr.Logger) func(policy.RecoveryAction) {
+	if step == "" {
+		return nil
+	}
+	return func(a policy.RecoveryAction) {
+		if string(a) == step {
+			log.Info("exiting after the recovery step, as --recovery-exit-after asks", "step", step)
+			os.Exit(3)
+		}
+	}
 }
 
 // recoveryPolicy selects the policy of a StatefulSet the way the budget controller does: only in
