@@ -58,8 +58,8 @@ type recoveryRound struct {
 }
 
 // recoveryCorpus returns the corpus systems with a StatefulSet of at least three replicas and a
-// volume claim template. The taint round goes to mariadb-galera (the README's worked example),
-// or to the first system when the corpus has no Galera.
+// volume claim template. Every system gets both rounds: a deleted node, then an out-of-service
+// taint on another node.
 func recoveryCorpus(t *testing.T) []*recoverySystem {
 	t.Helper()
 	var out []*recoverySystem
@@ -93,14 +93,11 @@ func recoveryCorpus(t *testing.T) []*recoverySystem {
 		}
 		s.most = most
 		s.ns, s.pool = "rc-"+s.name, "rc-"+s.name
-		s.taint = s.name == "mariadb-galera"
+		s.taint = true
 		out = append(out, s)
 	}
 	if len(out) == 0 {
 		t.Fatal("no corpus system has a StatefulSet of three or more replicas with volumes")
-	}
-	if !slices.ContainsFunc(out, func(s *recoverySystem) bool { return s.taint }) {
-		out[0].taint = true
 	}
 	for _, s := range out {
 		// One spare node per node lost, so that hard anti-affinity leaves a place to go.
@@ -338,7 +335,7 @@ const recoveryReportMarker = "<!-- recovery: written by TestRecoveryCorpus -->"
 func writeRecoveryReport(t *testing.T, systems []*recoverySystem, total time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n### Recovery of a replica stranded on a lost node (`TestRecoveryCorpus`)\n\n", recoveryReportMarker)
-	b.WriteString("Each system on a pool of its own (replicas + 1 nodes, + 2 with the taint round); the pods of a deleted node are removed at once, as the pod garbage collector does about 40 s later. Times from the node's loss to the replica Ready on a live node with a new volume.\n\n")
+	b.WriteString("Each system on a pool of its own (replicas + 2 nodes: one lost to deletion, one to the taint); the pods of a deleted node are removed at once, as the pod garbage collector does about 40 s later. Times from the node's loss to the replica Ready on a live node with a new volume.\n\n")
 	b.WriteString("| system | StatefulSet | replicas | apply → all Running | node deleted → Running | out-of-service taint → Running | old PV Retain + annotated | others untouched | events (StatefulSet, claim) |\n|---|---|---|---|---|---|---|---|---|\n")
 	yes := func(ok bool) string {
 		if ok {
