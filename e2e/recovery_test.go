@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -430,7 +431,35 @@ func TestRecovery(t *testing.T) {
 		if n < 1 {
 			t.Errorf("stowage_recoveries_refused_total{guard=QuorumLost} = %v", n)
 		}
-		report = append(report, fmt.Sprintf("| 2 of 3 nodes of q deleted | nothing done: claims kept, status QuorumLost, RecoveryBlocked event, refused counter %v | - |", n))
+		// The audit says the same: both stranded replicas are Blocked by QuorumLost.
+		out, errOut, code := stowage(t, "audit", "-n", qns, "-o", "json")
+		var rep struct {
+			StatefulSets []struct {
+				Name     string `json:"name"`
+				Replicas []struct {
+					Pod      string `json:"pod"`
+					Recovery *struct {
+						State string `json:"state"`
+						Guard string `json:"guard"`
+					} `json:"recovery"`
+				} `json:"replicas"`
+			} `json:"statefulSets"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("stowage audit (exit %d): %v\n%s", code, err, errOut)
+		}
+		blocked := 0
+		for _, s := range rep.StatefulSets {
+			for _, r := range s.Replicas {
+				if s.Name == "q" && r.Recovery != nil && r.Recovery.State == "Blocked" && r.Recovery.Guard == string(policy.GuardQuorumLost) {
+					blocked++
+				}
+			}
+		}
+		if blocked != 2 {
+			t.Errorf("the audit shows %d replicas of q blocked by QuorumLost, want 2:\n%s", blocked, out)
+		}
+		report = append(report, fmt.Sprintf("| 2 of 3 nodes of q deleted | nothing done: claims kept, status QuorumLost, RecoveryBlocked event, refused counter %v, audit: 2 replicas Blocked (QuorumLost) | - |", n))
 	})
 
 	t.Run("Manual mode: recover --plan lists the replica, recover does it", func(t *testing.T) {
