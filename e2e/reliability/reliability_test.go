@@ -21,6 +21,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -263,9 +264,9 @@ func (s *suite) startReviewer() *reviewer {
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{UID: "direct", Operation: admissionv1.Create, Namespace: "apps", Name: "direct",
 			Kind:     metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"},
-			Resource: metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}},
+			Resource: metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"},
+			Object:   runtime.RawExtension{Raw: obj}},
 	})
-	body = []byte(strings.Replace(string(body), `"operation":"CREATE"`, `"operation":"CREATE","object":`+string(obj), 1))
 	rv := &reviewer{stopped: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(rv.done)
