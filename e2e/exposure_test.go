@@ -17,6 +17,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,6 +25,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
+
+	"github.com/stowage-dev/stowage/internal/operatorcr"
 )
 
 // TestChartRBACAndSecureMetrics runs a second `stowage webhook` as the chart's ServiceAccount,
@@ -55,6 +58,30 @@ func TestChartRBACAndSecureMetrics(t *testing.T) {
 			t.Fatalf("token for %s/%s: %v", ns, name, err)
 		}
 		return tr.Status.Token
+	}
+
+	// The audit may list every operator resource it judges, and only list them. The API server's
+	// own authorizer answers (a SubjectAccessReview, as kubectl auth can-i sends, which cannot
+	// name a resource whose CRD is not installed).
+	allowed := func(verb string, k operatorcr.Kind) bool {
+		t.Helper()
+		sar, err := env.cluster.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:               "system:serviceaccount:" + saNamespace + ":" + saName,
+			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + saNamespace, "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: k.Group, Resource: k.Resource()},
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sar.Status.Allowed
+	}
+	for _, k := range operatorcr.Kinds {
+		if !allowed("list", k) {
+			t.Errorf("the chart's ServiceAccount may not list %s.%s", k.Resource(), k.Group)
+		}
+		if allowed("update", k) || allowed("watch", k) {
+			t.Errorf("the chart's ServiceAccount may update or watch %s.%s; it must only list them", k.Resource(), k.Group)
+		}
 	}
 
 	// A kubeconfig that authenticates as the chart's ServiceAccount.

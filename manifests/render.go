@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -256,6 +257,24 @@ func OperatorRules(resources []OperatorResource) []byte {
 	for _, r := range resources {
 		fmt.Fprintf(&b, "- apiGroups: %s\n  apiVersions: %s\n  resources: %s\n  operations: [\"CREATE\", \"UPDATE\"]\n  scope: Namespaced\n",
 			quoted([]string{r.Group}), quoted(r.Versions), quoted([]string{r.Resource}))
+	}
+	b.WriteString("{{- end }}\n")
+	// The audit lists the same resources (and nothing else of the operators' groups), one RBAC
+	// rule per group in the table's order.
+	b.WriteString("{{/*\nRBAC rules that let the audit list those resources.\n*/}}\n")
+	b.WriteString("{{- define \"stowage.operatorResourceReadRules\" -}}\n")
+	var groups []string
+	byGroup := map[string][]string{}
+	for _, r := range resources {
+		if byGroup[r.Group] == nil {
+			groups = append(groups, r.Group)
+		}
+		if !slices.Contains(byGroup[r.Group], r.Resource) {
+			byGroup[r.Group] = append(byGroup[r.Group], r.Resource)
+		}
+	}
+	for _, g := range groups {
+		fmt.Fprintf(&b, "- apiGroups: %s\n  resources: %s\n  verbs: [\"list\"]\n", quoted([]string{g}), quoted(byGroup[g]))
 	}
 	b.WriteString("{{- end }}\n")
 	return b.Bytes()

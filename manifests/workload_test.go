@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/stowage-dev/stowage/internal/operatorcr"
 	"github.com/stowage-dev/stowage/internal/policyfile"
 	"github.com/stowage-dev/stowage/internal/stream"
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -318,6 +319,10 @@ func TestRBAC(t *testing.T) {
 		"stowage.dev/placementpolicies/status":                         {"patch"},
 		"authentication.k8s.io/tokenreviews":                           {"create"},
 		"authorization.k8s.io/subjectaccessreviews":                    {"create"},
+	}
+	// The audit lists every operator resource of internal/operatorcr's table, and only lists them.
+	for _, k := range operatorcr.Kinds {
+		clusterWant[k.Group+"/"+k.Resource()] = []string{"list"}
 	}
 	withReports := map[string][]string{"wgpolicyk8s.io/policyreports": {"create", "delete", "get", "list", "update", "watch"}}
 	for k, v := range clusterWant {

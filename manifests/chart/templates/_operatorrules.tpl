@@ -39,3 +39,23 @@ Rules of the webhook for operator custom resources that become StatefulSets.
   operations: ["CREATE", "UPDATE"]
   scope: Namespaced
 {{- end }}
+{{/*
+RBAC rules that let the audit list those resources.
+*/}}
+{{- define "stowage.operatorResourceReadRules" -}}
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["prometheuses", "alertmanagers", "thanosrulers"]
+  verbs: ["list"]
+- apiGroups: ["elasticsearch.k8s.elastic.co"]
+  resources: ["elasticsearches"]
+  verbs: ["list"]
+- apiGroups: ["rabbitmq.com"]
+  resources: ["rabbitmqclusters"]
+  verbs: ["list"]
+- apiGroups: ["k8s.mariadb.com"]
+  resources: ["mariadbs"]
+  verbs: ["list"]
+- apiGroups: ["kafka.strimzi.io"]
+  resources: ["kafkanodepools"]
+  verbs: ["list"]
+{{- end }}
