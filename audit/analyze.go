@@ -158,12 +158,12 @@ func (a *analyzer) acc(ni *nodeInfo) *impactAcc {
 	return x
 }
 
-// quorum is the majority of n replicas: ⌊n/2⌋+1, and 0 for none.
+// quorum is the engine's majority quorum of n replicas, policy.Quorum, and 0 for none.
 func quorum(n int32) int32 {
 	if n <= 0 {
 		return 0
 	}
-	return n/2 + 1
+	return policy.Quorum(n, nil)
 }
 
 func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
