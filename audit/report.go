@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 )
@@ -117,18 +116,6 @@ const (
 	PolicyExempt FindingID = "PolicyExempt"
 )
 
-// FindingIDs returns the audit's own finding IDs, sorted. Policy findings use the engine's rule
-// IDs, which are not listed here.
-func FindingIDs() []FindingID {
-	ids := []FindingID{
-		ColocatedReplicas, InstanceSharesNode, VolumesPinnedTogether, PodAwayFromVolume,
-		StrandedVolume, PendingOnStrandedVolume, NoPDB, InsufficientEligibleNodes, QuorumLost,
-		NodeLossBreaksQuorum, NoPolicy, PolicyExempt,
-	}
-	slices.Sort(ids)
-	return ids
-}
-
 // Source says which part of Stowage produced a finding.
 type Source string
 
@@ -142,7 +129,8 @@ const (
 // Finding is one problem with one StatefulSet, one operator resource that becomes a StatefulSet,
 // or one pod set (pods a controller other than a StatefulSet makes, see PodSetRow).
 type Finding struct {
-	// ID names the kind of finding: one of FindingIDs, or the engine's rule ID for Source policy.
+	// ID names the kind of finding: one of the audit's own IDs above, or the engine's rule ID for
+	// Source policy.
 	ID FindingID `json:"id"`
 	// Severity is error, warning or info.
 	Severity Severity `json:"severity"`
