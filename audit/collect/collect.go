@@ -45,68 +45,25 @@ func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface
 		return nil, fmt.Errorf("label selector %q: %w", selector, err)
 	}
 
-	if snap.StatefulSets, err = list(ctx, "statefulsets", func(ctx context.Context, o metav1.ListOptions) ([]appsv1.StatefulSet, string, error) {
-		o.LabelSelector = selector
-		l, err := cs.AppsV1().StatefulSets(namespace).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[appsv1.StatefulSet]); err != nil {
+	if snap.StatefulSets, err = list(ctx, "statefulsets", selector, cs.AppsV1().StatefulSets(namespace).List, keepAll[appsv1.StatefulSet]); err != nil {
 		return nil, err
 	}
-	if snap.Pods, err = list(ctx, "pods", func(ctx context.Context, o metav1.ListOptions) ([]corev1.Pod, string, error) {
-		l, err := cs.CoreV1().Pods(namespace).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, func(p *corev1.Pod) *corev1.Pod { return slimPod(p, sel) }); err != nil {
+	if snap.Pods, err = list(ctx, "pods", "", cs.CoreV1().Pods(namespace).List, func(p *corev1.Pod) *corev1.Pod { return slimPod(p, sel) }); err != nil {
 		return nil, err
 	}
-	if snap.PVCs, err = list(ctx, "persistentvolumeclaims", func(ctx context.Context, o metav1.ListOptions) ([]corev1.PersistentVolumeClaim, string, error) {
-		l, err := cs.CoreV1().PersistentVolumeClaims(namespace).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[corev1.PersistentVolumeClaim]); err != nil {
+	if snap.PVCs, err = list(ctx, "persistentvolumeclaims", "", cs.CoreV1().PersistentVolumeClaims(namespace).List, keepAll[corev1.PersistentVolumeClaim]); err != nil {
 		return nil, err
 	}
-	if snap.PVs, err = list(ctx, "persistentvolumes", func(ctx context.Context, o metav1.ListOptions) ([]corev1.PersistentVolume, string, error) {
-		l, err := cs.CoreV1().PersistentVolumes().List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[corev1.PersistentVolume]); err != nil {
+	if snap.PVs, err = list(ctx, "persistentvolumes", "", cs.CoreV1().PersistentVolumes().List, keepAll[corev1.PersistentVolume]); err != nil {
 		return nil, err
 	}
-	if snap.Nodes, err = list(ctx, "nodes", func(ctx context.Context, o metav1.ListOptions) ([]corev1.Node, string, error) {
-		l, err := cs.CoreV1().Nodes().List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[corev1.Node]); err != nil {
+	if snap.Nodes, err = list(ctx, "nodes", "", cs.CoreV1().Nodes().List, keepAll[corev1.Node]); err != nil {
 		return nil, err
 	}
-	if snap.PDBs, err = list(ctx, "poddisruptionbudgets", func(ctx context.Context, o metav1.ListOptions) ([]policyv1.PodDisruptionBudget, string, error) {
-		l, err := cs.PolicyV1().PodDisruptionBudgets(namespace).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[policyv1.PodDisruptionBudget]); err != nil {
+	if snap.PDBs, err = list(ctx, "poddisruptionbudgets", "", cs.PolicyV1().PodDisruptionBudgets(namespace).List, keepAll[policyv1.PodDisruptionBudget]); err != nil {
 		return nil, err
 	}
-	if snap.StorageClasses, err = list(ctx, "storageclasses", func(ctx context.Context, o metav1.ListOptions) ([]storagev1.StorageClass, string, error) {
-		l, err := cs.StorageV1().StorageClasses().List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[storagev1.StorageClass]); err != nil {
+	if snap.StorageClasses, err = list(ctx, "storageclasses", "", cs.StorageV1().StorageClasses().List, keepAll[storagev1.StorageClass]); err != nil {
 		return nil, err
 	}
 	if snap.Namespaces, err = namespaces(ctx, cs, namespace); err != nil {
@@ -121,31 +78,39 @@ func Collect(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface
 	return snap, nil
 }
 
-// list follows the continue token until the last page, keeping what keep returns for each
-// object (nil drops it), with managed fields cleared.
+// list follows the continue token until the last page of a typed or dynamic client's List, with
+// the label selector, keeping what keep returns for each object (nil drops it), with managed
+// fields cleared.
 func list[T any, PT interface {
 	*T
 	metav1.Object
-}](ctx context.Context, what string, page func(context.Context, metav1.ListOptions) ([]T, string, error), keep func(PT) PT) ([]PT, error) {
+}, L interface {
+	runtime.Object
+	GetContinue() string
+}](ctx context.Context, what, selector string, page func(context.Context, metav1.ListOptions) (L, error), keep func(PT) PT) ([]PT, error) {
 	var out []PT
-	opts := metav1.ListOptions{Limit: PageSize}
+	opts := metav1.ListOptions{Limit: PageSize, LabelSelector: selector}
 	for {
-		items, cont, err := page(ctx, opts)
+		l, err := page(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("listing %s: %w", what, err)
 		}
-		for i := range items {
-			o := keep(PT(&items[i]))
+		items, err := meta.ExtractList(l) // pointers into l's items, not copies
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", what, err)
+		}
+		for _, item := range items {
+			o := keep(item.(PT))
 			if o == nil {
 				continue
 			}
 			o.SetManagedFields(nil)
 			out = append(out, o)
 		}
-		if cont == "" {
+		if l.GetContinue() == "" {
 			return out, nil
 		}
-		opts.Continue = cont
+		opts.Continue = l.GetContinue()
 	}
 }
 
@@ -196,13 +161,7 @@ func namespaces(ctx context.Context, cs kubernetes.Interface, namespace string) 
 		ns.ManagedFields = nil
 		return []*corev1.Namespace{ns}, nil
 	}
-	out, err := list(ctx, "namespaces", func(ctx context.Context, o metav1.ListOptions) ([]corev1.Namespace, string, error) {
-		l, err := cs.CoreV1().Namespaces().List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	}, keepAll[corev1.Namespace])
+	out, err := list(ctx, "namespaces", "", cs.CoreV1().Namespaces().List, keepAll[corev1.Namespace])
 	if apierrors.IsForbidden(err) {
 		return nil, nil
 	}
@@ -216,12 +175,12 @@ func placementPolicies(ctx context.Context, dyn dynamic.Interface) ([]*v1alpha1.
 	if dyn == nil {
 		return nil, nil
 	}
-	items, err := listDynamic(ctx, dyn.Resource(PlacementPolicies), "")
+	items, err := list(ctx, "placementpolicies", "", dyn.Resource(PlacementPolicies).List, keepAll[unstructured.Unstructured])
 	switch {
 	case skipReason(err) == audit.SkippedNotInstalled:
 		return nil, nil // the CRD is not installed
 	case err != nil:
-		return nil, fmt.Errorf("listing placementpolicies: %w", err)
+		return nil, err
 	}
 	var out []*v1alpha1.PlacementPolicy
 	for _, u := range items {
@@ -252,10 +211,10 @@ func customResources(ctx context.Context, disc discovery.DiscoveryInterface, dyn
 			return nil, nil, err
 		}
 		if reason == "" {
-			items, err := listDynamic(ctx, dyn.Resource(gvr).Namespace(namespace), selector)
+			items, err := list(ctx, gvr.Resource+"."+gvr.Group, selector, dyn.Resource(gvr).Namespace(namespace).List, keepAll[unstructured.Unstructured])
 			reason = skipReason(err)
 			if err != nil && reason == "" {
-				return nil, nil, fmt.Errorf("listing %s.%s: %w", gvr.Resource, gvr.Group, err)
+				return nil, nil, err
 			}
 			out = append(out, items...)
 		}
@@ -305,27 +264,6 @@ func resourceOf(disc discovery.DiscoveryInterface, cache map[string]served, k op
 		}
 	}
 	return schema.GroupVersionResource{}, reason, nil
-}
-
-// listDynamic lists every page of a resource, with managed fields cleared.
-func listDynamic(ctx context.Context, ri dynamic.ResourceInterface, selector string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	opts := metav1.ListOptions{Limit: PageSize, LabelSelector: selector}
-	for {
-		l, err := ri.List(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			u := &l.Items[i]
-			u.SetManagedFields(nil)
-			out = append(out, u)
-		}
-		if l.GetContinue() == "" {
-			return out, nil
-		}
-		opts.Continue = l.GetContinue()
-	}
 }
 
 // skipReason says whether a list error means the kind is not installed (audit.SkippedNotInstalled:
