@@ -32,15 +32,10 @@ type htmlView struct {
 	Sections    []htmlSection
 	QuorumNodes []audit.NodeImpact
 	Problems    []audit.Problem
-	Legend      []htmlLegend
 }
 
 type htmlCard struct {
 	Label, Value, Hint, Class string
-}
-
-type htmlLegend struct {
-	Class, Label string
 }
 
 type htmlRow struct {
@@ -65,17 +60,6 @@ func HTML(w io.Writer, r *audit.Report) error {
 		Map:         placementMap(r),
 		QuorumNodes: quorumNodes(r),
 		Problems:    r.Problems,
-		Legend: []htmlLegend{
-			{"c-ok", "healthy replica: pod ready next to its volume"},
-			{"c-colo", "co-located: two or more replicas (pods or volumes) on the node"},
-			{"c-stranded", "stranded: volume pinned to a missing, down or cordoned node"},
-			{"c-away", "pod and volume on different nodes"},
-			{"c-sick", "pod not ready, or on a node that is not ready"},
-			{"c-vol", "volume only: its pod is not running here"},
-			{"c-pending", "pod Pending, bound to no node"},
-			{"col-bad", "node missing or down"},
-			{"col-cordoned", "node cordoned or not ready"},
-		},
 	}
 	s := &r.Summary
 	v.Cards = []htmlCard{
