@@ -136,15 +136,12 @@ func summaryLine(r *audit.Report) string {
 // Table writes kubectl-like columns, one row per StatefulSet, then the findings by severity,
 // the nodes whose failure costs a quorum, and the objects that could not be analysed.
 func Table(w io.Writer, r *audit.Report) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tNAME\tREADY\tNODES\tCOLOCATED\tPINNED\tSTRANDED\tPDB\tPOLICY\tVIOLATIONS\tSEVERITY")
-	for i := range r.StatefulSets {
-		s := &r.StatefulSets[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.Namespace, s.Name, readyColumn(s), len(s.Nodes),
-			s.ColocatedReplicas, pinnedColumn(s), s.StrandedReplicas, pdbColumn(s), policyColumn(s), s.Violations,
-			orDash(string(s.WorstSeverity)))
-	}
-	if err := tw.Flush(); err != nil {
+	if err := columns(w, "NAMESPACE\tNAME\tREADY\tNODES\tCOLOCATED\tPINNED\tSTRANDED\tPDB\tPOLICY\tVIOLATIONS\tSEVERITY", r.StatefulSets,
+		func(s *audit.StatefulSetRow) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s", s.Namespace, s.Name, readyColumn(s), len(s.Nodes),
+				s.ColocatedReplicas, pinnedColumn(s), s.StrandedReplicas, pdbColumn(s), policyColumn(s), s.Violations,
+				orDash(string(s.WorstSeverity)))
+		}); err != nil {
 		return err
 	}
 	for _, sec := range severitySections {
@@ -153,35 +150,25 @@ func Table(w io.Writer, r *audit.Report) error {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s (%d)\n", strings.ToUpper(sec.title), len(fs))
-		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(tw, "OBJECT\tFINDING\tNODE/FIELD\tMESSAGE")
-		for i := range fs {
-			f := &fs[i]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Subject(), f.ID, orDash(where(f)), oneLine(f.Message))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := columns(w, "OBJECT\tFINDING\tNODE/FIELD\tMESSAGE", fs, func(f *audit.Finding) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s", f.Subject(), f.ID, orDash(where(f)), oneLine(f.Message))
+		}); err != nil {
 			return err
 		}
 	}
 	if qn := quorumNodes(r); len(qn) > 0 {
 		fmt.Fprintf(w, "\nNODES WHOSE FAILURE COSTS A QUORUM (%d)\n", len(qn))
-		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tSTATE\tLOSE A REPLICA\tLOSE QUORUM")
-		for _, n := range qn {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", n.Node, n.State, len(n.LoseReplica), refs(n.LoseQuorum))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := columns(w, "NODE\tSTATE\tLOSE A REPLICA\tLOSE QUORUM", qn, func(n *audit.NodeImpact) string {
+			return fmt.Sprintf("%s\t%s\t%d\t%s", n.Node, n.State, len(n.LoseReplica), refs(n.LoseQuorum))
+		}); err != nil {
 			return err
 		}
 	}
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(w, "\nNOT ANALYSED (%d)\n", len(r.Problems))
-		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tOBJECT\tPROBLEM")
-		for _, p := range r.Problems {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, objectName(p.Namespace, p.Name), oneLine(p.Message))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := columns(w, "KIND\tOBJECT\tPROBLEM", r.Problems, func(p *audit.Problem) string {
+			return fmt.Sprintf("%s\t%s\t%s", p.Kind, objectName(p.Namespace, p.Name), oneLine(p.Message))
+		}); err != nil {
 			return err
 		}
 	}
@@ -190,6 +177,16 @@ func Table(w io.Writer, r *audit.Report) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", summaryLine(r))
 	return err
+}
+
+// columns writes kubectl-like columns: the tab-separated header, then a line per item.
+func columns[T any](w io.Writer, header string, items []T, line func(*T) string) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for i := range items {
+		fmt.Fprintln(tw, line(&items[i]))
+	}
+	return tw.Flush()
 }
 
 // skippedLine names the kinds that could not be listed, or is empty.
