@@ -179,7 +179,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 	q := quorum(n)
 	row := StatefulSetRow{
 		Namespace: sts.Namespace, Name: sts.Name, UID: string(sts.UID),
-		DesiredReplicas: n, Quorum: q, Nodes: []string{},
+		DesiredReplicas: n, Quorum: q,
 	}
 	ref := Ref{sts.Namespace, sts.Name}
 	first := len(a.findings)
@@ -194,19 +194,13 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 	reps := a.replicas(sts, n, start)
 	nsLabels := ix.namespaceLabels(sts.Namespace)
 
-	// Pods and volumes per node.
-	podsOn := map[*nodeInfo][]*replica{}
-	volsOn := map[*nodeInfo][]*replica{}
+	// Pods and volumes per node, for the node-loss impact and the instances.
 	for _, r := range reps {
 		if r.podNode != nil {
-			podsOn[r.podNode] = append(podsOn[r.podNode], r)
 			a.acc(r.podNode).pods++
 			if inst := r.pod.Labels[InstanceLabel]; inst != "" {
 				a.instanceMember(instanceKey{sts.Namespace, inst, r.podNode}, sts.Name, r.Pod)
 			}
-		}
-		for _, vn := range r.volNodes {
-			volsOn[vn] = append(volsOn[vn], r)
 		}
 		for _, v := range r.Volumes {
 			if v.Node != "" {
@@ -214,13 +208,7 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 			}
 		}
 	}
-	for _, ni := range sortedNodes(podsOn) {
-		row.Nodes = append(row.Nodes, ni.name)
-	}
-
-	checkColocated(add, podsOn, volsOn)
-	checkAwayFromVolume(add, reps)
-	a.checkStranded(add, reps)
+	row.Nodes = a.checkPlacement(add, reps)
 	if v.exempt {
 		a.recoveryStates(sts, nil, reps) // opted out: recovery is off for it
 	} else {

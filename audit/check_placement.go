@@ -18,6 +18,29 @@ import (
 	"strings"
 )
 
+// checkPlacement runs the checks on where the replicas of a StatefulSet or a pod set are (these
+// and check_stranded.go's) and returns the nodes that run their pods, sorted.
+func (a *analyzer) checkPlacement(add func(Finding), reps []*replica) []string {
+	podsOn := map[*nodeInfo][]*replica{}
+	volsOn := map[*nodeInfo][]*replica{}
+	for _, r := range reps {
+		if r.podNode != nil {
+			podsOn[r.podNode] = append(podsOn[r.podNode], r)
+		}
+		for _, vn := range r.volNodes {
+			volsOn[vn] = append(volsOn[vn], r)
+		}
+	}
+	checkColocated(add, podsOn, volsOn)
+	checkAwayFromVolume(add, reps)
+	a.checkStranded(add, reps)
+	nodes := make([]string, 0, len(podsOn))
+	for _, ni := range sortedNodes(podsOn) {
+		nodes = append(nodes, ni.name)
+	}
+	return nodes
+}
+
 func checkColocated(add func(Finding), podsOn, volsOn map[*nodeInfo][]*replica) {
 	for _, ni := range sortedNodes(podsOn) {
 		rs := podsOn[ni]

@@ -124,7 +124,7 @@ func (a *analyzer) podSets() {
 
 func (a *analyzer) podSet(s *podSet) {
 	k := s.key
-	row := PodSetRow{Namespace: k.namespace, APIVersion: s.apiVersion, Kind: k.kind, Name: k.name, UID: k.uid, Nodes: []string{}}
+	row := PodSetRow{Namespace: k.namespace, APIVersion: s.apiVersion, Kind: k.kind, Name: k.name, UID: k.uid}
 	res := &ResourceRef{APIVersion: s.apiVersion, Kind: k.kind, Name: k.name}
 	add := func(f Finding) {
 		f.Namespace, f.Resource, f.Source = k.namespace, res, SourceAudit
@@ -134,28 +134,15 @@ func (a *analyzer) podSet(s *podSet) {
 	pods := slices.Clone(s.pods)
 	slices.SortFunc(pods, func(x, y *corev1.Pod) int { return cmp.Compare(x.Name, y.Name) })
 	reps := make([]*replica, 0, len(pods))
-	podsOn := map[*nodeInfo][]*replica{}
-	volsOn := map[*nodeInfo][]*replica{}
 	for i, p := range pods {
 		r := &replica{Replica: Replica{Ordinal: int32(i)}, inRange: true}
 		a.setPod(r, p)
 		for _, c := range podClaims(p) {
 			a.addVolume(r, k.namespace, volumeNaming(p, c), c)
 		}
-		if r.podNode != nil {
-			podsOn[r.podNode] = append(podsOn[r.podNode], r)
-		}
-		for _, vn := range r.volNodes {
-			volsOn[vn] = append(volsOn[vn], r)
-		}
 		reps = append(reps, r)
 	}
-	for _, ni := range sortedNodes(podsOn) {
-		row.Nodes = append(row.Nodes, ni.name)
-	}
-	checkColocated(add, podsOn, volsOn)
-	checkAwayFromVolume(add, reps)
-	a.checkStranded(add, reps)
+	row.Nodes = a.checkPlacement(add, reps)
 	row.Replicas = make([]Replica, len(reps))
 	for i, r := range reps {
 		if r.Ready {
