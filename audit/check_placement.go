@@ -65,11 +65,7 @@ func checkColocated(add func(Finding), podsOn, volsOn map[*nodeInfo][]*replica) 
 		var claims []string
 		for _, r := range rs {
 			r.Colocated = true
-			for _, v := range r.Volumes {
-				if v.Node == ni.name {
-					claims = append(claims, v.Claim)
-				}
-			}
+			claims = append(claims, claimsOn(r, ni)...)
 		}
 		add(Finding{ID: VolumesPinnedTogether, Severity: SeverityError, Node: ni.name, Claims: claims,
 			Message: fmt.Sprintf("the volumes of %d replicas (%s) are pinned to node %s, so those replicas can only ever run there together; "+

@@ -38,20 +38,16 @@ func (a *analyzer) checkStranded(add func(Finding), reps []*replica) {
 				byNode[vn] = g
 				groups = append(groups, g)
 			}
-			for _, v := range r.Volumes {
-				if v.Node == vn.name {
-					g.claims = append(g.claims, v.Claim)
-				}
-			}
+			claims := claimsOn(r, vn)
+			g.claims = append(g.claims, claims...)
 			if r.Pod != "" {
 				g.pods = append(g.pods, r.Pod)
 			}
 			if r.Unscheduled {
-				add(Finding{ID: PendingOnStrandedVolume, Severity: SeverityError, Node: vn.name, Pods: []string{r.Pod},
-					Claims: claimsOn(r, vn),
+				add(Finding{ID: PendingOnStrandedVolume, Severity: SeverityError, Node: vn.name, Pods: []string{r.Pod}, Claims: claims,
 					Message: fmt.Sprintf("pod %s is Pending because its volume %s is pinned to node %s, which is %s, and no other node "+
 						"satisfies the volume's node affinity (volume node affinity conflict); %s",
-						r.Pod, strings.Join(claimsOn(r, vn), ", "), vn.name, stateWords(vn.state, a.opts), strandedFix(vn.state))})
+						r.Pod, strings.Join(claims, ", "), vn.name, stateWords(vn.state, a.opts), strandedFix(vn.state))})
 			}
 		}
 	}
