@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/stowage-dev/stowage/policy"
 )
 
 // TestFindings runs one scenario per finding the audit reports, each against Stowage's default
@@ -804,10 +806,10 @@ func TestDefaultStorageClass(t *testing.T) {
 	notDefault.Name, notDefault.Annotations = "z-newest", nil
 	notDefault.CreationTimestamp.Time = now.Add(time.Hour)
 	f.snap.StorageClasses = append(f.snap.StorageClasses, newer, notDefault)
-	if got := defaultStorageClass(f.snap.StorageClasses); got != "fast" {
+	if got := policy.DefaultStorageClass(f.snap.StorageClasses); got != "fast" {
 		t.Errorf("default class = %q, want the newest default, fast", got)
 	}
-	if got := defaultStorageClass(nil); got != "" {
+	if got := policy.DefaultStorageClass(nil); got != "" {
 		t.Errorf("no classes: %q", got)
 	}
 }

@@ -11,6 +11,7 @@ package audit
 import (
 	"cmp"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -18,16 +19,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stowage-dev/stowage/policy"
 )
 
-// Annotations that mark the cluster's default StorageClass.
+// The annotation that marks the cluster's default StorageClass, and a claim's legacy class annotation.
 const (
 	defaultClassAnnotation     = policy.DefaultClassAnnotation
-	betaDefaultClassAnnotation = policy.BetaDefaultClassAnnotation
 	betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 )
 
@@ -175,16 +174,11 @@ func newIndex(snap *Snapshot, opts Options) *index {
 		if ns == nil {
 			continue
 		}
-		l := make(map[string]string, len(ns.Labels)+1)
-		for k, v := range ns.Labels {
-			l[k] = v
-		}
-		if _, ok := l[corev1.LabelMetadataName]; !ok {
-			l[corev1.LabelMetadataName] = ns.Name
-		}
+		l := policy.NamespaceLabels(ns.Name) // unless the namespace's own labels say otherwise
+		maps.Copy(l, ns.Labels)
 		ix.nsLabels[ns.Name] = l
 	}
-	ix.defaultClass = defaultStorageClass(snap.StorageClasses)
+	ix.defaultClass = policy.DefaultStorageClass(snap.StorageClasses)
 	return ix
 }
 
@@ -207,12 +201,6 @@ func nodeState(n *corev1.Node, opts Options, threshold time.Duration) NodeState 
 		return NodeNotReady
 	}
 	return NodeNotReady
-}
-
-// defaultStorageClass returns the class the API server would fill in: among those annotated as
-// default, the most recently created, then the smallest name.
-func defaultStorageClass(classes []*storagev1.StorageClass) string {
-	return policy.DefaultStorageClass(classes)
 }
 
 // namespaceLabels returns a namespace's labels, or the ones every namespace carries.
