@@ -38,13 +38,6 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 		snap:      snap,
 		spans:     map[Ref]span{},
 	}
-	for _, s := range snap.StatefulSets {
-		if s != nil {
-			if _, ok := s.Annotations[policy.RecoveryAnnotation]; ok {
-				a.inFlight++
-			}
-		}
-	}
 	r := &Report{
 		APIVersion:        APIVersion,
 		Kind:              Kind,
@@ -53,10 +46,10 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 	}
 	a.report = r
 
-	list := make([]*appsv1.StatefulSet, 0, len(snap.StatefulSets))
-	for _, s := range snap.StatefulSets {
-		if s != nil {
-			list = append(list, s)
+	list := slices.DeleteFunc(slices.Clone(snap.StatefulSets), func(s *appsv1.StatefulSet) bool { return s == nil })
+	for _, s := range list {
+		if _, ok := s.Annotations[policy.RecoveryAnnotation]; ok {
+			a.inFlight++
 		}
 	}
 	slices.SortStableFunc(list, func(x, y *appsv1.StatefulSet) int {
