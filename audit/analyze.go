@@ -3,6 +3,7 @@ package audit
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -369,12 +370,7 @@ func claimClass(c *corev1.PersistentVolumeClaim) string {
 }
 
 func sortedNodes[V any](m map[*nodeInfo]V) []*nodeInfo {
-	out := make([]*nodeInfo, 0, len(m))
-	for ni := range m {
-		out = append(out, ni)
-	}
-	slices.SortFunc(out, func(x, y *nodeInfo) int { return cmp.Compare(x.name, y.name) })
-	return out
+	return slices.SortedFunc(maps.Keys(m), func(x, y *nodeInfo) int { return cmp.Compare(x.name, y.name) })
 }
 
 func (a *analyzer) instanceMember(k instanceKey, sts, pod string) {
@@ -508,17 +504,11 @@ func (a *analyzer) finish() {
 	r.Skipped = slices.Compact(r.Skipped)
 	r.Summary.Nodes = len(a.ix.nodeList)
 
-	all := make([]*nodeInfo, 0, len(a.ix.nodes)+len(a.ix.missing))
-	for _, n := range a.ix.nodeList {
-		all = append(all, a.ix.nodes[n.Name])
-	}
-	for _, ni := range a.ix.missing {
-		all = append(all, ni)
-	}
+	// Every node, and every missing node something refers to; their names are distinct.
+	all := slices.AppendSeq(slices.Collect(maps.Values(a.ix.nodes)), maps.Values(a.ix.missing))
 	slices.SortFunc(all, func(x, y *nodeInfo) int { return cmp.Compare(x.name, y.name) })
 	r.Nodes = make([]NodeImpact, 0, len(all))
 	for _, ni := range all {
-		ni := ni
 		imp := NodeImpact{Node: ni.name, State: ni.state, LoseReplica: []Ref{}, LoseQuorum: []Ref{}}
 		if ni.node != nil {
 			imp.Hostname = ni.hostname
