@@ -11,7 +11,10 @@ package audit
 // node by that measure, so NodeLossBreaksQuorum is only reported from three replicas up, where
 // surviving one node is the point of running them; the impact rows still list every StatefulSet.
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 func (a *analyzer) checkQuorum(add func(Finding), row *StatefulSetRow, ref Ref, reps []*replica, healthy int32) {
 	n, q := row.DesiredReplicas, row.Quorum
@@ -23,7 +26,7 @@ func (a *analyzer) checkQuorum(add func(Finding), row *StatefulSetRow, ref Ref, 
 	touched := map[*nodeInfo]*touch{}
 	for _, r := range reps {
 		on := r.volNodes
-		if r.podNode != nil && !containsNode(on, r.podNode) {
+		if r.podNode != nil && !slices.Contains(on, r.podNode) {
 			on = append(on[:len(on):len(on)], r.podNode)
 		}
 		for _, ni := range on {
@@ -54,13 +57,4 @@ func (a *analyzer) checkQuorum(add func(Finding), row *StatefulSetRow, ref Ref, 
 					"keep no two replicas (pods or volumes) on one node and bring unhealthy replicas back", ni.name, t.healthy, healthy, left, q)})
 		}
 	}
-}
-
-func containsNode(ns []*nodeInfo, ni *nodeInfo) bool {
-	for _, x := range ns {
-		if x == ni {
-			return true
-		}
-	}
-	return false
 }
