@@ -53,15 +53,10 @@ func Analyze(snap *Snapshot, policies *policy.Set, opts Options) *Report {
 			a.inFlight++
 		}
 	}
-	slices.SortStableFunc(list, func(x, y *appsv1.StatefulSet) int {
-		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
-	})
-	keep := list[:0]
-	for i, s := range list {
-		if i > 0 && list[i-1].Namespace == s.Namespace && list[i-1].Name == s.Name {
-			a.problem("StatefulSet", s.Namespace, s.Name, "listed twice in the snapshot; the second copy was ignored")
-			continue
-		}
+	var keep []*appsv1.StatefulSet
+	for _, s := range dropTwice(a, list, func(s *appsv1.StatefulSet) Problem {
+		return Problem{Kind: "StatefulSet", Namespace: s.Namespace, Name: s.Name}
+	}) {
 		if s.Name == "" {
 			a.problem("StatefulSet", s.Namespace, s.Name, "has no name")
 			continue
@@ -141,6 +136,24 @@ type touch struct{ replicas, healthy int32 }
 
 func (a *analyzer) problem(kind, ns, name, msg string) {
 	a.report.Problems = append(a.report.Problems, Problem{Kind: kind, Namespace: ns, Name: name, Message: msg})
+}
+
+// dropTwice sorts the objects of a snapshot by namespace, kind and name (id gives them, without
+// a message), stably, and keeps the first of each; the copies after it are problems.
+func dropTwice[T any](a *analyzer, list []T, id func(T) Problem) []T {
+	slices.SortStableFunc(list, func(x, y T) int {
+		p, q := id(x), id(y)
+		return cmp.Or(cmp.Compare(p.Namespace, q.Namespace), cmp.Compare(p.Kind, q.Kind), cmp.Compare(p.Name, q.Name))
+	})
+	keep := list[:0]
+	for i, x := range list {
+		if p := id(x); i > 0 && id(list[i-1]) == p {
+			a.problem(p.Kind, p.Namespace, p.Name, "listed twice in the snapshot; the second copy was ignored")
+			continue
+		}
+		keep = append(keep, x)
+	}
+	return keep
 }
 
 func (a *analyzer) acc(ni *nodeInfo) *impactAcc {

@@ -23,9 +23,7 @@ package audit
 // of the StatefulSet absorbed (budgets), stays with the StatefulSet.
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,20 +63,9 @@ func (a *analyzer) projectCustomResources(list []*unstructured.Unstructured) []*
 		}
 		out = append(out, &customResource{obj: u, kind: k, projs: projs})
 	}
-	slices.SortStableFunc(out, func(x, y *customResource) int {
-		return cmp.Or(cmp.Compare(x.obj.GetNamespace(), y.obj.GetNamespace()), cmp.Compare(x.obj.GetKind(), y.obj.GetKind()),
-			cmp.Compare(x.obj.GetName(), y.obj.GetName()))
+	return dropTwice(a, out, func(cr *customResource) Problem {
+		return Problem{Kind: cr.obj.GetKind(), Namespace: cr.obj.GetNamespace(), Name: cr.obj.GetName()}
 	})
-	keep := out[:0]
-	for i, cr := range out {
-		if i > 0 && out[i-1].obj.GetNamespace() == cr.obj.GetNamespace() && out[i-1].obj.GetKind() == cr.obj.GetKind() &&
-			out[i-1].obj.GetName() == cr.obj.GetName() {
-			a.problem(cr.obj.GetKind(), cr.obj.GetNamespace(), cr.obj.GetName(), "listed twice in the snapshot; the second copy was ignored")
-			continue
-		}
-		keep = append(keep, cr)
-	}
-	return keep
 }
 
 // owns reports whether the StatefulSet's controller is the resource.
