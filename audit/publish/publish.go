@@ -104,15 +104,13 @@ func PolicyReports(ctx context.Context, dyn dynamic.Interface, reports []*audit.
 			continue
 		}
 		if err := dyn.Resource(Resource).Namespace(item.GetNamespace()).Delete(ctx, item.GetName(),
-			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr(item.GetUID())}}); err != nil && !apierrors.IsNotFound(err) {
+			metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(item.GetUID()))}); err != nil && !apierrors.IsNotFound(err) {
 			return res, fmt.Errorf("deleting stale PolicyReport %s/%s: %w", item.GetNamespace(), item.GetName(), err)
 		}
 		res.Deleted = append(res.Deleted, item.GetNamespace()+"/"+item.GetName())
 	}
 	return res, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func owned(u *unstructured.Unstructured) bool {
 	return u.GetLabels()["app.kubernetes.io/managed-by"] == "stowage"
