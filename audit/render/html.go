@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	_ "embed"
 	"html/template"
 	"io"
@@ -73,15 +74,8 @@ func HTML(w io.Writer, r *audit.Report) error {
 	for i := range r.StatefulSets {
 		row := &r.StatefulSets[i]
 		hr := htmlRow{StatefulSetRow: row, Ready: readyColumn(row), Pinned: pinnedColumn(row), PDBText: pdbColumn(row),
-			PolicyText: policyColumn(row), SevClass: sevClass(row.WorstSeverity), NodeCount: len(row.Nodes)}
-		switch row.PDB.Status {
-		case audit.PDBOK:
-			hr.PDBClass = "good"
-		case audit.PDBNotNeeded:
-			hr.PDBClass = "muted"
-		default:
-			hr.PDBClass = "warn"
-		}
+			PolicyText: policyColumn(row), SevClass: sevClass(row.WorstSeverity), NodeCount: len(row.Nodes),
+			PDBClass: cmp.Or(pdbClasses[row.PDB.Status], "warn")}
 		v.Rows = append(v.Rows, hr)
 	}
 	for _, sec := range severitySections {
@@ -92,6 +86,9 @@ func HTML(w io.Writer, r *audit.Report) error {
 	return htmlTemplate.Execute(w, v)
 }
 
+// pdbClasses colour the PDB column; any other status is a warning.
+var pdbClasses = map[audit.PDBStatus]string{audit.PDBOK: "good", audit.PDBNotNeeded: "muted"}
+
 func card(label string, n int, hint, badClass string) htmlCard {
 	c := htmlCard{Label: label, Value: strconv.Itoa(n), Hint: hint, Class: "good"}
 	if n > 0 {
@@ -100,14 +97,10 @@ func card(label string, n int, hint, badClass string) htmlCard {
 	return c
 }
 
+// sevClass is sev-error, sev-warning or sev-info, and sev-none for no finding (Rank 3).
 func sevClass(s audit.Severity) string {
-	switch s {
-	case audit.SeverityError:
-		return "sev-error"
-	case audit.SeverityWarning:
-		return "sev-warning"
-	case audit.SeverityInfo:
-		return "sev-info"
+	if s.Rank() < 3 {
+		return "sev-" + string(s)
 	}
 	return "sev-none"
 }
