@@ -545,10 +545,7 @@ func (a *analyzer) finish() {
 // recoveryStates sets each stranded replica's recovery state: what the recovery controller
 // would do now (policy.DecideRecovery), under the policy that selects the StatefulSet.
 func (a *analyzer) recoveryStates(sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, reps []*replica) {
-	stranded := false
-	for _, r := range reps {
-		stranded = stranded || r.Stranded
-	}
+	stranded := slices.ContainsFunc(reps, func(r *replica) bool { return r.Stranded })
 	_, inFlight := sts.Annotations[policy.RecoveryAnnotation]
 	if !stranded && !inFlight {
 		return

@@ -14,6 +14,7 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/stowage-dev/stowage/policy"
 )
@@ -45,11 +46,9 @@ func checkBudgets(add func(Finding), v *verdict, n int32) PDBSummary {
 		return sum
 	}
 	for _, s := range budgetStatuses {
-		for _, vi := range v.violations {
-			if vi.Rule == s.rule {
-				sum.Status = s.status
-				return sum
-			}
+		if slices.ContainsFunc(v.violations, func(vi policy.Violation) bool { return vi.Rule == s.rule }) {
+			sum.Status = s.status
+			return sum
 		}
 	}
 	return sum
