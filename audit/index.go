@@ -247,13 +247,11 @@ func (ix *index) podsOf(sts *appsv1.StatefulSet) []*corev1.Pod {
 // volumeOf returns the volume bound to a claim: the one spec.volumeName names (when its claimRef,
 // if any, points back), or else one whose claimRef names the claim.
 func (ix *index) volumeOf(c *corev1.PersistentVolumeClaim) *corev1.PersistentVolume {
+	v, ok := ix.pvsByClaim[nsName{c.Namespace, c.Name}]
 	if c.Spec.VolumeName != "" {
-		if v, ok := ix.pvs[c.Spec.VolumeName]; ok && claimRefMatches(v.Spec.ClaimRef, c) {
-			return v
-		}
-		return nil
+		v, ok = ix.pvs[c.Spec.VolumeName]
 	}
-	if v, ok := ix.pvsByClaim[nsName{c.Namespace, c.Name}]; ok && claimRefMatches(v.Spec.ClaimRef, c) {
+	if ok && claimRefMatches(v.Spec.ClaimRef, c) {
 		return v
 	}
 	return nil
