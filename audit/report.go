@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,13 +32,8 @@ const (
 // Rank orders severities: 0 for error, 1 for warning, 2 for info, and 3 for anything else,
 // "" (no finding) included.
 func (s Severity) Rank() int {
-	switch s {
-	case SeverityError:
-		return 0
-	case SeverityWarning:
-		return 1
-	case SeverityInfo:
-		return 2
+	if i := slices.Index([]Severity{SeverityError, SeverityWarning, SeverityInfo}, s); i >= 0 {
+		return i
 	}
 	return 3
 }
