@@ -156,13 +156,14 @@ func dropTwice[T any](a *analyzer, list []T, id func(T) Problem) []T {
 	return keep
 }
 
-func (a *analyzer) acc(ni *nodeInfo) *impactAcc {
-	x := a.impact[ni]
-	if x == nil {
-		x = &impactAcc{}
-		a.impact[ni] = x
+// entry returns m[k], first adding a new zero value when there is none.
+func entry[K comparable, V any](m map[K]*V, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
 	}
-	return x
+	return v
 }
 
 // quorum is the engine's majority quorum of n replicas, policy.Quorum, and 0 for none.
@@ -204,14 +205,14 @@ func (a *analyzer) statefulSet(sts *appsv1.StatefulSet, v *verdict) {
 	// Pods and volumes per node, for the node-loss impact and the instances.
 	for _, r := range reps {
 		if r.podNode != nil {
-			a.acc(r.podNode).pods++
+			entry(a.impact, r.podNode).pods++
 			if inst := r.pod.Labels[InstanceLabel]; inst != "" {
 				a.instanceMember(instanceKey{sts.Namespace, inst, r.podNode}, sts.Name, r.Pod)
 			}
 		}
 		for _, v := range r.Volumes {
 			if v.Node != "" {
-				a.acc(ix.node(v.Node)).volumes++
+				entry(a.impact, ix.node(v.Node)).volumes++
 			}
 		}
 	}
@@ -387,11 +388,7 @@ func sortedNodes[V any](m map[*nodeInfo]V) []*nodeInfo {
 }
 
 func (a *analyzer) instanceMember(k instanceKey, sts, pod string) {
-	g := a.instances[k]
-	if g == nil {
-		g = &instanceGroup{}
-		a.instances[k] = g
-	}
+	g := entry(a.instances, k)
 	if l := len(g.members); l > 0 && g.members[l-1].sts == sts {
 		g.members[l-1].pods = append(g.members[l-1].pods, pod)
 		return

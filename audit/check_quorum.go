@@ -30,11 +30,7 @@ func (a *analyzer) checkQuorum(add func(Finding), row *StatefulSetRow, ref Ref, 
 			on = append(on[:len(on):len(on)], r.podNode)
 		}
 		for _, ni := range on {
-			t := touched[ni]
-			if t == nil {
-				t = &touch{}
-				touched[ni] = t
-			}
+			t := entry(touched, ni)
 			t.replicas++
 			if r.Healthy {
 				t.healthy++
@@ -43,7 +39,7 @@ func (a *analyzer) checkQuorum(add func(Finding), row *StatefulSetRow, ref Ref, 
 	}
 	for _, ni := range sortedNodes(touched) {
 		t := touched[ni]
-		x := a.acc(ni)
+		x := entry(a.impact, ni)
 		x.lose = append(x.lose, ref)
 		left := healthy - t.healthy
 		if n < 1 || left >= q {
