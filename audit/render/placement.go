@@ -121,12 +121,8 @@ func cells(s *audit.StatefulSetRow) map[string]*cellAgg {
 				state = "not ready"
 			}
 			c.pods = append(c.pods, rep.Pod+" ("+strings.ToLower(rep.Phase)+", "+state+")")
-			if !rep.Healthy {
-				c.unhealthy = true
-			}
-			if rep.AwayFromVolume {
-				c.away = true
-			}
+			c.unhealthy = c.unhealthy || !rep.Healthy
+			c.away = c.away || rep.AwayFromVolume
 		} else if rep.Unscheduled {
 			c := get("")
 			c.addOrdinal(rep.Ordinal)
@@ -144,12 +140,8 @@ func cells(s *audit.StatefulSetRow) map[string]*cellAgg {
 			if !slices.Contains(c.volOrds, rep.Ordinal) {
 				c.volOrds = append(c.volOrds, rep.Ordinal)
 			}
-			if vol.NodeState.Stranded() {
-				c.stranded = true
-			}
-			if rep.Node != "" && rep.Node != vol.Node {
-				c.away = true
-			}
+			c.stranded = c.stranded || vol.NodeState.Stranded()
+			c.away = c.away || rep.Node != "" && rep.Node != vol.Node
 		}
 	}
 	return out
