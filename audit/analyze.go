@@ -437,10 +437,7 @@ func (a *analyzer) instanceFindings() {
 func (a *analyzer) finish() {
 	r := a.report
 	slices.SortFunc(a.findings, func(x, y Finding) int { return compareFindings(&x, &y) })
-	r.Findings = a.findings
-	if r.Findings == nil {
-		r.Findings = []Finding{}
-	}
+	r.Findings = nonNil(a.findings)
 	rows := make(map[Ref]*StatefulSetRow, len(r.StatefulSets))
 	for i := range r.StatefulSets {
 		rows[Ref{r.StatefulSets[i].Namespace, r.StatefulSets[i].Name}] = &r.StatefulSets[i]
@@ -498,16 +495,8 @@ func (a *analyzer) finish() {
 	r.Summary.StatefulSets = len(r.StatefulSets)
 	r.Summary.CustomResources = len(r.CustomResources)
 	r.Summary.PodSets = len(r.PodSets)
-	if r.CustomResources == nil {
-		r.CustomResources = []CustomResourceRow{}
-	}
-	if r.PodSets == nil {
-		r.PodSets = []PodSetRow{}
-	}
-	r.Skipped = slices.Clone(a.snap.Skipped)
-	if r.Skipped == nil {
-		r.Skipped = []Skipped{}
-	}
+	r.CustomResources, r.PodSets = nonNil(r.CustomResources), nonNil(r.PodSets)
+	r.Skipped = nonNil(slices.Clone(a.snap.Skipped))
 	slices.SortFunc(r.Skipped, func(x, y Skipped) int {
 		return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Reason, y.Reason))
 	})
@@ -530,13 +519,19 @@ func (a *analyzer) finish() {
 		}
 		r.Nodes = append(r.Nodes, imp)
 	}
-	if r.Problems == nil {
-		r.Problems = []Problem{}
-	}
+	r.Problems = nonNil(r.Problems)
 	slices.SortFunc(r.Problems, func(x, y Problem) int {
 		return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Message, y.Message))
 	})
 	r.Summary.Problems = len(r.Problems)
+}
+
+// nonNil returns s, or an empty list for nil, so that the JSON has [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // recoveryStates sets each stranded replica's recovery state: what the recovery controller
