@@ -30,7 +30,7 @@ type htmlView struct {
 	Cards       []htmlCard
 	Map         mapView
 	Rows        []htmlRow
-	Sections    []htmlSection
+	Sections    []findingSection
 	QuorumNodes []audit.NodeImpact
 	Problems    []audit.Problem
 }
@@ -45,11 +45,6 @@ type htmlRow struct {
 	NodeCount                                              int
 }
 
-type htmlSection struct {
-	Title, Class string
-	Findings     []audit.Finding
-}
-
 // HTML writes one self-contained HTML page: summary cards, the node-by-StatefulSet placement
 // map, the StatefulSets, the findings by severity and the node-loss impact.
 func HTML(w io.Writer, r *audit.Report) error {
@@ -59,6 +54,7 @@ func HTML(w io.Writer, r *audit.Report) error {
 		SummaryLine: summaryLine(r),
 		Threshold:   r.NotReadyThreshold,
 		Map:         placementMap(r),
+		Sections:    sections(r),
 		QuorumNodes: quorumNodes(r),
 		Problems:    r.Problems,
 	}
@@ -77,11 +73,6 @@ func HTML(w io.Writer, r *audit.Report) error {
 			PolicyText: policyColumn(row), SevClass: sevClass(row.WorstSeverity), NodeCount: len(row.Nodes),
 			PDBClass: cmp.Or(pdbClasses[row.PDB.Status], "warn")}
 		v.Rows = append(v.Rows, hr)
-	}
-	for _, sec := range severitySections {
-		if fs := bySeverity(r, sec.sev); len(fs) > 0 {
-			v.Sections = append(v.Sections, htmlSection{Title: sec.title, Class: sevClass(sec.sev), Findings: fs})
-		}
 	}
 	return htmlTemplate.Execute(w, v)
 }

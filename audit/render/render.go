@@ -49,8 +49,22 @@ var severitySections = []struct {
 	{audit.SeverityInfo, "Info"},
 }
 
-func bySeverity(r *audit.Report, s audit.Severity) []audit.Finding {
-	return slices.DeleteFunc(slices.Clone(r.Findings), func(f audit.Finding) bool { return f.Severity != s })
+// findingSection is the findings of one severity, in the table, Markdown and HTML alike.
+type findingSection struct {
+	Title, Class string
+	Findings     []audit.Finding
+}
+
+// sections groups the findings by severity, most serious first, leaving out the empty groups.
+func sections(r *audit.Report) []findingSection {
+	var out []findingSection
+	for _, sec := range severitySections {
+		fs := slices.DeleteFunc(slices.Clone(r.Findings), func(f audit.Finding) bool { return f.Severity != sec.sev })
+		if len(fs) > 0 {
+			out = append(out, findingSection{Title: sec.title, Class: sevClass(sec.sev), Findings: fs})
+		}
+	}
+	return out
 }
 
 // quorumNodes returns the nodes whose failure costs some StatefulSet its quorum.
@@ -144,13 +158,9 @@ func Table(w io.Writer, r *audit.Report) error {
 		}); err != nil {
 		return err
 	}
-	for _, sec := range severitySections {
-		fs := bySeverity(r, sec.sev)
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s (%d)\n", strings.ToUpper(sec.title), len(fs))
-		if err := columns(w, "OBJECT\tFINDING\tNODE/FIELD\tMESSAGE", fs, func(f *audit.Finding) string {
+	for _, sec := range sections(r) {
+		fmt.Fprintf(w, "\n%s (%d)\n", strings.ToUpper(sec.Title), len(sec.Findings))
+		if err := columns(w, "OBJECT\tFINDING\tNODE/FIELD\tMESSAGE", sec.Findings, func(f *audit.Finding) string {
 			return fmt.Sprintf("%s\t%s\t%s\t%s", f.Subject(), f.ID, orDash(where(f)), oneLine(f.Message))
 		}); err != nil {
 			return err
@@ -252,14 +262,10 @@ func Markdown(w io.Writer, r *audit.Report) error {
 	if len(r.Findings) == 0 {
 		b.WriteString("No findings.\n\n")
 	}
-	for _, sec := range severitySections {
-		fs := bySeverity(r, sec.sev)
-		if len(fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "### %s (%d)\n\n| Object | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.title, len(fs))
-		for i := range fs {
-			f := &fs[i]
+	for _, sec := range sections(r) {
+		fmt.Fprintf(&b, "### %s (%d)\n\n| Object | Finding | Node / field | Message |\n|---|---|---|---|\n", sec.Title, len(sec.Findings))
+		for i := range sec.Findings {
+			f := &sec.Findings[i]
 			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", mdCell(f.Subject()), f.ID, mdCode(where(f)), mdCell(f.Message))
 		}
 		b.WriteString("\n")
