@@ -83,11 +83,8 @@ func (s *podSet) replicated() bool {
 	}
 	own := 0
 	for _, p := range s.pods {
-		for _, c := range podClaims(p) {
-			if users[c] == 1 {
-				own++
-				break
-			}
+		if slices.ContainsFunc(podClaims(p), func(c string) bool { return users[c] == 1 }) {
+			own++
 		}
 	}
 	return own >= 2
