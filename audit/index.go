@@ -90,11 +90,8 @@ func newIndex(snap *Snapshot, opts Options) *index {
 	}
 	threshold := opts.threshold()
 	for _, n := range snap.Nodes {
-		if n == nil || n.Name == "" {
-			continue
-		}
-		if _, dup := ix.nodes[n.Name]; dup {
-			continue
+		if n == nil || n.Name == "" || ix.nodes[n.Name] != nil {
+			continue // the first of two nodes of one name wins
 		}
 		ni := &nodeInfo{node: n, name: n.Name, hostname: policy.NodeHostname(n), state: nodeState(n, opts, threshold)}
 		ix.nodes[n.Name] = ni
