@@ -242,13 +242,19 @@ func recoverOnce(t *testing.T, s *recoverySystem, cause string) recoveryRound {
 		_, inFlight := a[policy.RecoveryAnnotation]
 		return !inFlight && strings.Contains(a[policy.RecoveryStatusAnnotation], `"Recovered"`), nil
 	})
-	reasons := strings.Join(eventReasons(t, s.ns, "StatefulSet", s.sts), ",")
+	// The status annotation is written before the RecoverySucceeded event, which the event
+	// broadcaster sends on its own time: wait for the events rather than read them once.
+	wantEvents := []string{"RecoveryStarted", "VolumeRetained", "ClaimReleased", "RecoverySucceeded"}
+	var reasons string
+	missing := func() []string {
+		reasons = strings.Join(eventReasons(t, s.ns, "StatefulSet", s.sts), ",")
+		return slices.DeleteFunc(slices.Clone(wantEvents), func(w string) bool { return strings.Contains(reasons, w) })
+	}
+	_ = cluster.WaitFor(ctx, 30*time.Second, func() (bool, error) { return len(missing()) == 0, nil })
 	r.stsEvents = true
-	for _, want := range []string{"RecoveryStarted", "VolumeRetained", "ClaimReleased", "RecoverySucceeded"} {
-		if !strings.Contains(reasons, want) {
-			t.Errorf("%s: no %s event on StatefulSet %s; events: %s", s.name, want, s.sts, reasons)
-			r.stsEvents = false
-		}
+	for _, want := range missing() {
+		t.Errorf("%s: no %s event on StatefulSet %s within 30s; events: %s", s.name, want, s.sts, reasons)
+		r.stsEvents = false
 	}
 	r.claimEvent = true
 	for name, c := range claims {
@@ -315,13 +321,24 @@ func TestRecoveryCorpus(t *testing.T) {
 			}
 			labels := map[string]string{"namespace": s.ns, "statefulset": s.sts}
 			for _, name := range []string{"stowage_recoveries_started_total", "stowage_recoveries_succeeded_total"} {
-				if n := counter(t, name, labels); int(n) != len(s.rounds) {
+				// The counters grow just after the status annotation the rounds wait for.
+				var n float64
+				_ = cluster.WaitFor(ctx, 10*time.Second, func() (bool, error) {
+					n = counter(t, name, labels)
+					return int(n) == len(s.rounds), nil
+				})
+				if int(n) != len(s.rounds) {
 					t.Errorf("%s%v = %v, want %d", name, labels, n, len(s.rounds))
 				}
 			}
 		})
 	}
-	if n := counter(t, "stowage_recovery_duration_seconds_count", nil) - durations; int(n) != rounds {
+	var n float64
+	_ = cluster.WaitFor(ctx, 10*time.Second, func() (bool, error) {
+		n = counter(t, "stowage_recovery_duration_seconds_count", nil) - durations
+		return int(n) == rounds, nil
+	})
+	if int(n) != rounds {
 		t.Errorf("stowage_recovery_duration_seconds_count grew by %v over %d recoveries", n, rounds)
 	}
 }
