@@ -94,16 +94,7 @@ func (d *differ) value(a, b reflect.Value) {
 			if !ap && !bp {
 				continue
 			}
-			n := d.push(f.name)
-			switch {
-			case !ap:
-				d.emit("add", bv)
-			case !bp:
-				d.emit("remove", bv)
-			default:
-				d.value(av, bv)
-			}
-			d.pop(n)
+			d.member(f.name, av, bv, ap, bp)
 		}
 	case reflect.Slice:
 		d.slice(a, b)
@@ -206,17 +197,22 @@ func (d *differ) mapping(a, b reflect.Value) {
 	for _, k := range keys {
 		kv := reflect.ValueOf(k).Convert(kt)
 		av, bv := a.MapIndex(kv), b.MapIndex(kv)
-		n := d.push(k)
-		switch {
-		case !av.IsValid():
-			d.emit("add", bv)
-		case !bv.IsValid():
-			d.emit("remove", bv)
-		default:
-			d.value(av, bv)
-		}
-		d.pop(n)
+		d.member(k, av, bv, av.IsValid(), bv.IsValid())
 	}
+}
+
+// member diffs a struct field or map entry that is present in a (ap), in b (bp), or in both.
+func (d *differ) member(name string, av, bv reflect.Value, ap, bp bool) {
+	n := d.push(name)
+	switch {
+	case !ap:
+		d.emit("add", bv)
+	case !bp:
+		d.emit("remove", bv)
+	default:
+		d.value(av, bv)
+	}
+	d.pop(n)
 }
 
 // equal is a JSON-minded deep equality: nil and empty slices and maps are equal.
@@ -245,20 +241,13 @@ func equal(a, b reflect.Value) bool {
 			return a.IsNil() == b.IsNil()
 		}
 		return a.Elem().Type() == b.Elem().Type() && equal(a.Elem(), b.Elem())
-	case reflect.Slice:
+	case reflect.Slice, reflect.Array:
 		if a.Len() != b.Len() {
 			return false
 		}
-		if a.Len() == 0 || a.Pointer() == b.Pointer() {
+		if a.Kind() == reflect.Slice && (a.Len() == 0 || a.Pointer() == b.Pointer()) {
 			return true
 		}
-		for i := 0; i < a.Len(); i++ {
-			if !equal(a.Index(i), b.Index(i)) {
-				return false
-			}
-		}
-		return true
-	case reflect.Array:
 		for i := 0; i < a.Len(); i++ {
 			if !equal(a.Index(i), b.Index(i)) {
 				return false
