@@ -34,32 +34,19 @@ func matches(sel *metav1.LabelSelector, set map[string]string) (match, ok bool) 
 		r := &sel.MatchExpressions[i]
 		got, has := set[r.Key]
 		switch r.Operator {
-		case metav1.LabelSelectorOpIn:
+		case metav1.LabelSelectorOpIn, metav1.LabelSelectorOpNotIn:
 			if len(r.Values) == 0 {
 				return false, false
 			}
-			if !has || !slices.Contains(r.Values, got) {
+			// In holds when the label has one of the values, NotIn when it has not.
+			if (has && slices.Contains(r.Values, got)) != (r.Operator == metav1.LabelSelectorOpIn) {
 				match = false
 			}
-		case metav1.LabelSelectorOpNotIn:
-			if len(r.Values) == 0 {
-				return false, false
-			}
-			if has && slices.Contains(r.Values, got) {
-				match = false
-			}
-		case metav1.LabelSelectorOpExists:
+		case metav1.LabelSelectorOpExists, metav1.LabelSelectorOpDoesNotExist:
 			if len(r.Values) > 0 {
 				return false, false
 			}
-			if !has {
-				match = false
-			}
-		case metav1.LabelSelectorOpDoesNotExist:
-			if len(r.Values) > 0 {
-				return false, false
-			}
-			if has {
+			if has != (r.Operator == metav1.LabelSelectorOpExists) {
 				match = false
 			}
 		default:
