@@ -74,7 +74,8 @@ func BudgetsSelecting(sts *appsv1.StatefulSet, pdbs []*policyv1.PodDisruptionBud
 	return out
 }
 
-// perPodLabels are the labels the StatefulSet controller gives each pod on top of its template's.
+// perPodLabels are the labels the StatefulSet controller gives each pod on top of its template's:
+// the pod's name and ordinal differ from pod to pod, the revision hash from revision to revision.
 var perPodLabels = []string{appsv1.StatefulSetPodNameLabel, appsv1.PodIndexLabel, appsv1.ControllerRevisionHashLabelKey}
 
 // PerPodLabel reports whether key is one of the labels the StatefulSet controller gives each pod

@@ -66,14 +66,6 @@ func validPodSelector(sel *metav1.LabelSelector) bool {
 	return ok
 }
 
-// Labels the StatefulSet controller sets on every pod on top of the template's: the pod's name
-// and ordinal differ from pod to pod, the revision hash from revision to revision.
-var controllerLabels = map[string]bool{
-	appsv1.StatefulSetPodNameLabel:        true,
-	appsv1.PodIndexLabel:                  true,
-	appsv1.ControllerRevisionHashLabelKey: true,
-}
-
 // matchesEveryOwnPod reports whether a label selector matches every pod of the StatefulSet: the
 // template's labels, plus the labels the controller adds. A requirement on a label the
 // controller adds holds for every pod only when it is Exists (the values differ between pods or
@@ -88,7 +80,7 @@ func matchesEveryOwnPod(sel *metav1.LabelSelector, tmpl map[string]string) (matc
 	}
 	plain, everyPod := &metav1.LabelSelector{}, true
 	for k, v := range sel.MatchLabels {
-		if controllerLabels[k] {
+		if PerPodLabel(k) {
 			everyPod = false
 			continue
 		}
@@ -98,7 +90,7 @@ func matchesEveryOwnPod(sel *metav1.LabelSelector, tmpl map[string]string) (matc
 		plain.MatchLabels[k] = v
 	}
 	for _, r := range sel.MatchExpressions {
-		if !controllerLabels[r.Key] {
+		if !PerPodLabel(r.Key) {
 			plain.MatchExpressions = append(plain.MatchExpressions, r)
 			continue
 		}
@@ -115,12 +107,12 @@ func matchesEveryOwnPod(sel *metav1.LabelSelector, tmpl map[string]string) (matc
 
 func onControllerLabel(sel *metav1.LabelSelector) bool {
 	for k := range sel.MatchLabels {
-		if controllerLabels[k] {
+		if PerPodLabel(k) {
 			return true
 		}
 	}
 	for _, r := range sel.MatchExpressions {
-		if controllerLabels[r.Key] {
+		if PerPodLabel(r.Key) {
 			return true
 		}
 	}
@@ -150,7 +142,7 @@ func coversOwnPods(term *corev1.PodAffinityTerm, sts *appsv1.StatefulSet, nsLabe
 			if !sameRevision {
 				return false
 			}
-		case controllerLabels[k]:
+		case PerPodLabel(k):
 			return false // selects the incoming pod alone
 		}
 		// A template label: every replica has the incoming pod's value. Absent: ignored.
