@@ -60,17 +60,15 @@ func mutateAntiAffinity(c *context) {
 		return
 	}
 	sts := c.sts
-	anti := podAntiAffinity(c.podSpec())
-	if hasHostnameTerm(anti, c, true, c.policy.AntiAffinity.Mode == v1alpha1.Preferred) {
+	if hasHostnameTerm(c, c.policy.AntiAffinity.Mode == v1alpha1.Preferred) {
 		return
 	}
+	anti := ensureAntiAffinity(c.podSpec())
 	if c.policy.AntiAffinity.Mode == v1alpha1.Preferred {
-		anti = ensureAntiAffinity(c.podSpec())
 		anti.PreferredDuringSchedulingIgnoredDuringExecution = append(anti.PreferredDuringSchedulingIgnoredDuringExecution,
 			corev1.WeightedPodAffinityTerm{Weight: c.policy.AntiAffinity.PreferredWeight, PodAffinityTerm: ownHostnameTerm(c)})
 		return
 	}
-	anti = ensureAntiAffinity(c.podSpec())
 	if *c.policy.AntiAffinity.UpgradePreferred {
 		for i, w := range anti.PreferredDuringSchedulingIgnoredDuringExecution {
 			if w.PodAffinityTerm.TopologyKey == v1alpha1.HostnameTopologyKey && selectsExactlyOwnPods(&w.PodAffinityTerm, sts) {
@@ -117,21 +115,13 @@ func ownPodsOnly(t corev1.PodAffinityTerm) corev1.PodAffinityTerm {
 // upgraded is the required form of a chart's preferred term over exactly the StatefulSet's pods.
 func upgraded(t corev1.PodAffinityTerm) corev1.PodAffinityTerm { return ownPodsOnly(t) }
 
-// hasHostnameTerm reports whether a hostname term already keeps the pods apart: a required
-// term, or with preferred also a preferred one.
-func hasHostnameTerm(anti *corev1.PodAntiAffinity, c *context, required, preferred bool) bool {
-	if anti == nil {
-		return false
+// hasHostnameTerm reports whether a hostname term of the pod template already keeps the pods
+// apart: a required term, or with preferred also a preferred one.
+func hasHostnameTerm(c *context, preferred bool) bool {
+	if HostnameAntiAffinity(c.sts, c.facts.NamespaceLabels) {
+		return true
 	}
-	if required {
-		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
-			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
-				return true
-			}
-		}
-	}
-	if preferred {
+	if anti := podAntiAffinity(c.podSpec()); preferred && anti != nil {
 		for i := range anti.PreferredDuringSchedulingIgnoredDuringExecution {
 			t := &anti.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm
 			if t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
@@ -146,16 +136,13 @@ func checkAntiAffinity(c *context) {
 	if c.pods == nil {
 		return
 	}
-	anti := podAntiAffinity(c.podSpec())
-	if anti != nil {
-		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
-			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if t.TopologyKey != v1alpha1.HostnameTopologyKey && coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
-				c.report(RuleAntiAffinityWideKey, SeverityWarning, pathRequiredAnti.Index(i).Child("topologyKey"),
-					"required anti-affinity on a key wider than kubernetes.io/hostname allows one replica per domain "+
-						"and can leave replicas unschedulable when a domain is lost; use topologyKey: kubernetes.io/hostname, "+
-						"and a topology spread constraint for the wider key")
-			}
+	required := requiredTerms(podAntiAffinity(c.podSpec()))
+	for i := range required {
+		if t := &required[i]; t.TopologyKey != v1alpha1.HostnameTopologyKey && coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
+			c.report(RuleAntiAffinityWideKey, SeverityWarning, pathRequiredAnti.Index(i).Child("topologyKey"),
+				"required anti-affinity on a key wider than kubernetes.io/hostname allows one replica per domain "+
+					"and can leave replicas unschedulable when a domain is lost; use topologyKey: kubernetes.io/hostname, "+
+					"and a topology spread constraint for the wider key")
 		}
 	}
 	sev := SeverityWarning
@@ -164,14 +151,14 @@ func checkAntiAffinity(c *context) {
 	}
 	switch c.policy.AntiAffinity.Mode {
 	case v1alpha1.Required:
-		if !hasHostnameTerm(anti, c, true, false) {
+		if !hasHostnameTerm(c, false) {
 			c.report(RuleAntiAffinityMissing, sev, pathRequiredAnti,
 				"pods need a required anti-affinity term on kubernetes.io/hostname that selects this StatefulSet's pods, "+
 					"so that no two replicas share a node; add one with labelSelector equal to spec.selector "+
 					"(on an existing StatefulSet this rolls the pods)")
 		}
 	case v1alpha1.Preferred:
-		if !hasHostnameTerm(anti, c, true, true) {
+		if !hasHostnameTerm(c, true) {
 			c.report(RuleAntiAffinityMissing, SeverityWarning, pathAffinity.Child("podAntiAffinity"),
 				"pods need an anti-affinity term on kubernetes.io/hostname that selects this StatefulSet's pods; "+
 					"add a preferred term with labelSelector equal to spec.selector")
@@ -226,7 +213,7 @@ func preserveAntiAffinity(c *context, old *appsv1.StatefulSet) {
 		return
 	}
 	if c.policy.AntiAffinity.Mode == v1alpha1.Preferred {
-		if hasHostnameTerm(podAntiAffinity(c.podSpec()), c, true, true) {
+		if hasHostnameTerm(c, true) {
 			return
 		}
 		own := ownHostnameTerm(c)
@@ -262,7 +249,7 @@ func preserveAntiAffinity(c *context, old *appsv1.StatefulSet) {
 	}
 
 	// Put back the stored terms that are Stowage's, unless the update keeps the pods apart itself.
-	if !hasHostnameTerm(anti, c, true, false) {
+	if !hasHostnameTerm(c, false) {
 		own, legacy := ownHostnameTerm(c), legacyHostnameTerm(c)
 		var restore []int // indexes into the stored required list
 		for i := range oldAnti.RequiredDuringSchedulingIgnoredDuringExecution {

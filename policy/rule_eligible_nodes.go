@@ -36,7 +36,6 @@ func checkEligibleNodes(c *context) {
 		return // no nodes yet (bootstrap): the capacity is unknown, not zero
 	}
 	spec := c.podSpec()
-	anti := podAntiAffinity(spec)
 
 	// The tightest required anti-affinity term over these pods decides how many domains exist.
 	// Each term's domains, and the hostnames, are counted over the eligible nodes only up to
@@ -45,12 +44,10 @@ func checkEligibleNodes(c *context) {
 	// evaluates thousands of them against thousands of nodes).
 	need := int(c.replicas)
 	var terms []*domainCount
-	if anti != nil {
-		for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
-			t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-			if coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
-				terms = append(terms, &domainCount{key: t.TopologyKey})
-			}
+	required := requiredTerms(podAntiAffinity(spec))
+	for i := range required {
+		if t := &required[i]; coversOwnPods(t, c.sts, c.facts.NamespaceLabels, false) {
+			terms = append(terms, &domainCount{key: t.TopologyKey})
 		}
 	}
 	hosts := &domainCount{key: v1alpha1.HostnameTopologyKey}

@@ -252,13 +252,9 @@ func withNameLabel(l map[string]string, ns string) map[string]string {
 // keeps every pod of the StatefulSet off every other's node, as the scheduler merges the term
 // (matchLabelKeys, the pod-name label the controller adds, the namespace's labels when given).
 func HostnameAntiAffinity(sts *appsv1.StatefulSet, nsLabels map[string]string) bool {
-	anti := podAntiAffinity(&sts.Spec.Template.Spec)
-	if anti == nil {
-		return false
-	}
-	for i := range anti.RequiredDuringSchedulingIgnoredDuringExecution {
-		t := &anti.RequiredDuringSchedulingIgnoredDuringExecution[i]
-		if t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, sts, nsLabels, false) {
+	required := requiredTerms(podAntiAffinity(&sts.Spec.Template.Spec))
+	for i := range required {
+		if t := &required[i]; t.TopologyKey == v1alpha1.HostnameTopologyKey && coversOwnPods(t, sts, nsLabels, false) {
 			return true
 		}
 	}
