@@ -146,6 +146,14 @@ func (c *context) reportBudgets(rule RuleID, sev Severity, path *field.Path, bud
 // replicated reports whether co-location is possible at all.
 func (c *context) replicated() bool { return c.replicas >= 2 }
 
+// stsReplicas is spec.replicas, which defaults to 1.
+func stsReplicas(sts *appsv1.StatefulSet) int32 {
+	if sts.Spec.Replicas == nil {
+		return 1
+	}
+	return *sts.Spec.Replicas
+}
+
 // podSpec returns the pod template's spec.
 func (c *context) podSpec() *corev1.PodSpec { return &c.sts.Spec.Template.Spec }
 
@@ -184,10 +192,7 @@ type kind[T object[T]] struct {
 var statefulSets = &kind[*appsv1.StatefulSet]{
 	name: "StatefulSet",
 	context: func(op Operation, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy, facts *Facts) *context {
-		c := &context{op: op, policy: &p.Spec, facts: facts, sts: sts, replicas: 1}
-		if sts.Spec.Replicas != nil {
-			c.replicas = *sts.Spec.Replicas
-		}
+		c := &context{op: op, policy: &p.Spec, facts: facts, sts: sts, replicas: stsReplicas(sts)}
 		if validPodSelector(sts.Spec.Selector) && selectsPods(sts.Spec.Selector, sts.Spec.Template.Labels) {
 			c.pods = sts.Spec.Selector
 		}

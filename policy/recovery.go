@@ -351,13 +351,6 @@ func (v *recoveryView) ordinals() []int32 {
 	return out
 }
 
-func stsReplicas(sts *appsv1.StatefulSet) int32 {
-	if sts.Spec.Replicas == nil {
-		return 1
-	}
-	return *sts.Spec.Replicas
-}
-
 func (v *recoveryView) podName(ord int32) string {
 	return v.sts.Name + "-" + strconv.Itoa(int(ord))
 }

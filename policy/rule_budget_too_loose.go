@@ -118,10 +118,7 @@ func checkBudgetsTooLoose(c *context) {
 // judgeBudget judges a budget being written against one StatefulSet it covers. On Update, a
 // budget that was already too loose for it only warns.
 func judgeBudget(pdb, old *policyv1.PodDisruptionBudget, sts *appsv1.StatefulSet, p *v1alpha1.PlacementPolicy) []Violation {
-	replicas := int32(1)
-	if sts.Spec.Replicas != nil {
-		replicas = *sts.Spec.Replicas
-	}
+	replicas := stsReplicas(sts)
 	allows, limit, why, path, loose := tooLoose(pdb, sts, replicas, &p.Spec)
 	if !loose {
 		return nil
