@@ -57,38 +57,7 @@ func admittedHosts(terms []corev1.NodeSelectorTerm) (sets.Set[string], bool) {
 		if len(t.MatchExpressions) == 0 && len(t.MatchFields) == 0 {
 			continue // an empty term matches no node
 		}
-		var hosts, names sets.Set[string]
-		limit := func(have *sets.Set[string], values []string) {
-			if *have == nil {
-				*have = sets.New(values...)
-			} else {
-				*have = (*have).Intersection(sets.New(values...))
-			}
-		}
-		// NotIn in the same term takes its values out of what In admits.
-		notHosts, notNames := sets.New[string](), sets.New[string]()
-		for _, r := range t.MatchExpressions {
-			switch {
-			case r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpIn:
-				limit(&hosts, r.Values)
-			case r.Key == corev1.LabelHostname && r.Operator == corev1.NodeSelectorOpNotIn:
-				notHosts.Insert(r.Values...)
-			}
-		}
-		for _, r := range t.MatchFields {
-			switch {
-			case r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpIn:
-				limit(&names, r.Values)
-			case r.Key == "metadata.name" && r.Operator == corev1.NodeSelectorOpNotIn:
-				notNames.Insert(r.Values...)
-			}
-		}
-		if hosts != nil {
-			hosts = hosts.Difference(notHosts)
-		}
-		if names != nil {
-			names = names.Difference(notNames)
-		}
+		hosts, names := admitted(t.MatchExpressions, corev1.LabelHostname), admitted(t.MatchFields, "metadata.name")
 		bound := hosts
 		switch {
 		case hosts == nil && names == nil:
@@ -101,4 +70,26 @@ func admittedHosts(terms []corev1.NodeSelectorTerm) (sets.Set[string], bool) {
 		}
 	}
 	return all, true
+}
+
+// admitted returns the values of key that the In requirements of one term all admit, less the
+// values of its NotIn requirements on key; nil when no In requirement limits key.
+func admitted(reqs []corev1.NodeSelectorRequirement, key string) sets.Set[string] {
+	var in sets.Set[string]
+	notIn := sets.New[string]()
+	for _, r := range reqs {
+		switch {
+		case r.Key != key:
+		case r.Operator == corev1.NodeSelectorOpIn && in == nil:
+			in = sets.New(r.Values...)
+		case r.Operator == corev1.NodeSelectorOpIn:
+			in = in.Intersection(sets.New(r.Values...))
+		case r.Operator == corev1.NodeSelectorOpNotIn:
+			notIn.Insert(r.Values...)
+		}
+	}
+	if in == nil {
+		return nil
+	}
+	return in.Difference(notIn)
 }
