@@ -82,8 +82,7 @@ func mutateStorageClass(c *context) {
 		if _, named := claimClass(t.Annotations, &t.Spec); named || staticallyBound(&t.Spec) {
 			continue
 		}
-		class := c.policy.Storage.ClassName
-		t.Spec.StorageClassName = &class
+		t.Spec.StorageClassName = ptrTo(c.policy.Storage.ClassName)
 	}
 }
 
@@ -105,8 +104,7 @@ func mutateClaimStorageClass(c *context) {
 		class != "" && class == c.facts.DefaultStorageClass) {
 		return
 	}
-	want := c.policy.Storage.ClassName
-	spec.StorageClassName = &want
+	spec.StorageClassName = ptrTo(c.policy.Storage.ClassName)
 }
 
 func checkClaimStorageClass(c *context) {
@@ -188,8 +186,7 @@ func preserveStorageClass(c *context, old *appsv1.StatefulSet) {
 		for j := range old.Spec.VolumeClaimTemplates {
 			o := &old.Spec.VolumeClaimTemplates[j]
 			if o.Name == t.Name && o.Spec.StorageClassName != nil {
-				class := *o.Spec.StorageClassName
-				t.Spec.StorageClassName = &class
+				t.Spec.StorageClassName = ptrTo(*o.Spec.StorageClassName)
 			}
 		}
 	}
@@ -199,7 +196,6 @@ func preserveStorageClass(c *context, old *appsv1.StatefulSet) {
 // the claim's spec is immutable.
 func preserveClaimStorageClass(c *context, old *corev1.PersistentVolumeClaim) {
 	if c.pvc.Spec.StorageClassName == nil && old.Spec.StorageClassName != nil {
-		class := *old.Spec.StorageClassName
-		c.pvc.Spec.StorageClassName = &class
+		c.pvc.Spec.StorageClassName = ptrTo(*old.Spec.StorageClassName)
 	}
 }
