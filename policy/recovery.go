@@ -272,11 +272,9 @@ func (v *recoveryView) hostGone(host string) NodeGone {
 	}
 	var why NodeGone
 	for _, n := range ns {
-		w := v.nodeGone(n)
-		if w == "" {
+		if why = v.nodeGone(n); why == "" {
 			return ""
 		}
-		why = w
 	}
 	return why
 }
@@ -324,16 +322,11 @@ func pinnedHosts(pv *corev1.PersistentVolume) []string {
 // volumeGone says whether a bound volume is pinned to hosts that are all gone, which one and why.
 func (v *recoveryView) volumeGone(pv *corev1.PersistentVolume) (string, NodeGone) {
 	hosts := pinnedHosts(pv)
-	if len(hosts) == 0 {
-		return "", ""
-	}
-	var why NodeGone
+	var why NodeGone // stays "" for a volume not pinned by hostname
 	for _, h := range hosts {
-		w := v.hostGone(h)
-		if w == "" {
+		if why = v.hostGone(h); why == "" {
 			return "", ""
 		}
-		why = w
 	}
 	return strings.Join(hosts, ","), why
 }
