@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -167,10 +168,8 @@ func validateNames(p *field.Path, names []string, valid func(string) []string) f
 }
 
 func validateEnum[T ~string](p *field.Path, v T, allowed ...T) field.ErrorList {
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
+	if slices.Contains(allowed, v) {
+		return nil
 	}
 	s := make([]string, len(allowed))
 	for i, a := range allowed {
