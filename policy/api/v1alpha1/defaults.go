@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 // SetDefaults fills every unset field of p with its documented default. It is idempotent.
@@ -24,8 +25,7 @@ func SetDefaults(p *PlacementPolicy) {
 		s.AntiAffinity.Mode = Required
 	}
 	if s.AntiAffinity.UpgradePreferred == nil {
-		t := true
-		s.AntiAffinity.UpgradePreferred = &t
+		s.AntiAffinity.UpgradePreferred = ptr.To(true)
 	}
 	if s.AntiAffinity.PreferredWeight == 0 {
 		s.AntiAffinity.PreferredWeight = 100
@@ -51,15 +51,13 @@ func SetDefaults(p *PlacementPolicy) {
 		s.DisruptionBudget.Mode = Enabled
 	}
 	if s.DisruptionBudget.MaxUnavailable == nil {
-		one := intstr.FromInt32(1)
-		s.DisruptionBudget.MaxUnavailable = &one
+		s.DisruptionBudget.MaxUnavailable = ptr.To(intstr.FromInt32(1))
 	}
 	if s.DisruptionBudget.MinReplicas == 0 {
 		s.DisruptionBudget.MinReplicas = 2
 	}
 	if s.DisruptionBudget.UnhealthyPodEvictionPolicy == nil {
-		a := policyv1.AlwaysAllow
-		s.DisruptionBudget.UnhealthyPodEvictionPolicy = &a
+		s.DisruptionBudget.UnhealthyPodEvictionPolicy = ptr.To(policyv1.AlwaysAllow)
 	}
 
 	if s.NodeCapacity.WhenInsufficient == "" {
