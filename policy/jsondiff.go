@@ -152,6 +152,7 @@ func (d *differ) slice(a, b reflect.Value) {
 	}
 }
 
+// isPrefix reports whether b begins with a's elements.
 func isPrefix(a, b reflect.Value) bool {
 	for i := 0; i < a.Len(); i++ {
 		if !equal(a.Index(i), b.Index(i)) {
@@ -248,12 +249,7 @@ func equal(a, b reflect.Value) bool {
 		if a.Kind() == reflect.Slice && (a.Len() == 0 || a.Pointer() == b.Pointer()) {
 			return true
 		}
-		for i := 0; i < a.Len(); i++ {
-			if !equal(a.Index(i), b.Index(i)) {
-				return false
-			}
-		}
-		return true
+		return isPrefix(a, b)
 	case reflect.Map:
 		if a.Len() != b.Len() {
 			return false
