@@ -67,14 +67,13 @@ func budgetLimit(p *v1alpha1.PlacementPolicySpec, n int32) (limit int32, why str
 // the disruption controller does (maxUnavailable rounded up, minAvailable rounded up). ok is
 // false for a budget that sets neither or does not parse.
 func budgetAllows(pdb *policyv1.PodDisruptionBudget, n int32) (allows int32, path *field.Path, ok bool) {
-	spec := field.NewPath("spec")
 	if mu := pdb.Spec.MaxUnavailable; mu != nil {
 		v, err := intstr.GetScaledValueFromIntOrPercent(mu, int(n), true)
-		return int32(v), spec.Child("maxUnavailable"), err == nil
+		return int32(v), pathSpec.Child("maxUnavailable"), err == nil
 	}
 	if ma := pdb.Spec.MinAvailable; ma != nil {
 		v, err := intstr.GetScaledValueFromIntOrPercent(ma, int(n), true)
-		return n - int32(v), spec.Child("minAvailable"), err == nil
+		return n - int32(v), pathSpec.Child("minAvailable"), err == nil
 	}
 	return 0, nil, false
 }
