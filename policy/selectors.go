@@ -75,7 +75,7 @@ func matchesEveryOwnPod(sel *metav1.LabelSelector, tmpl map[string]string) (matc
 	if sel == nil {
 		return false, true
 	}
-	if !onControllerLabel(sel) {
+	if !anyKey(sel, PerPodLabel) {
 		return matches(sel, tmpl)
 	}
 	plain, everyPod := &metav1.LabelSelector{}, true
@@ -105,14 +105,15 @@ func matchesEveryOwnPod(sel *metav1.LabelSelector, tmpl map[string]string) (matc
 	return ok && m && everyPod, ok
 }
 
-func onControllerLabel(sel *metav1.LabelSelector) bool {
+// anyKey reports whether f holds for some key of a selector's matchLabels or matchExpressions.
+func anyKey(sel *metav1.LabelSelector, f func(key string) bool) bool {
 	for k := range sel.MatchLabels {
-		if PerPodLabel(k) {
+		if f(k) {
 			return true
 		}
 	}
 	for _, r := range sel.MatchExpressions {
-		if PerPodLabel(r.Key) {
+		if f(r.Key) {
 			return true
 		}
 	}
@@ -219,7 +220,7 @@ func termReachesNamespace(term *corev1.PodAffinityTerm, ns string, nsLabels map[
 			if m, ok := matches(sel, withNameLabel(nsLabels, ns)); ok && m {
 				return true
 			}
-		} else if onlyNameLabel(sel) {
+		} else if !anyKey(sel, func(k string) bool { return k != corev1.LabelMetadataName }) {
 			// Without the namespace's labels, only its name is known: a selector on the name
 			// label alone can be decided; one on any other key might not select the namespace,
 			// so it is taken as not reaching it (then Stowage adds its own term rather than trust it).
@@ -259,20 +260,6 @@ func HostnameAntiAffinity(sts *appsv1.StatefulSet, nsLabels map[string]string) b
 		}
 	}
 	return false
-}
-
-func onlyNameLabel(sel *metav1.LabelSelector) bool {
-	for k := range sel.MatchLabels {
-		if k != corev1.LabelMetadataName {
-			return false
-		}
-	}
-	for _, r := range sel.MatchExpressions {
-		if r.Key != corev1.LabelMetadataName {
-			return false
-		}
-	}
-	return true
 }
 
 // selectsPods reports whether a PodDisruptionBudget-style selector reaches the template labels.
