@@ -59,14 +59,9 @@ func checkEligibleNodes(c *context) {
 		if !eligible.eligible(n) {
 			continue
 		}
-		done := true
+		done := hosts.add(n, need)
 		for _, t := range terms {
-			if !t.add(n, need) {
-				done = false
-			}
-		}
-		if !hosts.add(n, need) {
-			done = false
+			done = t.add(n, need) && done // every count sees the node
 		}
 		if done {
 			break
