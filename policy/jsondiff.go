@@ -288,16 +288,12 @@ func (f *fieldInfo) present(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
 		return v.Len() != 0
-	case reflect.Bool:
-		return v.Bool()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int() != 0
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return v.Uint() != 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr, reflect.Interface, reflect.Pointer:
+		return !v.IsZero()
 	case reflect.Float32, reflect.Float64:
+		// Unlike encoding/json (IsZero), -0 counts as empty; no float field is diffed in practice.
 		return v.Float() != 0
-	case reflect.Interface, reflect.Pointer:
-		return !v.IsNil()
 	}
 	return true
 }
