@@ -59,7 +59,6 @@ func mutateAntiAffinity(c *context) {
 	if c.pods == nil || c.policy.AntiAffinity.Mode == v1alpha1.Off {
 		return
 	}
-	sts := c.sts
 	if hasHostnameTerm(c, c.policy.AntiAffinity.Mode == v1alpha1.Preferred) {
 		return
 	}
@@ -71,7 +70,7 @@ func mutateAntiAffinity(c *context) {
 	}
 	if *c.policy.AntiAffinity.UpgradePreferred {
 		for i, w := range anti.PreferredDuringSchedulingIgnoredDuringExecution {
-			if w.PodAffinityTerm.TopologyKey == v1alpha1.HostnameTopologyKey && selectsExactlyOwnPods(&w.PodAffinityTerm, sts) {
+			if w.PodAffinityTerm.TopologyKey == v1alpha1.HostnameTopologyKey && selectsExactlyOwnPods(&w.PodAffinityTerm, c.sts) {
 				prefs := anti.PreferredDuringSchedulingIgnoredDuringExecution
 				anti.RequiredDuringSchedulingIgnoredDuringExecution = append(anti.RequiredDuringSchedulingIgnoredDuringExecution, upgraded(w.PodAffinityTerm))
 				anti.PreferredDuringSchedulingIgnoredDuringExecution = append(prefs[:i:i], prefs[i+1:]...)
@@ -216,8 +215,7 @@ func preserveAntiAffinity(c *context, old *appsv1.StatefulSet) {
 		if hasHostnameTerm(c, true) {
 			return
 		}
-		own := ownHostnameTerm(c)
-		legacy := legacyHostnameTerm(c)
+		own, legacy := ownHostnameTerm(c), legacyHostnameTerm(c)
 		for i, w := range oldAnti.PreferredDuringSchedulingIgnoredDuringExecution {
 			if equalTerm(&w.PodAffinityTerm, &own) || equalTerm(&w.PodAffinityTerm, &legacy) {
 				anti := ensureAntiAffinity(c.podSpec())
