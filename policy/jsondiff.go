@@ -101,13 +101,11 @@ func (d *differ) value(a, b reflect.Value) {
 	case reflect.Map:
 		d.mapping(a, b)
 	case reflect.Interface:
-		if a.IsNil() || b.IsNil() || a.Elem().Type() != b.Elem().Type() {
-			if !equal(a, b) {
-				d.emit("replace", b)
-			}
+		if !a.IsNil() && !b.IsNil() && a.Elem().Type() == b.Elem().Type() {
+			d.value(a.Elem(), b.Elem())
 			return
 		}
-		d.value(a.Elem(), b.Elem())
+		fallthrough // a different dynamic type is replaced whole
 	default:
 		if !equal(a, b) {
 			d.emit("replace", b)
