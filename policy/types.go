@@ -109,11 +109,8 @@ type Facts struct {
 // ErrStopped is returned by Evaluate when Facts.Done closed during the evaluation.
 var ErrStopped = errors.New("evaluation stopped: the caller's deadline passed")
 
-// stopped reports whether Facts.Done has closed.
+// stopped reports whether Facts.Done has closed. A nil Done never does: the select takes default.
 func (f *Facts) stopped() bool {
-	if f.Done == nil {
-		return false
-	}
 	select {
 	case <-f.Done:
 		return true
