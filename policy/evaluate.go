@@ -86,33 +86,26 @@ func unsupported(obj runtime.Object) error {
 // survive a re-apply that drops it, or the API server rejects the update as changing an
 // immutable field. Other operations give an empty result.
 func KeepStored(req Request) (*Result, error) {
-	res := &Result{}
-	var err error
 	switch obj := req.Object.(type) {
 	case *appsv1.StatefulSet:
-		res.Object, res.Patch, err = keepStored(statefulSets, req, obj)
+		return keepStored(statefulSets, req, obj)
 	case *corev1.PersistentVolumeClaim:
-		res.Object, res.Patch, err = keepStored(claims, req, obj)
-	default:
-		err = unsupported(req.Object)
+		return keepStored(claims, req, obj)
 	}
+	return nil, unsupported(req.Object)
+}
+
+func keepStored[T object[T]](k *kind[T], req Request, in T) (*Result, error) {
+	old, err := objects(req, in, k)
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
-}
-
-func keepStored[T object[T]](k *kind[T], req Request, in T) (runtime.Object, []jsonpatch.Operation, error) {
-	old, err := objects(req, in, k)
-	if err != nil {
-		return nil, nil, err
-	}
 	out := in.DeepCopy()
 	if req.Operation != Update {
-		return out, nil, nil
+		return &Result{Object: out}, nil
 	}
 	k.keep(k.context(Update, out, &v1alpha1.PlacementPolicy{}, &Facts{}), old) // no policy applies
-	return out, k.patch(in, out), nil
+	return &Result{Object: out, Patch: k.patch(in, out)}, nil
 }
 
 // context carries what the rules of one evaluation read, and collects what they find.
@@ -230,7 +223,8 @@ func evaluateObject[T object[T]](k *kind[T], res *Result, req Request, in T, p *
 	}
 	if exempt, v := optOut(in, p); exempt {
 		res.Exempt = true
-		res.Object, res.Patch, _ = keepStored(k, req, in)
+		kept, _ := keepStored(k, req, in) // objects(req, in, k) passed above, so no error
+		res.Object, res.Patch = kept.Object, kept.Patch
 		if phase == Validate {
 			res.Object = in.DeepCopy()
 		}
