@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -186,6 +187,24 @@ func TestAudit(t *testing.T) {
 		}
 		if got := read(other); got.GetLabels()["app.kubernetes.io/managed-by"] == "stowage" || fmt.Sprint(got.Object["summary"]) != "map[pass:7]" {
 			t.Errorf("the foreign report was changed: %v", got.Object)
+		}
+
+		// A report of Stowage's in a namespace with nothing left to audit is stale: it goes.
+		stale := namespace(t, "audit-stale", nil)
+		old := &unstructured.Unstructured{Object: map[string]any{
+			"metadata": map[string]any{"name": audit.PolicyReportName, "namespace": stale,
+				"labels": map[string]any{"app.kubernetes.io/managed-by": "stowage"}},
+		}}
+		old.SetGroupVersionKind(gvk)
+		if err := env.cluster.Client.Create(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		_, errOut, _ = stowage(t, "audit", "-o", "json", "--policy-report")
+		if !strings.Contains(errOut, " 1 deleted as stale") {
+			t.Errorf("the stale report in %s must be deleted:\n%s", stale, errOut)
+		}
+		if err := env.cluster.Client.Get(ctx, client.ObjectKeyFromObject(old), old.DeepCopy()); !apierrors.IsNotFound(err) {
+			t.Errorf("stale PolicyReport in %s: %v, want NotFound", stale, err)
 		}
 
 		for ns, want := range map[string][]string{legacy: {"ColocatedReplicas", "NoPDB"}, guarded: {"StrandedVolume", "PendingOnStrandedVolume"}} {

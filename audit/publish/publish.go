@@ -3,7 +3,7 @@
 // namespace in the audit, and never touches a report it does not own. It installs the
 // PolicyReport CRD only when asked.
 //
-// It may import the standard library, k8s.io/apimachinery, client-go's dynamic client,
+// It may import the standard library, k8s.io/apimachinery, client-go's dynamic client and pager,
 // sigs.k8s.io/yaml and package audit (the reports it writes).
 package publish
 
@@ -18,9 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/pager"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stowage-dev/stowage/audit"
@@ -93,21 +95,26 @@ func PolicyReports(ctx context.Context, dyn dynamic.Interface, reports []*audit.
 		}
 		res.Updated = append(res.Updated, key)
 	}
-	// Reports of Stowage's in namespaces that have nothing left to audit are stale.
-	list, err := dyn.Resource(Resource).Namespace(opts.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: "app.kubernetes.io/managed-by=stowage", Limit: 500})
-	if err != nil {
-		return res, fmt.Errorf("listing PolicyReports: %w", err)
-	}
-	for _, item := range list.Items {
-		if item.GetName() != audit.PolicyReportName || want[item.GetNamespace()] || !owned(&item) {
-			continue
+	// Reports of Stowage's in namespaces that have nothing left to audit are stale. The pager
+	// follows continue tokens, so a cluster with more reports than one page still loses them all.
+	pages := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return dyn.Resource(Resource).Namespace(opts.Namespace).List(ctx, o)
+	})
+	pages.PageSize = 500
+	err := pages.EachListItem(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=stowage"}, func(obj runtime.Object) error {
+		item, ok := obj.(*unstructured.Unstructured)
+		if !ok || item.GetName() != audit.PolicyReportName || want[item.GetNamespace()] || !owned(item) {
+			return nil
 		}
 		if err := dyn.Resource(Resource).Namespace(item.GetNamespace()).Delete(ctx, item.GetName(),
 			metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(item.GetUID()))}); err != nil && !apierrors.IsNotFound(err) {
-			return res, fmt.Errorf("deleting stale PolicyReport %s/%s: %w", item.GetNamespace(), item.GetName(), err)
+			return fmt.Errorf("deleting stale PolicyReport %s/%s: %w", item.GetNamespace(), item.GetName(), err)
 		}
 		res.Deleted = append(res.Deleted, item.GetNamespace()+"/"+item.GetName())
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("removing stale PolicyReports: %w", err)
 	}
 	return res, nil
 }
