@@ -422,6 +422,29 @@ func TestFindingDetails(t *testing.T) {
 			t.Errorf("got %+v", got)
 		}
 	})
+	t.Run("a DoNotSchedule spread on a label some nodes lack → fewer eligible nodes than for the same spec without it", func(t *testing.T) {
+		f := newFixture()
+		for _, n := range []string{"node-a", "node-b"} {
+			f.node(n, func(n *corev1.Node) { n.Labels["topology.kubernetes.io/zone"] = "z-" + n.Name })
+		}
+		f.node("node-c")
+		plain := f.healthy("db", "plain", "node-a", "node-b")
+		spread := f.sts("db", "spread", 2, func(s *appsv1.StatefulSet) {
+			s.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+				MaxSkew: 1, TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.DoNotSchedule,
+				LabelSelector: s.Spec.Selector,
+			}}
+		})
+		f.replica(spread, 0, "node-a")
+		f.replica(spread, 1, "node-b")
+		got := map[string]int{}
+		for _, row := range f.analyze().StatefulSets {
+			got[row.Name] = row.EligibleNodes
+		}
+		if got[plain.Name] != 3 || got[spread.Name] != 2 {
+			t.Errorf("eligible nodes = %v, want plain 3 (every node), spread 2 (the zoned nodes)", got)
+		}
+	})
 	t.Run("soft anti-affinity → engine violations keep their rule ID, field path and policy", func(t *testing.T) {
 		f := newFixture()
 		f.nodes("node-a", "node-b", "node-c")

@@ -342,6 +342,9 @@ type schedulingKey struct {
 	NodeSelector map[string]string    `json:"s,omitempty"`
 	Tolerations  []corev1.Toleration  `json:"t,omitempty"`
 	Required     *corev1.NodeSelector `json:"r,omitempty"`
+	// SpreadKeys are the topology keys of DoNotSchedule spread constraints: a node without
+	// the label is not eligible.
+	SpreadKeys []string `json:"k,omitempty"`
 }
 
 // eligibleHosts counts the distinct hostnames among the nodes a pod with this spec may be
@@ -351,8 +354,13 @@ func (ix *index) eligibleHosts(spec *corev1.PodSpec) int {
 	if a := spec.Affinity; a != nil && a.NodeAffinity != nil {
 		k.Required = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
 	}
+	for _, c := range spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable == corev1.DoNotSchedule {
+			k.SpreadKeys = append(k.SpreadKeys, c.TopologyKey)
+		}
+	}
 	var key string
-	if len(k.NodeSelector) > 0 || len(k.Tolerations) > 0 || k.Required != nil {
+	if len(k.NodeSelector) > 0 || len(k.Tolerations) > 0 || k.Required != nil || len(k.SpreadKeys) > 0 {
 		b, err := json.Marshal(k)
 		if err != nil {
 			return ix.countEligible(spec) // cannot happen for these types; do not cache
