@@ -114,7 +114,7 @@ func newIndex(snap *Snapshot, opts Options) *index {
 		if ref == nil {
 			continue
 		}
-		if ref.Kind == "StatefulSet" && strings.HasPrefix(ref.APIVersion, "apps/") {
+		if StatefulSetOwner(ref) {
 			k := nsName{p.Namespace, ref.Name}
 			ix.pods[k] = append(ix.pods[k], p)
 			continue

@@ -36,6 +36,12 @@ var PodSetKinds = []schema.GroupKind{
 	{Group: "core.strimzi.io", Kind: "StrimziPodSet"},
 }
 
+// StatefulSetOwner says whether a controller is Kubernetes' own StatefulSet (apps/v1). A
+// StatefulSet of another API group, such as OpenKruise's apps.kruise.io, is a pod set.
+func StatefulSetOwner(ref *metav1.OwnerReference) bool {
+	return ref != nil && ref.Kind == "StatefulSet" && strings.HasPrefix(ref.APIVersion, "apps/")
+}
+
 // PodSetOwner reports whether a pod's controller may make a pod set: any kind but the built-in
 // workloads. The audit's collector keeps the pods it says yes to, and StatefulSets' pods.
 func PodSetOwner(ref *metav1.OwnerReference) bool {

@@ -116,14 +116,14 @@ func list[T any, PT interface {
 
 func keepAll[T any](o *T) *T { return o }
 
-// slimPod keeps the pods whose controller is a StatefulSet, or may make a pod set
+// slimPod keeps the pods whose controller is an apps/v1 StatefulSet, or may make a pod set
 // (audit.PodSetOwner) and whose labels the selector matches, and of those only the fields the
 // analysis reads: a copy, so that the page the pod came in, with every pod's full spec and
 // status, is garbage as soon as the next page arrives. Pods are most of a cluster's objects, and
 // of their bytes.
 func slimPod(p *corev1.Pod, sel labels.Selector) *corev1.Pod {
 	ref := metav1.GetControllerOfNoCopy(p)
-	if ref == nil || ref.Kind != "StatefulSet" && (!audit.PodSetOwner(ref) || !sel.Matches(labels.Set(p.Labels))) {
+	if !audit.StatefulSetOwner(ref) && (!audit.PodSetOwner(ref) || !sel.Matches(labels.Set(p.Labels))) {
 		return nil
 	}
 	slim := &corev1.Pod{

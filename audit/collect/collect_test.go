@@ -68,8 +68,10 @@ func paginate(cs *fake.Clientset, pods []*corev1.Pod, asked *[]metav1.ListOption
 func TestCollect(t *testing.T) {
 	pods := []*corev1.Pod{
 		pod("db", "pg-0", "StatefulSet"), pod("db", "web-abc", "ReplicaSet"), pod("db", "pg-1", "StatefulSet"),
-		pod("db", "bare", ""), pod("db", "pg-2", "StatefulSet"),
+		pod("db", "bare", ""), pod("db", "pg-2", "StatefulSet"), pod("db", "kruise-0", "StatefulSet"),
 	}
+	// OpenKruise's StatefulSet makes a pod set, which the selector filters like any other.
+	pods[5].OwnerReferences[0].APIVersion = "apps.kruise.io/v1beta1"
 	cs := fake.NewClientset(
 		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "pg", Labels: map[string]string{"audit": "yes"}}},
 		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "other"}},
