@@ -160,8 +160,13 @@ func ensureCRD(ctx context.Context, dyn dynamic.Interface, install bool) error {
 	if _, err := dyn.Resource(crds).Create(ctx, crd, metav1.CreateOptions{FieldManager: "stowage"}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("installing the PolicyReport CRD: %w", err)
 	}
-	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := dyn.Resource(Resource).List(ctx, metav1.ListOptions{Limit: 1})
-		return err == nil, nil
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, last = dyn.Resource(Resource).List(ctx, metav1.ListOptions{Limit: 1})
+		return last == nil, nil
 	})
+	if err != nil && last != nil {
+		return fmt.Errorf("the PolicyReport CRD is installed but not served: %w", last)
+	}
+	return err
 }
