@@ -116,21 +116,11 @@ func (r *BudgetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // answer is "none" but not certain (a policy that was never valid might select it, or the
 // scope is unknown): an existing budget then stays.
 func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet) (desired *policyv1.PodDisruptionBudget, keep bool, err error) {
-	labels, err := r.Cluster.NamespaceLabels(ctx, sts.Namespace)
-	if err != nil {
-		labels = nil
-	}
-	if in, err := r.Scope.Covers(ctx, labelsOrName(labels, sts.Namespace)); err != nil || !in {
+	labels, set, err := r.policies(ctx, sts.Namespace)
+	if set == nil {
 		return nil, err != nil, err // outside Stowage's namespaces: no budget of ours
 	}
-	// Read the policies afresh rather than from the admission snapshot, which another handler
-	// of the same policy event may not have rebuilt yet; an invalid edit keeps the version in
-	// force that admission keeps.
-	var list v1alpha1.PlacementPolicyList
-	if err := r.Client.List(ctx, &list); err != nil {
-		return nil, true, err
-	}
-	d, err := policy.Compile(list.Items, r.Cluster.Policies()).Decide(policy.Input{
+	d, err := set.Decide(policy.Input{
 		Operation: policy.Background, Object: sts, NamespaceLabels: labels,
 		Facts: func() (policy.Facts, error) { return r.Cluster.Facts(ctx, sts.Namespace, false) },
 	})
@@ -141,6 +131,46 @@ func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet)
 		return nil, d.Uncertain, nil
 	}
 	return d.Result.PDB, false, nil
+}
+
+// PolicyFor returns the policy in force that selects the StatefulSet, or nil, chosen as the
+// budget controller chooses it: only in the namespaces the webhooks see, from the policies read
+// afresh, and never for a StatefulSet that opted out where the policy allows it (the engine's
+// opt-out rule). The recovery controller selects its policy with it.
+func (r *BudgetReconciler) PolicyFor(ctx context.Context, sts *appsv1.StatefulSet) (*v1alpha1.PlacementPolicy, error) {
+	if policy.SystemNamespace(sts.Namespace) {
+		return nil, nil
+	}
+	labels, set, err := r.policies(ctx, sts.Namespace)
+	if set == nil {
+		return nil, err
+	}
+	p := set.Select(sts.Labels, labelsOrName(labels, sts.Namespace))
+	if p != nil && sts.Annotations[v1alpha1.OptOutAnnotation] == "true" && slices.Contains(p.Spec.OptOut.Namespaces, sts.Namespace) {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// policies returns the namespace's labels as the cache has them (nil when it has none) and the
+// policies in force; a nil set means Stowage does not act in the namespace, or err says why it
+// cannot tell.
+func (r *BudgetReconciler) policies(ctx context.Context, ns string) (map[string]string, *policy.Set, error) {
+	labels, err := r.Cluster.NamespaceLabels(ctx, ns)
+	if err != nil {
+		labels = nil
+	}
+	if in, err := r.Scope.Covers(ctx, labelsOrName(labels, ns)); err != nil || !in {
+		return labels, nil, err
+	}
+	// Read the policies afresh rather than from the admission snapshot, which another handler
+	// of the same policy event may not have rebuilt yet; an invalid edit keeps the version in
+	// force that admission keeps.
+	var list v1alpha1.PlacementPolicyList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return labels, nil, err
+	}
+	return labels, policy.Compile(list.Items, r.Cluster.Policies()), nil
 }
 
 func labelsOrName(labels map[string]string, ns string) map[string]string {

@@ -438,14 +438,15 @@ func newControllersManager(cfg *rest.Config, scheme *runtime.Scheme, shared cach
 	if err := (&controllers.PolicyStatusReconciler{Client: mgr.GetClient(), Cluster: cluster}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&controllers.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}).SetupWithManager(mgr); err != nil {
+	budgets := &controllers.BudgetReconciler{Client: mgr.GetClient(), Cluster: cluster, Scope: scope}
+	if err := budgets.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if o.recovery {
 		if err := (&recovery.Reconciler{
 			Client:      mgr.GetClient(),
 			APIReader:   mgr.GetAPIReader(),
-			Policy:      recoveryPolicy(mgr.GetClient(), cluster, scope),
+			Policy:      budgets.PolicyFor, // the same policy the budget controller applies
 			Recorder:    mgr.GetEventRecorder("stowage-recovery"),
 			Metrics:     recoveryMetrics,
 			MaxInFlight: o.recoveryMaxFlight,
@@ -476,34 +477,6 @@ func exitAfter(step string, log logr.Logger) func(policy.RecoveryAction) {
 			log.Info("exiting after the recovery step, as --recovery-exit-after asks", "step", step)
 			os.Exit(3)
 		}
-	}
-}
-
-// recoveryPolicy selects the policy of a StatefulSet the way the budget controller does: only in
-// the namespaces the webhooks see, read afresh, and never for a StatefulSet that opted out where
-// the policy allows it.
-func recoveryPolicy(c client.Client, cluster *webhook.CacheCluster, scope *controllers.NamespaceScope) recovery.PolicyFor {
-	return func(ctx context.Context, sts *appsv1.StatefulSet) (*v1alpha1.PlacementPolicy, error) {
-		if policy.SystemNamespace(sts.Namespace) {
-			return nil, nil
-		}
-		labels, err := cluster.NamespaceLabels(ctx, sts.Namespace)
-		if err != nil || labels == nil {
-			labels = policy.NamespaceLabels(sts.Namespace)
-		}
-		if in, err := scope.Covers(ctx, labels); err != nil || !in {
-			return nil, err
-		}
-		var list v1alpha1.PlacementPolicyList
-		if err := c.List(ctx, &list); err != nil {
-			return nil, err
-		}
-		set := policy.Compile(list.Items, cluster.Policies())
-		p := set.Select(sts.Labels, labels)
-		if p != nil && sts.Annotations[v1alpha1.OptOutAnnotation] == "true" && slices.Contains(p.Spec.OptOut.Namespaces, sts.Namespace) {
-			return nil, nil
-		}
-		return p, nil
 	}
 }
 
