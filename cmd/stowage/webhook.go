@@ -25,6 +25,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -354,12 +355,8 @@ func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.
 			return errors.New("the caches never synced")
 		}
 		// The policy set is built by an event handler; wait until it has seen every policy.
-		for !policiesSynced() {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(50 * time.Millisecond):
-			}
+		if wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) { return policiesSynced(), nil }) != nil {
+			return nil // ctx ended
 		}
 		synced.Store(true)
 		log.Info("caches synced; ready")
