@@ -278,7 +278,7 @@ func runRecoverOne(cmd *cobra.Command, o *recoverFlags, target, ordinal string) 
 				// No recovery in flight and the replica no longer stranded: another actor (the
 				// controller, in Manual mode with the approval) finished it.
 				var pod corev1.Pod
-				if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: fmt.Sprintf("%s-%d", name, ord)}, &pod); err == nil && podIsReady(&pod) {
+				if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: fmt.Sprintf("%s-%d", name, ord)}, &pod); err == nil && pod.DeletionTimestamp == nil && policy.PodReady(&pod) {
 					fmt.Fprintf(out, "Finish: replica %d is Ready on node %s\n", ord, pod.Spec.NodeName)
 					return nil
 				}
@@ -324,16 +324,4 @@ func manualPolicy(c client.Client) recovery.PolicyFor {
 
 func metaKey(k types.NamespacedName) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}
-}
-
-func podIsReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
