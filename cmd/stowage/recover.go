@@ -243,7 +243,7 @@ func runRecoverOne(cmd *cobra.Command, o *recoverFlags, target, ordinal string) 
 	}
 	if !inFlight {
 		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, policy.RecoveryApproveAnnotation, strconv.Itoa(int(ord)))
-		if err := c.Patch(ctx, &appsv1.StatefulSet{ObjectMeta: metaKey(key)}, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		if err := c.Patch(ctx, &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 			return fmt.Errorf("approving replica %d: %w", ord, err)
 		}
 	}
@@ -320,8 +320,4 @@ func manualPolicy(c client.Client) recovery.PolicyFor {
 		p.Spec.Recovery.Mode = v1alpha1.RecoveryManual
 		return p, nil
 	}
-}
-
-func metaKey(k types.NamespacedName) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}
 }
