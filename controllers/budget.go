@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -215,9 +216,7 @@ func mergeStrings(have, want map[string]string) map[string]string {
 	if have == nil {
 		have = make(map[string]string, len(want))
 	}
-	for k, v := range want {
-		have[k] = v
-	}
+	maps.Copy(have, want)
 	return have
 }
 

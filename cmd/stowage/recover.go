@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -114,12 +115,8 @@ func PlanRecoveries(snap *audit.Snapshot, set *policy.Set, now time.Time) []Plan
 	nsLabels := map[string]map[string]string{}
 	for _, n := range snap.Namespaces {
 		l := map[string]string{}
-		for k, v := range n.Labels {
-			l[k] = v
-		}
-		for k, v := range policy.NamespaceLabels(n.Name) {
-			l[k] = v
-		}
+		maps.Copy(l, n.Labels)
+		maps.Copy(l, policy.NamespaceLabels(n.Name))
 		nsLabels[n.Name] = l
 	}
 	inFlight := 0
@@ -307,9 +304,7 @@ func manualPolicy(c client.Client) recovery.PolicyFor {
 		labels := policy.NamespaceLabels(sts.Namespace)
 		var n corev1.Namespace
 		if err := c.Get(ctx, client.ObjectKey{Name: sts.Namespace}, &n); err == nil {
-			for k, v := range n.Labels {
-				labels[k] = v
-			}
+			maps.Copy(labels, n.Labels)
 			labels[corev1.LabelMetadataName] = sts.Namespace
 		}
 		p := set.Select(sts.Labels, labels)
