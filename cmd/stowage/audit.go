@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,11 +70,7 @@ func runAudit(cmd *cobra.Command, o *auditFlags) error {
 	if err := o.scope.validate(cmd); err != nil {
 		return err
 	}
-	formatOK := false
-	for _, f := range render.Formats() {
-		formatOK = formatOK || strings.EqualFold(f, o.output) || o.output == "md"
-	}
-	if !formatOK {
+	if !slices.ContainsFunc(render.Formats(), func(f string) bool { return strings.EqualFold(f, o.output) }) && o.output != "md" {
 		return usageError(cmd, fmt.Sprintf("unknown output %q: use one of %s", o.output, strings.Join(render.Formats(), ", ")))
 	}
 	failOn, err := audit.ParseSeverity(o.failOn)
