@@ -243,18 +243,7 @@ func (r *Reconciler) listFacts(ctx context.Context, f *policy.RecoveryFacts) err
 			return err
 		}
 	}
-	for i := range pods.Items {
-		f.Pods = append(f.Pods, &pods.Items[i])
-	}
-	for i := range claims.Items {
-		f.Claims = append(f.Claims, &claims.Items[i])
-	}
-	for i := range pvs.Items {
-		f.Volumes = append(f.Volumes, &pvs.Items[i])
-	}
-	for i := range nodes.Items {
-		f.Nodes = append(f.Nodes, &nodes.Items[i])
-	}
+	f.Pods, f.Claims, f.Volumes, f.Nodes = pointers(pods.Items), pointers(claims.Items), pointers(pvs.Items), pointers(nodes.Items)
 	total := 0
 	for i := range all.Items {
 		if _, ok := all.Items[i].Annotations[policy.RecoveryAnnotation]; ok {
@@ -268,6 +257,15 @@ func (r *Reconciler) listFacts(ctx context.Context, f *policy.RecoveryFacts) err
 		r.Metrics.inFlight.Set(float64(total))
 	}
 	return nil
+}
+
+// pointers points into a list's items (nil when there are none).
+func pointers[T any](items []T) []*T {
+	var out []*T
+	for i := range items {
+		out = append(out, &items[i])
+	}
+	return out
 }
 
 // report emits an event and counts a refusal when a replica's guard changes.
