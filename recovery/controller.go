@@ -287,10 +287,8 @@ func (r *Reconciler) report(_ context.Context, sts *appsv1.StatefulSet, d policy
 		if r.Metrics != nil {
 			r.Metrics.refused.WithLabelValues(sts.Namespace, sts.Name, string(rep.Guard)).Inc()
 		}
-		if r.Recorder != nil {
-			r.Recorder.Eventf(sts, nil, corev1.EventTypeWarning, "RecoveryBlocked", "Recover",
-				"replica %d (volume on node %s, %s) not recovered: %s: %s", rep.Ordinal, rep.Node, rep.Reason, rep.Guard, rep.Message)
-		}
+		r.event(sts, nil, corev1.EventTypeWarning, "RecoveryBlocked",
+			"replica %d (volume on node %s, %s) not recovered: %s: %s", rep.Ordinal, rep.Node, rep.Reason, rep.Guard, rep.Message)
 	}
 	prefix := sts.Namespace + "/" + sts.Name + "/"
 	for k := range r.blocked {
