@@ -177,12 +177,10 @@ func (r *Reconciler) Step(ctx context.Context, key types.NamespacedName) (*polic
 			return nil, client.IgnoreNotFound(err)
 		}
 	}
-	if d.Action != policy.RecoveryNone && d.Action != policy.RecoveryWait {
-		log.Info("recovery step", "statefulset", key.String(), "action", d.Action, "ordinal", d.Ordinal, "message", d.Message)
-	}
 	if d.Action == policy.RecoveryNone || d.Action == policy.RecoveryWait {
 		return &d, nil
 	}
+	log.Info("recovery step", "statefulset", key.String(), "action", d.Action, "ordinal", d.Ordinal, "message", d.Message)
 	if err := r.execute(ctx, sts, d); err != nil {
 		return &d, err
 	}
