@@ -82,35 +82,31 @@ func walk(s map[string]any, paths [][]string) {
 		}
 	}
 	if items, ok := s["items"].(map[string]any); ok {
-		var sub [][]string
-		for _, p := range paths {
-			if p[0] == "[]" {
-				sub = append(sub, p[1:])
-			}
-		}
-		if len(sub) > 0 {
-			walk(items, sub)
-		} else {
-			shallow(items)
-		}
+		descend(items, paths, "[]")
 		return
 	}
 	props, _ := s["properties"].(map[string]any)
 	for name, v := range props {
 		prop, _ := v.(map[string]any)
-		var sub [][]string
-		for _, p := range paths {
-			if p[0] == name {
-				sub = append(sub, p[1:])
-			}
-		}
-		if len(sub) > 0 {
-			walk(prop, sub)
-		} else {
-			shallow(prop)
-		}
+		descend(prop, paths, name)
 	}
 	delete(s, "x-kubernetes-validations")
+}
+
+// descend walks into the child schema s reached by step with the rest of the paths that take
+// that step, or keeps only its type when none does.
+func descend(s map[string]any, paths [][]string, step string) {
+	var sub [][]string
+	for _, p := range paths {
+		if p[0] == step {
+			sub = append(sub, p[1:])
+		}
+	}
+	if len(sub) > 0 {
+		walk(s, sub)
+	} else {
+		shallow(s)
+	}
 }
 
 // shallow keeps a property's type and drops what is inside it.
