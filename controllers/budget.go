@@ -247,9 +247,9 @@ func (r *BudgetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&appsv1.StatefulSet{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Watches(&policyv1.PodDisruptionBudget{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsConcernedBy)).
-		Watches(&v1alpha1.PlacementPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
+		Watches(&v1alpha1.PlacementPolicy{}, handler.EnqueueRequestsFromMapFunc(enqueue.All(r.Client))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.statefulSetsInNamespace)).
-		Watches(&admissionregistrationv1.ValidatingWebhookConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.allStatefulSets)).
+		Watches(&admissionregistrationv1.ValidatingWebhookConfiguration{}, handler.EnqueueRequestsFromMapFunc(enqueue.All(r.Client))).
 		Complete(r)
 }
 
@@ -270,8 +270,4 @@ func (r *BudgetReconciler) statefulSetsConcernedBy(ctx context.Context, o client
 
 func (r *BudgetReconciler) statefulSetsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	return enqueue.StatefulSets(ctx, r.Client, nil, client.InNamespace(o.GetName()))
-}
-
-func (r *BudgetReconciler) allStatefulSets(ctx context.Context, _ client.Object) []reconcile.Request {
-	return enqueue.StatefulSets(ctx, r.Client, nil)
 }

@@ -101,7 +101,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &appsv1.StatefulSet{}, handler.OnlyControllerOwner())).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.inNamespaceOf)).
 		Watches(&corev1.PersistentVolume{}, handler.EnqueueRequestsFromMapFunc(r.ofVolume)).
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.all)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(enqueue.All(r.Client))).
 		Complete(r)
 }
 
@@ -115,10 +115,6 @@ func (r *Reconciler) ofVolume(ctx context.Context, o client.Object) []reconcile.
 		return nil
 	}
 	return enqueue.StatefulSets(ctx, r.Client, nil, client.InNamespace(pv.Spec.ClaimRef.Namespace))
-}
-
-func (r *Reconciler) all(ctx context.Context, _ client.Object) []reconcile.Request {
-	return enqueue.StatefulSets(ctx, r.Client, nil)
 }
 
 // Reconcile takes at most one recovery step for the StatefulSet.

@@ -2,8 +2,8 @@
 // controllers (package controllers' budget reconciler and package recovery), so that both list
 // from the cache the same way.
 //
-// It may import the standard library, k8s.io/api, logr and controller-runtime's client and
-// reconcile packages.
+// It may import the standard library, k8s.io/api, logr and controller-runtime's client, handler
+// and reconcile packages.
 package enqueue
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -32,4 +33,9 @@ func StatefulSets(ctx context.Context, c client.Reader, keep func(*appsv1.Statef
 		}
 	}
 	return out
+}
+
+// All wakes every StatefulSet c holds, whatever the change.
+func All(c client.Reader) handler.MapFunc {
+	return func(ctx context.Context, _ client.Object) []reconcile.Request { return StatefulSets(ctx, c, nil) }
 }

@@ -50,6 +50,14 @@ func TestStatefulSets(t *testing.T) {
 	}
 }
 
+func TestAllWakesEveryStatefulSet(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(sts("a", "db"), sts("b", "db")).Build()
+	got := All(c)(context.Background(), sts("c", "unrelated"))
+	if diff := cmp.Diff([]reconcile.Request{req("a", "db"), req("b", "db")}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestStatefulSetsListFails(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(sts("a", "db")).
 		WithInterceptorFuncs(interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
