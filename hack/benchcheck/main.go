@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -279,13 +278,7 @@ func errText(err error) string {
 	return "ok"
 }
 
-func indent(s string) string {
-	var b bytes.Buffer
-	for _, l := range strings.Split(s, "\n") {
-		b.WriteString("     " + l + "\n")
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
+func indent(s string) string { return "     " + strings.ReplaceAll(s, "\n", "\n     ") }
 
 func check(err error) {
 	if err != nil {
