@@ -332,15 +332,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, sts *appsv1.StatefulSet, d
 // patchAnnotations sets (or, with nil, removes) annotations of the StatefulSet. Locked, it fails
 // on a conflicting write, so that a stale view never overwrites a newer record.
 func (r *Reconciler) patchAnnotations(ctx context.Context, sts *appsv1.StatefulSet, locked bool, set map[string]*string) error {
-	ann := map[string]any{}
-	for k, v := range set {
-		if v == nil {
-			ann[k] = nil
-		} else {
-			ann[k] = *v
-		}
-	}
-	meta := map[string]any{"annotations": ann}
+	meta := map[string]any{"annotations": set} // a nil value marshals to null, which removes it
 	if locked {
 		meta["resourceVersion"] = sts.ResourceVersion
 	}
