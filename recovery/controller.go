@@ -213,10 +213,7 @@ func (r *Reconciler) Plan(ctx context.Context, key types.NamespacedName, approve
 		return nil, err
 	}
 	if approve >= 0 {
-		if sts.Annotations == nil {
-			sts.Annotations = map[string]string{}
-		}
-		sts.Annotations[policy.RecoveryApproveAnnotation] = fmt.Sprint(approve)
+		metav1.SetMetaDataAnnotation(&sts.ObjectMeta, policy.RecoveryApproveAnnotation, fmt.Sprint(approve))
 	}
 	d, err := r.decide(ctx, sts, p)
 	return &d, err
