@@ -92,14 +92,8 @@ func (s *scopeFlags) collect(ctx context.Context) (*audit.Snapshot, dynamic.Inte
 
 // newScheme knows the built-in kinds and PlacementPolicies.
 func newScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return scheme, nil
+	scheme, add := runtime.NewScheme(), runtime.NewSchemeBuilder(clientgoscheme.AddToScheme, v1alpha1.AddToScheme)
+	return scheme, add.AddToScheme(scheme)
 }
 
 // withRateLimits raises client-go's default client-side limit (5 requests a second, bursts of
