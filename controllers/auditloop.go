@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -76,18 +77,11 @@ func (m *AuditMetrics) Set(r *audit.Report, took time.Duration, now time.Time) {
 	m.duration.Set(took.Seconds())
 }
 
-// Start runs the loop until ctx ends: once at once, then every Interval.
+// Start runs the loop until ctx ends: once at once, then every Interval (measured from the
+// start of each run, as a ticker would).
 func (a *AuditLoop) Start(ctx context.Context) error {
-	t := time.NewTicker(a.Interval)
-	defer t.Stop()
-	for {
-		a.runOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	wait.NonSlidingUntilWithContext(ctx, a.runOnce, a.Interval)
+	return nil
 }
 
 // NeedLeaderElection keeps the audit on the leader: one set of gauges, one writer of reports.
