@@ -146,11 +146,7 @@ func (r *BudgetReconciler) PolicyFor(ctx context.Context, sts *appsv1.StatefulSe
 	if set == nil {
 		return nil, err
 	}
-	p := set.Select(sts.Labels, labelsOrName(labels, sts.Namespace))
-	if p != nil && sts.Annotations[v1alpha1.OptOutAnnotation] == "true" && slices.Contains(p.Spec.OptOut.Namespaces, sts.Namespace) {
-		return nil, nil
-	}
-	return p, nil
+	return set.RecoveryPolicy(sts, labels), nil
 }
 
 // policies returns the namespace's labels as the cache has them (nil when it has none) and the

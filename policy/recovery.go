@@ -622,3 +622,22 @@ func (v *recoveryView) resume(rec *RecoveryRecord) RecoveryDecision {
 func SortReplicas(rs []ReplicaRecovery) {
 	slices.SortFunc(rs, func(a, b ReplicaRecovery) int { return int(a.Ordinal - b.Ordinal) })
 }
+
+// RecoveryPolicy returns the policy a StatefulSet's recovery acts under: the one Select picks,
+// none in a system namespace, and none when the StatefulSet opts out (the stowage.dev/opt-out
+// annotation) in a namespace the policy lets opt out. The recovery controller and `stowage
+// recover --plan` both ask it, so the plan shows what the controller does. Nil namespaceLabels
+// means only the namespace's name is known.
+func (s *Set) RecoveryPolicy(sts *appsv1.StatefulSet, namespaceLabels map[string]string) *v1alpha1.PlacementPolicy {
+	if s == nil || SystemNamespace(sts.Namespace) {
+		return nil
+	}
+	if namespaceLabels == nil {
+		namespaceLabels = NamespaceLabels(sts.Namespace)
+	}
+	p := s.Select(sts.Labels, namespaceLabels)
+	if p != nil && sts.Annotations[v1alpha1.OptOutAnnotation] == "true" && slices.Contains(p.Spec.OptOut.Namespaces, sts.Namespace) {
+		return nil
+	}
+	return p
+}

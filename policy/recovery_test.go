@@ -501,3 +501,42 @@ func TestRecoveryResume(t *testing.T) {
 		})
 	}
 }
+
+func TestRecoveryPolicy(t *testing.T) {
+	trusting := named("trusting", 1, func(s *v1alpha1.PlacementPolicySpec) { s.OptOut.Namespaces = []string{"legacy"} })
+	sts := func(ns string, optOut bool) *appsv1.StatefulSet {
+		s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}
+		if optOut {
+			s.Annotations = map[string]string{v1alpha1.OptOutAnnotation: "true"}
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		set  *Set
+		sts  *appsv1.StatefulSet
+		want string
+	}{
+		{"the policy Select picks", NewSet(trusting), sts("data", false), "trusting"},
+		{"no set → none", nil, sts("data", false), ""},
+		{"system namespace → none", NewSet(trusting), sts("kube-system", false), ""},
+		{"opted out where the policy trusts it → none", NewSet(trusting), sts("legacy", true), ""},
+		{"opted out where the policy does not trust it → the policy", NewSet(trusting), sts("data", true), "trusting"},
+		{"annotation other than true → the policy", NewSet(trusting), func() *appsv1.StatefulSet {
+			s := sts("legacy", true)
+			s.Annotations[v1alpha1.OptOutAnnotation] = "yes"
+			return s
+		}(), "trusting"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			name := ""
+			if p := tc.set.RecoveryPolicy(tc.sts, nil); p != nil {
+				name = p.Name
+			}
+			if name != tc.want {
+				t.Errorf("RecoveryPolicy = %q, want %q", name, tc.want)
+			}
+		})
+	}
+}

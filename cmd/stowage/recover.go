@@ -127,13 +127,9 @@ func PlanRecoveries(snap *audit.Snapshot, set *policy.Set, now time.Time) []Plan
 	}
 	var out []PlanEntry
 	for _, sts := range snap.StatefulSets {
-		labels := nsLabels[sts.Namespace]
-		if labels == nil {
-			labels = policy.NamespaceLabels(sts.Namespace)
-		}
 		f := policy.RecoveryFacts{StatefulSet: sts, Pods: snap.Pods, Claims: snap.PVCs, Volumes: snap.PVs, Nodes: snap.Nodes, Now: metav1.NewTime(now), InFlight: inFlight}
 		e := PlanEntry{Namespace: sts.Namespace, StatefulSet: sts.Name, Mode: v1alpha1.RecoveryOff}
-		if p := set.Select(sts.Labels, labels); p != nil {
+		if p := set.RecoveryPolicy(sts, nsLabels[sts.Namespace]); p != nil {
 			f.Spec, e.Policy, e.Mode = p.Spec.Recovery, p.Name, p.Spec.Recovery.Mode
 		}
 		if _, ok := sts.Annotations[policy.RecoveryAnnotation]; ok {
