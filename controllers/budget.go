@@ -123,7 +123,8 @@ func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet)
 	}
 	d, err := set.Decide(policy.Input{
 		Operation: policy.Background, Object: sts, NamespaceLabels: labels,
-		Facts: func() (policy.Facts, error) { return r.Cluster.Facts(ctx, sts.Namespace, false) },
+		// The namespace's StatefulSets narrow a budget that would overlap another's.
+		Facts: func() (policy.Facts, error) { return r.Cluster.Facts(ctx, sts.Namespace, webhook.NeedStatefulSets) },
 	})
 	if err != nil {
 		return nil, true, err

@@ -35,11 +35,36 @@ type Cluster interface {
 	// NamespaceLabels returns the labels of a namespace.
 	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
 	// Facts returns the facts the engine needs for an object in the namespace: budgets and the
-	// default StorageClass, and for a StatefulSet (withNodes) the nodes, for a claim the
-	// namespace's StatefulSets.
-	Facts(ctx context.Context, namespace string, withNodes bool) (policy.Facts, error)
+	// default StorageClass, and what need asks for besides.
+	Facts(ctx context.Context, namespace string, need Need) (policy.Facts, error)
 	// StatefulSet returns a stored StatefulSet, for requests on its scale subresource.
 	StatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
+}
+
+// Need says which facts an admission needs besides the namespace's budgets and the default
+// StorageClass.
+type Need int
+
+const (
+	// NeedStatefulSets: a claim, or a budget, is judged against the namespace's StatefulSets.
+	NeedStatefulSets Need = iota
+	// NeedNothingElse: the mutating phase patches a StatefulSet without judging capacity.
+	NeedNothingElse
+	// NeedNodes: the validating phase judges a StatefulSet's capacity on the nodes.
+	NeedNodes
+)
+
+// need is what an object's admission needs in a phase. A StatefulSet never needs its
+// namespace's StatefulSets: listing a namespace of a thousand of them on every request cost
+// more than the rest of the admission (make bench-admission).
+func need(obj runtime.Object, phase policy.Phase) Need {
+	if _, ok := obj.(*appsv1.StatefulSet); !ok {
+		return NeedStatefulSets
+	}
+	if phase == policy.Mutate {
+		return NeedNothingElse
+	}
+	return NeedNodes
 }
 
 // Admitter adapts admission requests to the policy engine and its results to responses.
@@ -232,11 +257,9 @@ func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, phase poli
 	if err != nil {
 		labels = nil // a namespace created a moment ago may not be cached yet: its name is known
 	}
-	_, isSTS := obj.(*appsv1.StatefulSet)
-	// The mutating phase patches without judging capacity: it needs no nodes.
 	d, err := a.Cluster.Policies().Decide(policy.Input{
 		Operation: op, Phase: phase, Object: obj, OldObject: old, NamespaceLabels: labels,
-		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, isSTS && phase != policy.Mutate) },
+		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, need(obj, phase)) },
 	})
 	if err != nil {
 		return nil, nil, err

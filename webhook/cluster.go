@@ -52,8 +52,8 @@ func (c *CacheCluster) NamespaceLabels(ctx context.Context, ns string) (map[stri
 	return labels, nil
 }
 
-// Facts reads the budgets of the namespace, the default StorageClass and, when asked, the nodes.
-func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (policy.Facts, error) {
+// Facts reads the budgets of the namespace, the default StorageClass and what need asks for.
+func (c *CacheCluster) Facts(ctx context.Context, ns string, need Need) (policy.Facts, error) {
 	// The engine stops its cluster-sized scans once the request's deadline has passed.
 	f := policy.Facts{Done: ctx.Done()}
 	var pdbs policyv1.PodDisruptionBudgetList
@@ -66,7 +66,8 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 		return f, err
 	}
 	f.DefaultStorageClass = policy.DefaultStorageClass(pointers(classes.Items))
-	if !withNodes {
+	switch need {
+	case NeedStatefulSets:
 		// Claims: the StatefulSets that may have made them from a template; budgets (written or
 		// kept by the controller): the StatefulSets they cover and overlap. StatefulSet admission
 		// does without them: listing a namespace of a thousand StatefulSets on every request
@@ -77,8 +78,7 @@ func (c *CacheCluster) Facts(ctx context.Context, ns string, withNodes bool) (po
 			return f, err
 		}
 		f.StatefulSets = pointers(sets.Items)
-	}
-	if withNodes {
+	case NeedNodes:
 		var nodes corev1.NodeList
 		if err := c.Reader.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 			return f, err
