@@ -36,7 +36,7 @@ var PodSetKinds = []schema.GroupKind{
 	{Group: "core.strimzi.io", Kind: "StrimziPodSet"},
 }
 
-// StatefulSetOwner says whether a controller is Kubernetes' own StatefulSet (apps/v1). A
+// StatefulSetOwner says whether a controller is Kubernetes' own StatefulSet (group apps). A
 // StatefulSet of another API group, such as OpenKruise's apps.kruise.io, is a pod set.
 func StatefulSetOwner(ref *metav1.OwnerReference) bool {
 	return ref != nil && ref.Kind == "StatefulSet" && strings.HasPrefix(ref.APIVersion, "apps/")

@@ -77,8 +77,8 @@ func (m *AuditMetrics) Set(r *audit.Report, took time.Duration, now time.Time) {
 	m.duration.Set(took.Seconds())
 }
 
-// Start runs the loop until ctx ends: once at once, then every Interval (measured from the
-// start of each run, as a ticker would).
+// Start runs the loop until ctx ends: once at once, then Interval after the start of each run
+// (a run longer than Interval is followed at once by the next).
 func (a *AuditLoop) Start(ctx context.Context) error {
 	wait.NonSlidingUntilWithContext(ctx, a.runOnce, a.Interval)
 	return nil
