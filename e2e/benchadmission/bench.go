@@ -863,7 +863,7 @@ func (b *bench) profile(ctx context.Context, configs []string) error {
 			}
 			errs[0] = err
 		})
-		if cfg == cfgStowage {
+		if cfg == cfgStowage || cfg == cfgStowagePDB {
 			wg.Go(func() {
 				resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", b.stowage.ports["pprof"], b.opts.ProfileSeconds))
 				if err != nil {
