@@ -11,7 +11,6 @@ package audit
 import (
 	"cmp"
 	"encoding/json"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -171,9 +170,7 @@ func newIndex(snap *Snapshot, opts Options) *index {
 		if ns == nil {
 			continue
 		}
-		l := policy.NamespaceLabels(ns.Name) // unless the namespace's own labels say otherwise
-		maps.Copy(l, ns.Labels)
-		ix.nsLabels[ns.Name] = l
+		ix.nsLabels[ns.Name] = policy.NamespaceLabelsOf(ns)
 	}
 	ix.defaultClass = policy.DefaultStorageClass(snap.StorageClasses)
 	return ix

@@ -188,12 +188,7 @@ func readFacts(in *input) *inputFacts {
 			case d.Kind == "Namespace" && d.APIVersion == "v1":
 				ns := &corev1.Namespace{}
 				if _, err := stream.Decode(d, ns); err == nil && ns.Name != "" {
-					labels := map[string]string{}
-					for k, v := range ns.Labels {
-						labels[k] = v
-					}
-					labels[corev1.LabelMetadataName] = ns.Name // the API server always sets it so
-					f.namespaces = append(f.namespaces, namespaceLabels{ns.Name, labels})
+					f.namespaces = append(f.namespaces, namespaceLabels{ns.Name, policy.NamespaceLabelsOf(ns)})
 				}
 			}
 			return nil

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -84,4 +85,13 @@ func (s *Set) Select(objectLabels, namespaceLabels map[string]string) *v1alpha1.
 // not available, as offline: the kubernetes.io/metadata.name label the API server sets.
 func NamespaceLabels(namespace string) map[string]string {
 	return map[string]string{corev1.LabelMetadataName: namespace}
+}
+
+// NamespaceLabelsOf returns a copy of a namespace's labels as the API server keeps them: with
+// kubernetes.io/metadata.name set to its name, whatever the object says.
+func NamespaceLabelsOf(ns *corev1.Namespace) map[string]string {
+	out := make(map[string]string, len(ns.Labels)+1)
+	maps.Copy(out, ns.Labels)
+	out[corev1.LabelMetadataName] = ns.Name
+	return out
 }

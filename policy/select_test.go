@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"maps"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stowage-dev/stowage/policy/api/v1alpha1"
@@ -46,6 +48,32 @@ func TestSelect(t *testing.T) {
 			}
 			if name != tc.want {
 				t.Errorf("Select = %q, want %q", name, tc.want)
+			}
+		})
+	}
+}
+
+func TestNamespaceLabelsOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   map[string]string
+	}{
+		{"no labels → the name label", nil, map[string]string{corev1.LabelMetadataName: "db"}},
+		{"own labels kept", map[string]string{"env": "prod"}, map[string]string{"env": "prod", corev1.LabelMetadataName: "db"}},
+		{"a name label that disagrees → the name, as the API server sets it", map[string]string{corev1.LabelMetadataName: "other"},
+			map[string]string{corev1.LabelMetadataName: "db"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "db", Labels: maps.Clone(tc.labels)}}
+			got := NamespaceLabelsOf(ns)
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("NamespaceLabelsOf = %v, want %v", got, tc.want)
+			}
+			got["added"] = "x"
+			if !maps.Equal(ns.Labels, tc.labels) {
+				t.Errorf("the namespace's labels changed: %v", ns.Labels)
 			}
 		})
 	}

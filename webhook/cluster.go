@@ -44,12 +44,7 @@ func (c *CacheCluster) NamespaceLabels(ctx context.Context, ns string) (map[stri
 	if err := c.Reader.Get(ctx, client.ObjectKey{Name: ns}, n); err != nil {
 		return nil, err
 	}
-	labels := make(map[string]string, len(n.Labels)+1)
-	for k, v := range n.Labels {
-		labels[k] = v
-	}
-	labels[corev1.LabelMetadataName] = ns
-	return labels, nil
+	return policy.NamespaceLabelsOf(n), nil
 }
 
 // Facts reads the budgets of the namespace, the default StorageClass and what need asks for.

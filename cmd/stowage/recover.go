@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -114,10 +113,7 @@ func runRecoverPlan(cmd *cobra.Command, o *recoverFlags) error {
 func PlanRecoveries(snap *audit.Snapshot, set *policy.Set, now time.Time) []PlanEntry {
 	nsLabels := map[string]map[string]string{}
 	for _, n := range snap.Namespaces {
-		l := map[string]string{}
-		maps.Copy(l, n.Labels)
-		maps.Copy(l, policy.NamespaceLabels(n.Name))
-		nsLabels[n.Name] = l
+		nsLabels[n.Name] = policy.NamespaceLabelsOf(n)
 	}
 	inFlight := 0
 	for _, s := range snap.StatefulSets {
@@ -300,8 +296,7 @@ func manualPolicy(c client.Client) recovery.PolicyFor {
 		labels := policy.NamespaceLabels(sts.Namespace)
 		var n corev1.Namespace
 		if err := c.Get(ctx, client.ObjectKey{Name: sts.Namespace}, &n); err == nil {
-			maps.Copy(labels, n.Labels)
-			labels[corev1.LabelMetadataName] = sts.Namespace
+			labels = policy.NamespaceLabelsOf(&n)
 		}
 		p := set.Select(sts.Labels, labels)
 		if p == nil {
