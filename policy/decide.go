@@ -236,7 +236,8 @@ func (s *Set) Decide(in Input) (Decision, error) {
 // decideBudget judges a PodDisruptionBudget being written against every StatefulSet of its
 // namespace whose pods it selects, each under the policy that selects that StatefulSet
 // (DisruptionBudgetTooLoose). Nothing is mutated. The Decision's policy is the one behind the
-// first violation, or the first that applies.
+// first violation, or the first that applies to a StatefulSet whose pods the budget selects; a
+// budget over no such StatefulSet is skipped (SkipNoPolicy), whatever else the namespace holds.
 func (s *Set) decideBudget(in Input, pdb *policyv1.PodDisruptionBudget, nsLabels map[string]string) (Decision, error) {
 	d := Decision{Skip: SkipNoPolicy, Uncertain: s != nil && s.uncertain}
 	if s == nil || s.Len() == 0 || in.Phase == Mutate || in.Facts == nil {
@@ -252,8 +253,8 @@ func (s *Set) decideBudget(in Input, pdb *policyv1.PodDisruptionBudget, nsLabels
 	}
 	res := &Result{Object: pdb.DeepCopy()}
 	for _, sts := range facts.StatefulSets {
-		if sts.Namespace != pdb.Namespace || SystemNamespace(sts.Namespace) {
-			continue
+		if sts.Namespace != pdb.Namespace || SystemNamespace(sts.Namespace) || !selectsPods(pdb.Spec.Selector, sts.Spec.Template.Labels) {
+			continue // a budget over none of its pods cannot be too loose for it
 		}
 		p := s.Select(sts.Labels, nsLabels)
 		if p == nil {
