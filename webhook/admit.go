@@ -34,29 +34,32 @@ type Cluster interface {
 	Policies() *policy.Set
 	// NamespaceLabels returns the labels of a namespace.
 	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
-	// Facts returns the facts the engine needs for an object in the namespace: budgets and the
-	// default StorageClass, and what need asks for besides.
-	Facts(ctx context.Context, namespace string, need Need) (policy.Facts, error)
+	// Facts returns the facts the engine needs for an object in the namespace: the budgets that
+	// can select its pods when it is a StatefulSet, the default StorageClass, and what need asks
+	// for besides.
+	Facts(ctx context.Context, namespace string, obj runtime.Object, need Need) (policy.Facts, error)
 	// StatefulSet returns a stored StatefulSet, for requests on its scale subresource.
 	StatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
 }
 
-// Need says which facts an admission needs besides the namespace's budgets and the default
-// StorageClass.
-type Need int
+// Need says which facts an admission needs besides the budgets that can select the pods of a
+// StatefulSet being judged and the default StorageClass.
+type Need uint8
 
 const (
-	// NeedStatefulSets: a claim, or a budget, is judged against the namespace's StatefulSets.
-	NeedStatefulSets Need = iota
 	// NeedNothingElse: the mutating phase patches a StatefulSet without judging capacity.
-	NeedNothingElse
+	NeedNothingElse Need = 0
+	// NeedStatefulSets: the StatefulSets of the namespace that can matter to the object: the
+	// one that may have made a claim from a template, those whose pods a budget (written, or
+	// kept by the controller) selects.
+	NeedStatefulSets Need = 1 << iota
 	// NeedNodes: the validating phase judges a StatefulSet's capacity on the nodes.
 	NeedNodes
 )
 
 // need is what an object's admission needs in a phase. A StatefulSet never needs its
-// namespace's StatefulSets: listing a namespace of a thousand of them on every request cost
-// more than the rest of the admission (make bench-admission).
+// namespace's StatefulSets: SelectorOverlap is reported by check, the audit and the budget
+// controller's narrowing instead.
 func need(obj runtime.Object, phase policy.Phase) Need {
 	if _, ok := obj.(*appsv1.StatefulSet); !ok {
 		return NeedStatefulSets
@@ -259,7 +262,7 @@ func (a *Admitter) evaluate(ctx context.Context, op policy.Operation, phase poli
 	}
 	d, err := a.Cluster.Policies().Decide(policy.Input{
 		Operation: op, Phase: phase, Object: obj, OldObject: old, NamespaceLabels: labels,
-		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, need(obj, phase)) },
+		Facts: func() (policy.Facts, error) { return a.Cluster.Facts(ctx, ns, obj, need(obj, phase)) },
 	})
 	if err != nil {
 		return nil, nil, err

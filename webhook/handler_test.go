@@ -48,7 +48,7 @@ func (c *staticCluster) Policies() *policy.Set { return c.set }
 func (c *staticCluster) NamespaceLabels(_ context.Context, ns string) (map[string]string, error) {
 	return policy.NamespaceLabels(ns), nil
 }
-func (c *staticCluster) Facts(ctx context.Context, _ string, _ Need) (policy.Facts, error) {
+func (c *staticCluster) Facts(ctx context.Context, _ string, _ runtime.Object, _ Need) (policy.Facts, error) {
 	if c.panics {
 		panic("boom")
 	}

@@ -331,6 +331,9 @@ func newAdmissionManager(ctx context.Context, cfg *rest.Config, scheme *runtime.
 	}
 
 	cluster := &webhook.CacheCluster{Reader: mgr.GetCache()}
+	if err := cluster.Index(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, nil, fmt.Errorf("indexing the cache: %w", err)
+	}
 	webhook.RegisterCertificateExpiry(ctrlmetrics.Registry, func() (*tls.Certificate, error) { return watcher.GetCertificate(nil) }, time.Now)
 	admitter := &webhook.Admitter{Cluster: cluster}
 	srv := mgr.GetWebhookServer()
