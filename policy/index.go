@@ -19,11 +19,20 @@ import (
 const AnyLabels = "*"
 
 // SelectorKey returns a label pair, "key=value", that the template labels of every pod set the
-// selector reaches carry (BudgetsSelecting, overlapping, the budget rules), or AnyLabels. It is
-// the smallest such key of spec.selector.matchLabels, skipping the per-pod labels.
+// selector reaches carry (BudgetsSelecting, overlapping, the budget rules), or AnyLabels: a key
+// of spec.selector.matchLabels other than the per-pod labels. Any such key is correct; the
+// narrower it is, the fewer objects a lookup returns, so it is the first of indexKeyPreference
+// the selector has (labels that name one release), or else the lexically smallest. Charts label
+// their StatefulSets alike (app.kubernetes.io/component=primary in every release), and a key
+// they all share would make the lookup as wide as the namespace.
 func SelectorKey(sel *metav1.LabelSelector) string {
 	if sel == nil {
 		return AnyLabels
+	}
+	for _, k := range indexKeyPreference {
+		if v, ok := sel.MatchLabels[k]; ok {
+			return k + "=" + v
+		}
 	}
 	best := ""
 	for k := range sel.MatchLabels {
@@ -36,6 +45,10 @@ func SelectorKey(sel *metav1.LabelSelector) string {
 	}
 	return best + "=" + sel.MatchLabels[best]
 }
+
+// indexKeyPreference are the selector keys SelectorKey takes first: those that name one helm
+// release (Kubernetes' recommended label, and helm 2's), then the application.
+var indexKeyPreference = []string{"app.kubernetes.io/instance", "release", "app.kubernetes.io/name", "app"}
 
 // LabelKeys returns the keys a selector reaching these labels may have: "key=value" for each
 // label, and AnyLabels. A label key has no "=", so the pair is unambiguous.

@@ -20,7 +20,11 @@ func TestSelectorKey(t *testing.T) {
 		{"a per-pod label only → any", &metav1.LabelSelector{MatchLabels: map[string]string{appsv1.StatefulSetPodNameLabel: "db-0"}}, AnyLabels},
 		{"one label", &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}, "app=db"},
 		{"the smallest key, skipping per-pod labels", &metav1.LabelSelector{MatchLabels: map[string]string{
-			"tier": "data", "app.kubernetes.io/name": "pg", appsv1.PodIndexLabel: "0"}}, "app.kubernetes.io/name=pg"},
+			"tier": "data", "component": "primary", appsv1.PodIndexLabel: "0"}}, "component=primary"},
+		{"the release's label before the chart's", &metav1.LabelSelector{MatchLabels: map[string]string{
+			"app.kubernetes.io/component": "primary", "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "orders"}},
+			"app.kubernetes.io/instance=orders"},
+		{"helm 2's release label", &metav1.LabelSelector{MatchLabels: map[string]string{"app": "redis", "release": "cache"}}, "release=cache"},
 	} {
 		if got := SelectorKey(tc.sel); got != tc.want {
 			t.Errorf("%s: SelectorKey = %q, want %q", tc.name, got, tc.want)
