@@ -1,0 +1,145 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
+	syaml "sigs.k8s.io/yaml"
+
+	"github.com/stowage-dev/stowage/internal/testcorpus"
+)
+
+var plainCases = []struct {
+	name  string
+	text  string
+	plain bool
+}{
+	{"helm's style", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # the name\n  labels:\n    app.kubernetes.io/name: x\n" +
+		"data:\n  my.cnf: |-\n    [mysqld]\n    \tkey = value: yes\n\n    # not a comment\n  empty: \"\"\n  list: []\n", true},
+	{"sequences at and under their key's column", "a:\n- x\n- y: 1\n  z: 2\n  w:\n  - 1\nb:\n  - |\n    text\n  - 'it''s'\n  -\n  - c: \"\\u00e9\\n\"\n", true},
+	{"comments and blank lines anywhere", "# head\na: 1\n\n   # deeper comment\nb:\n  # between\n  c: 2\n", true},
+	{"a plain scalar with colons and hashes", "a: http://x:80/#y\nb: -1\nc: a]b\n", true},
+	{"nothing but comments", "# only\n", false},
+	{"a mapping not at column 0", "  a: 1\n", false},
+	{"a sequence document", "- a\n", false},
+	{"a tab in indentation", "a:\n\tb: 1\n", false},
+	{"a tab after a value", "a: 1\t# c\n", false},
+	{"CR line breaks", "a: 1\r\nb: 2\r\n", false},
+	{"an anchor", "a: &x 1\nb: 2\n", false},
+	{"an alias", "a: *x\n", false},
+	{"a tag", "a: !!str 1\n", false},
+	{"a merge key", "<<: {a: 1}\n", false},
+	{"a flow mapping", "a: {b: 1}\n", false},
+	{"flow sequences of words and quoted scalars", "a: [ \"x\", 'y' ]\nb: [get, list, watch]\nc: [\"\"] # c\n", true},
+	{"a flow sequence with a flow mapping", "a: [{b: 1}]\n", false},
+	{"a flow sequence with a trailing comma", "a: [b, ]\n", false},
+	{"a flow sequence over two lines", "a: [b,\n  c]\n", false},
+	{"an alias in a flow sequence", "a: [*b]\n", false},
+	{"a mapping value in a plain scalar", "a: b: c\n", false},
+	{"a trailing colon", "a: b:\n", false},
+	{"a plain scalar over two lines", "a: b\n  c\n", false},
+	{"a quoted scalar left open", "a: \"b\n  c\"\n", false},
+	{"an unknown escape", "a: \"\\q\"\n", false},
+	{"a surrogate escape", "a: \"\\ud800\"\n", false},
+	{"text after a quoted scalar", "a: \"b\" c\n", false},
+	{"an indentation indicator", "a: |2\n  x\n", false},
+	{"a block scalar line between its key and content", "a: |\n    x\n  y\n", false},
+	{"spaces before a block scalar's first line", "a: |\n      \n  x\n", false},
+	{"a key indented between two levels", "a:\n    b: 1\n  c: 2\n", false},
+	{"a sequence entry among keys", "a: 1\n- b\n", false},
+	{"a key among sequence entries", "a:\n  - b\n  c: 1\n", false},
+	{"a document marker", "a: 1\n---\n", false},
+	{"a directive-looking line", "%YAML 1.1\na: 1\n", false},
+	{"a null key", "null: 1\n", false},
+	{"keys that read as numbers or dates", "8080: a\n", false},
+	{"a big number key", "10000000000000000000: a\n", false},
+	{"a date key", "2001-12-14: a\n", false},
+	{"keys that start with a digit and read as strings", "00-init.sh: a\n1st: b\n", true},
+	{"a complex key", "? a\n: 1\n", false},
+	{"a control character", "a: \x01\n", false},
+	{"a byte order mark", "\ufeffa: 1\n", false},
+	{"invalid UTF-8", "a: \xff\n", false},
+	{"a sequence in a sequence entry", "a:\n- - b\n", false},
+}
+
+func TestPlain(t *testing.T) {
+	for _, tc := range plainCases {
+		if got := Plain([]byte(tc.text)); got != tc.plain {
+			t.Errorf("%s: Plain = %v, want %v\n%s", tc.name, got, tc.plain, tc.text)
+		}
+		if tc.plain {
+			checkPlain(t, []byte(tc.text))
+		}
+	}
+}
+
+// Nearly every document of the rendered charts is plain: `stowage check` skips parsing those
+// of the kinds it does not judge. Documents Plain refuses only cost a parse, so the bound is
+// loose, but a Plain that refuses what helm writes would bring that parse back for every one.
+func TestPlainCorpus(t *testing.T) {
+	plain, total := 0, 0
+	for _, name := range testcorpus.Files(t) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range Split(data) {
+			if len(bytes.TrimSpace(c.Text)) == 0 {
+				continue
+			}
+			total++
+			if Plain(c.Text) {
+				plain++
+				checkPlain(t, c.Text)
+			} else if testing.Verbose() {
+				t.Logf("%s:%d is not plain", name, c.Line)
+			}
+		}
+	}
+	t.Logf("%d of %d corpus documents are plain", plain, total)
+	if plain*10 < total*9 {
+		t.Errorf("only %d of %d corpus documents are plain", plain, total)
+	}
+}
+
+// checkPlain fails unless both YAML readers read a plain document as one mapping, without error.
+func checkPlain(t *testing.T, text []byte) {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		t.Fatalf("Plain, but go-yaml v3 says %v:\n%q", err, text)
+	}
+	if len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		t.Fatalf("Plain, but go-yaml v3 reads no mapping:\n%q", text)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		t.Fatalf("Plain, but go-yaml v3 reads a second document (%v):\n%q", err, text)
+	}
+	if _, err := syaml.YAMLToJSON(text); err != nil {
+		t.Fatalf("Plain, but kubectl's conversion says %v:\n%q", err, text)
+	}
+}
+
+// FuzzPlain: whatever Plain accepts, both YAML readers read without error as one mapping.
+func FuzzPlain(f *testing.F) {
+	for _, s := range seeds(f) {
+		for _, c := range Split(s) {
+			f.Add(c.Text)
+		}
+	}
+	for _, tc := range plainCases {
+		f.Add([]byte(tc.text))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 || !Plain(data) {
+			return
+		}
+		checkPlain(t, data)
+	})
+}
