@@ -1,0 +1,89 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stowage-dev/stowage/internal/policyfile"
+	"github.com/stowage-dev/stowage/internal/stream"
+	"github.com/stowage-dev/stowage/internal/testcorpus"
+	"github.com/stowage-dev/stowage/policy"
+)
+
+// Reading the documents Stowage does not judge without parsing them changes nothing a check
+// says: the report, the fixed manifests and the diff are the same as when every document is
+// parsed, for the corpus and for documents of unjudged kinds that are broken, obsolete, in a
+// namespace or not, or in forms Plain leaves to the parser.
+func TestUnjudgedDocumentsReadLazilyReportTheSame(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range testcorpus.Files(t) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(filepath.Dir(name))+"-"+filepath.Base(name)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	odd := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  a: b: c\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tabbed\n  namespace: other\ndata:\n\ta: b\n" +
+		"---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: obsolete\n" +
+		"---\n# Source: a comment only\n" +
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n  namespace: data\nspec:\n  ports: [{port: 80}]\n" +
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: plain\nspec:\n  ports:\n  - port: 80\n" +
+		"---\nkind: Secret\nmetadata:\n  name: no-api-version\n" +
+		"---\napiVersion: v1\nkind: ConfigMapList\nitems: []\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: |\n    one\n  two\n"
+	if err := os.WriteFile(filepath.Join(dir, "odd.yaml"), []byte(odd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[bool]string{}
+	for _, lazy := range []bool{true, false} {
+		for _, mode := range []string{"fix", "diff"} {
+			readUnjudgedLazily = lazy
+			var out, errb bytes.Buffer
+			code, err := Run(context.Background(), Options{Policies: policy.NewSet(policyfile.Default()), Output: OutputJSON,
+				Fix: mode == "fix", Diff: mode == "diff", Stdout: &out, Stderr: &errb}, []string{dir})
+			readUnjudgedLazily = true
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs[lazy] += fmt.Sprintf("%s: exit %d\nstderr %s\nstdout:\n%s\n", mode, code, errb.String(), out.String())
+		}
+	}
+	if diff := cmp.Diff(runs[false], runs[true]); diff != "" {
+		t.Errorf("reading unjudged documents lazily changes the run (-parsed +lazy):\n%s", diff)
+	}
+	for _, want := range []string{"mapping values are not allowed", `"line":14`, "tab", "obsolete", "no-api-version"} {
+		if !strings.Contains(runs[true], want) {
+			t.Errorf("the run does not report %q", want)
+		}
+	}
+
+	// And the lazy reading is taken: most of the corpus's unjudged documents are read so.
+	lazy, unjudgedDocs := 0, 0
+	for _, name := range testcorpus.Files(t) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range stream.Split(data) {
+			if m, ok := quickMeta(c.Text); ok && !evaluated(m.APIVersion, m.Kind) {
+				unjudgedDocs++
+				if unjudged(name, c, i) != nil {
+					lazy++
+				}
+			}
+		}
+	}
+	if lazy*10 < unjudgedDocs*9 {
+		t.Errorf("only %d of %d unjudged corpus documents are read without parsing", lazy, unjudgedDocs)
+	}
+}
