@@ -75,6 +75,7 @@ FUZZ_TARGETS := \
 	./internal/stream:FuzzRead \
 	./internal/stream:FuzzKubectlJSON \
 	./internal/stream:FuzzApplyPatch \
+	./internal/stream:FuzzPlain \
 	./check:FuzzFix \
 	./check:FuzzQuickMeta \
 	./internal/policyfile:FuzzLoad \
