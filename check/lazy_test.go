@@ -40,7 +40,8 @@ func TestUnjudgedDocumentsReadLazilyReportTheSame(t *testing.T) {
 		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: plain\nspec:\n  ports:\n  - port: 80\n" +
 		"---\nkind: Secret\nmetadata:\n  name: no-api-version\n" +
 		"---\napiVersion: v1\nkind: ConfigMapList\nitems: []\n" +
-		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: |\n    one\n  two\n"
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: |\n    one\n  two\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: escaped\ndata:\n  u: \"http:\\/\\/x\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "odd.yaml"), []byte(odd), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestUnjudgedDocumentsReadLazilyReportTheSame(t *testing.T) {
 	if diff := cmp.Diff(runs[false], runs[true]); diff != "" {
 		t.Errorf("reading unjudged documents lazily changes the run (-parsed +lazy):\n%s", diff)
 	}
-	for _, want := range []string{"mapping values are not allowed", `"line":14`, "tab", "obsolete", "no-api-version"} {
+	for _, want := range []string{"mapping values are not allowed", `"line":14`, "tab", "obsolete", "no-api-version", "unknown escape"} {
 		if !strings.Contains(runs[true], want) {
 			t.Errorf("the run does not report %q", want)
 		}

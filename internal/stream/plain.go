@@ -65,8 +65,9 @@ func (p *plainScan) line(line []byte) bool {
 			// might hold more spaces than that line, which YAML refuses.
 			return ind == 0 || p.scalarIndent > 0
 		case p.scalarIndent == 0 && ind >= p.scalarMin:
+			// A tab is content only once the indentation is known.
 			p.scalarIndent = ind
-			return true
+			return t[0] != '\t'
 		case p.scalarIndent > 0 && ind >= p.scalarIndent:
 			return true
 		case ind > p.scalarOwner:
@@ -299,6 +300,10 @@ func plainScalar(v []byte) bool {
 		v = v[:i]
 	}
 	v = bytes.TrimRight(v, " ")
+	switch string(bytes.TrimLeft(v, "+-")) {
+	case ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN":
+		return false // go-yaml v2 reads infinity or NaN, which kubectl's JSON cannot hold
+	}
 	return bytes.Index(v, []byte(": ")) < 0 && v[len(v)-1] != ':'
 }
 
@@ -315,7 +320,7 @@ func doubleQuoted(v []byte) (int, bool) {
 			}
 			n := 0
 			switch v[i+1] {
-			case '0', 'a', 'b', 't', 'n', 'v', 'f', 'r', 'e', ' ', '"', '/', '\\', 'N', '_', 'L', 'P':
+			case '0', 'a', 'b', 't', 'n', 'v', 'f', 'r', 'e', ' ', '"', '\\', 'N', '_', 'L', 'P':
 			case 'x':
 				n = 2
 			case 'u':
