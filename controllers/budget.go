@@ -129,7 +129,7 @@ func (r *BudgetReconciler) desired(ctx context.Context, sts *appsv1.StatefulSet)
 		Operation: policy.Background, Object: sts, NamespaceLabels: labels,
 		// The namespace's StatefulSets narrow a budget that would overlap another's.
 		Facts: func() (policy.Facts, error) {
-			return r.Cluster.Facts(ctx, sts.Namespace, sts, webhook.NeedStatefulSets)
+			return r.Cluster.Facts(ctx, sts.Namespace, sts, webhook.NeedBudgets|webhook.NeedStatefulSets)
 		},
 	})
 	if err != nil {

@@ -34,20 +34,19 @@ type Cluster interface {
 	Policies() *policy.Set
 	// NamespaceLabels returns the labels of a namespace.
 	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
-	// Facts returns the facts the engine needs for an object in the namespace: the budgets that
-	// can select its pods when it is a StatefulSet, the default StorageClass, and what need asks
-	// for besides.
+	// Facts returns the facts the engine needs for an object in the namespace: the default
+	// StorageClass, and what need asks for besides.
 	Facts(ctx context.Context, namespace string, obj runtime.Object, need Need) (policy.Facts, error)
 	// StatefulSet returns a stored StatefulSet, for requests on its scale subresource.
 	StatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
 }
 
-// Need says which facts an admission needs besides the budgets that can select the pods of a
-// StatefulSet being judged and the default StorageClass.
+// Need says which facts an admission needs besides the default StorageClass.
 type Need uint8
 
 const (
-	// NeedNothingElse: the mutating phase patches a StatefulSet without judging capacity.
+	// NeedNothingElse: the mutating phase patches a StatefulSet without judging its budgets or
+	// its capacity (its patch depends on neither).
 	NeedNothingElse Need = 0
 	// NeedStatefulSets: the StatefulSets of the namespace that can matter to the object: the
 	// one that may have made a claim from a template, those whose pods a budget (written, or
@@ -55,6 +54,9 @@ const (
 	NeedStatefulSets Need = 1 << iota
 	// NeedNodes: the validating phase judges a StatefulSet's capacity on the nodes.
 	NeedNodes
+	// NeedBudgets: the budgets that can select a StatefulSet's pods (the budget rules, and the
+	// budget the controller keeps).
+	NeedBudgets
 )
 
 // need is what an object's admission needs in a phase. A StatefulSet never needs its
@@ -67,7 +69,7 @@ func need(obj runtime.Object, phase policy.Phase) Need {
 	if phase == policy.Mutate {
 		return NeedNothingElse
 	}
-	return NeedNodes
+	return NeedBudgets | NeedNodes
 }
 
 // Admitter adapts admission requests to the policy engine and its results to responses.

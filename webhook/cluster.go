@@ -61,7 +61,7 @@ const (
 	budgetNameIndex     = "stowage.dev/budget-name"
 )
 
-// Index registers the indexes Facts and BudgetConcerns look up on the cache they read (before
+// Index registers the indexes Facts and StatefulSetsConcernedBy look up on the cache they read (before
 // it starts). Without them, they match the whole namespace, which costs a namespace of a
 // thousand StatefulSets a thousand matches on every request and reconcile.
 func (c *CacheCluster) Index(ctx context.Context, fi client.FieldIndexer) error {
@@ -84,13 +84,13 @@ func (c *CacheCluster) Index(ctx context.Context, fi client.FieldIndexer) error 
 	return nil
 }
 
-// Facts reads what the engine needs to judge obj in the namespace: the budgets that can select a
-// StatefulSet's pods, the default StorageClass, and what need asks for.
+// Facts reads what the engine needs to judge obj in the namespace: the default StorageClass, and
+// what need asks for.
 func (c *CacheCluster) Facts(ctx context.Context, ns string, obj runtime.Object, need Need) (policy.Facts, error) {
 	// The engine stops its cluster-sized scans once the request's deadline has passed.
 	f := policy.Facts{Done: ctx.Done()}
 	var err error
-	if sts, ok := obj.(*appsv1.StatefulSet); ok {
+	if sts, ok := obj.(*appsv1.StatefulSet); ok && need&NeedBudgets != 0 {
 		// Budgets matter only to a StatefulSet (BudgetsSelecting and the budget rules).
 		if f.PDBs, err = c.budgetsReaching(ctx, ns, sts.Spec.Template.Labels); err != nil {
 			return f, err

@@ -26,12 +26,14 @@ import (
 )
 
 // A StatefulSet's admission never lists its namespace's StatefulSets, and only the validating
-// phase lists the nodes: the lists a request pays for grow with the cluster.
+// phase reads the budgets and lists the nodes: the lists a request pays for grow with the cluster.
 func TestFactsReadOnlyWhatTheAdmissionNeeds(t *testing.T) {
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "pg"}}
 	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "data-pg-0"}}
+	budget := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "pg"},
+		Spec: policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{}}}
 	reader := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(
-		sts.DeepCopy(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}).Build()
+		sts.DeepCopy(), budget, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}).Build()
 	c := &CacheCluster{Reader: reader}
 	tests := []struct {
 		obj               runtime.Object
@@ -39,11 +41,12 @@ func TestFactsReadOnlyWhatTheAdmissionNeeds(t *testing.T) {
 		want              Need
 		statefulSets      int
 		nodes, nodesKnown bool
+		budgets           int
 	}{
-		{sts, policy.Mutate, NeedNothingElse, 0, false, false},
-		{sts, policy.Validate, NeedNodes, 0, true, true},
-		{claim, policy.Mutate, NeedStatefulSets, 1, false, false},
-		{claim, policy.Validate, NeedStatefulSets, 1, false, false},
+		{sts, policy.Mutate, NeedNothingElse, 0, false, false, 0},
+		{sts, policy.Validate, NeedBudgets | NeedNodes, 0, true, true, 1},
+		{claim, policy.Mutate, NeedStatefulSets, 1, false, false, 0},
+		{claim, policy.Validate, NeedStatefulSets, 1, false, false, 0},
 	}
 	for _, tc := range tests {
 		got := need(tc.obj, tc.phase)
@@ -54,9 +57,9 @@ func TestFactsReadOnlyWhatTheAdmissionNeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(f.StatefulSets) != tc.statefulSets || (len(f.Nodes) > 0) != tc.nodes || f.NodesKnown != tc.nodesKnown {
-			t.Errorf("%T in %s: %d StatefulSets, %d nodes (known %v); want %d, nodes %v", tc.obj, tc.phase,
-				len(f.StatefulSets), len(f.Nodes), f.NodesKnown, tc.statefulSets, tc.nodes)
+		if len(f.StatefulSets) != tc.statefulSets || (len(f.Nodes) > 0) != tc.nodes || f.NodesKnown != tc.nodesKnown || len(f.PDBs) != tc.budgets {
+			t.Errorf("%T in %s: %d StatefulSets, %d nodes (known %v), %d budgets; want %d, nodes %v, %d budgets", tc.obj, tc.phase,
+				len(f.StatefulSets), len(f.Nodes), f.NodesKnown, len(f.PDBs), tc.statefulSets, tc.nodes, tc.budgets)
 		}
 	}
 }
@@ -91,7 +94,7 @@ func TestIndexedFactsDecideAsTheWholeNamespace(t *testing.T) {
 		narrowed := 0
 		for _, o := range objs {
 			in := policy.Input{Operation: policy.Create, Phase: policy.Validate, Object: o}
-			need := NeedStatefulSets
+			need := NeedStatefulSets | NeedBudgets
 			if _, ok := o.(*appsv1.StatefulSet); ok {
 				in.Operation, in.Phase = policy.Background, policy.Admit
 			}
