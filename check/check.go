@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/pmezard/go-difflib/difflib"
 	yaml "go.yaml.in/yaml/v3"
@@ -112,30 +113,31 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 
 	// Pass 2: evaluate the inputs, several at once, and report them in input order as their
 	// documents are done. Each input streams through a short queue, so at most Workers inputs
-	// are in flight, each with a few documents waiting.
+	// are in flight, each with a few documents waiting. A worker blocked on a full queue waits
+	// for this loop, which reads the inputs in order: the input it waits on is the earliest in
+	// flight, so the loop reaches it.
 	queues := make([]chan *piece, len(inputs))
 	for i := range queues {
 		queues[i] = make(chan *piece, 8)
 	}
-	slots := make(chan struct{}, opts.Workers)
-	go func() {
-		for i, in := range inputs {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				for ; i < len(inputs); i++ {
-					close(queues[i])
+	// The workers live for the whole pass, so that each grows its stack once.
+	var next atomic.Int64
+	for range min(opts.Workers, len(inputs)) {
+		go func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(inputs) {
+					return
 				}
-				return
+				if ctx.Err() == nil {
+					in := inputs[i]
+					processInput(ctx, in, &opts, facts, queues[i])
+					in.data, in.parsed = nil, nil // done with them
+				}
+				close(queues[i])
 			}
-			go func() {
-				defer func() { <-slots }()
-				defer close(queues[i])
-				processInput(ctx, in, &opts, facts, queues[i])
-				in.data, in.parsed = nil, nil // done with them
-			}()
-		}
-	}()
+		}()
+	}
 	var unnamed int
 	var firstUnnamed InputError
 	for i := range inputs {
@@ -236,6 +238,7 @@ func processInput(ctx context.Context, in *input, opts *Options, facts *clusterF
 	}
 	objects, problems := 0, 0
 	index := 0
+	read := readChunk(!opts.Fix && !opts.Diff)
 	for i, c := range stream.Split(in.data) {
 		p := &piece{}
 		var fixed, diff bytes.Buffer
@@ -287,7 +290,7 @@ func processInput(ctx context.Context, in *input, opts *Options, facts *clusterF
 			each(d)
 			index++
 		} else {
-			errs, _ = stream.ReadChunk(in.name, c, &index, each)
+			errs, _ = read(in.name, c, &index, each)
 		}
 		for _, e := range errs {
 			p.errors = append(p.errors, toInputError(in.name, e))
@@ -402,6 +405,18 @@ func unjudged(source string, c stream.Chunk, index int) *stream.Document {
 
 // readUnjudgedLazily lets tests compare runs that parse every document.
 var readUnjudgedLazily = true
+
+// readChunk is how a document is parsed: by stream.ReadChunkToJudge, which is faster but keeps no
+// comments, unless the tree is to be patched and written back (--fix, --diff).
+func readChunk(readOnly bool) func(string, stream.Chunk, *int, func(*stream.Document) error) ([]error, bool) {
+	if readOnly && readPlainTrees {
+		return stream.ReadChunkToJudge
+	}
+	return stream.ReadChunk
+}
+
+// readPlainTrees lets tests compare runs that parse every document with go-yaml.
+var readPlainTrees = true
 
 // evaluated reports whether evaluateDocument decodes and judges objects of a kind; of the others
 // it only reads the apiVersion.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -76,12 +77,12 @@ func (f *clusterFacts) addBudget(pdb *policyv1.PodDisruptionBudget) {
 func gatherFacts(inputs []*input, flagNamespace string, workers int) *clusterFacts {
 	found := make([]*inputFacts, len(inputs))
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, max(1, workers))
-	for i, in := range inputs {
-		slots <- struct{}{}
+	var next atomic.Int64
+	for range min(max(1, workers), len(inputs)) {
 		wg.Go(func() {
-			defer func() { <-slots }()
-			found[i] = readFacts(in)
+			for i := int(next.Add(1) - 1); i < len(inputs); i = int(next.Add(1) - 1) {
+				found[i] = readFacts(inputs[i])
+			}
 		})
 	}
 	wg.Wait()
@@ -170,7 +171,8 @@ func readFacts(in *input) *inputFacts {
 		}
 		rec := &parsedChunk{reusable: true}
 		before := index
-		rec.errs, _ = stream.ReadChunk(in.name, c, &index, func(d *stream.Document) error {
+		// Only identities are kept of what this pass reads, never a tree to patch.
+		rec.errs, _ = readChunk(true)(in.name, c, &index, func(d *stream.Document) error {
 			rec.add(d)
 			if d.Namespace != "" && !clusterScoped[d.Kind] {
 				f.name(d.Namespace, InputError{Source: d.Source, Line: d.Line, Message: d.Kind + " " + d.Ref()})

@@ -17,10 +17,11 @@ import (
 	"github.com/stowage-dev/stowage/policy"
 )
 
-// Reading the documents Stowage does not judge without parsing them changes nothing a check
-// says: the report, the fixed manifests and the diff are the same as when every document is
-// parsed, for the corpus and for documents of unjudged kinds that are broken, obsolete, in a
-// namespace or not, or in forms Plain leaves to the parser.
+// Reading the documents Stowage does not judge without parsing them, and those it judges with
+// stream.PlainTree, changes nothing a check says: the report, the fixed manifests and the diff
+// are the same as when go-yaml parses every document, for the corpus and for documents that are
+// broken, obsolete, in a namespace or not, or in forms Plain leaves to the parser, and for
+// StatefulSets and claims whose fields are wrong, repeated or written in every scalar style.
 func TestUnjudgedDocumentsReadLazilyReportTheSame(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range testcorpus.Files(t) {
@@ -41,18 +42,28 @@ func TestUnjudgedDocumentsReadLazilyReportTheSame(t *testing.T) {
 		"---\nkind: Secret\nmetadata:\n  name: no-api-version\n" +
 		"---\napiVersion: v1\nkind: ConfigMapList\nitems: []\n" +
 		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: |\n    one\n  two\n" +
-		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: escaped\ndata:\n  u: \"http:\\/\\/x\"\n"
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: escaped\ndata:\n  u: \"http:\\/\\/x\"\n" +
+		"---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: typed\n  namespace: data\n  labels: {}\nspec:\n  replicas: \"3\"\n" +
+		"  serviceName: 'db'\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n        app: db\n" +
+		"    spec:\n      containers:\n      - name: db\n        image: \"db:1\\u00e9\"\n        args: [\"-x\", run, 'it''s']\n" +
+		"        command:\n        -\n        - >-\n          folded\n          line\n        env:\n        - name: A\n          value: |\n            one\n\n            two\n" +
+		"        - name: B\n          value: 08\n        bogus: true\n" +
+		"---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: twice\n  namespace: data\nspec:\n  replicas: 3\n  replicas: 2\n" +
+		"  serviceName: db\n  selector:\n    matchLabels:\n      app: t\n  template:\n    metadata:\n      labels:\n        app: t\n" +
+		"    spec:\n      containers:\n      - name: t\n        image: t\n" +
+		"---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: claim\n  namespace: data\nspec:\n  accessModes: [ReadWriteOnce]\n" +
+		"  resources:\n    requests:\n      storage: 1Gi\n"
 	if err := os.WriteFile(filepath.Join(dir, "odd.yaml"), []byte(odd), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	runs := map[bool]string{}
 	for _, lazy := range []bool{true, false} {
-		for _, mode := range []string{"fix", "diff"} {
-			readUnjudgedLazily = lazy
+		for _, mode := range []string{"report", "fix", "diff"} {
+			readUnjudgedLazily, readPlainTrees = lazy, lazy
 			var out, errb bytes.Buffer
 			code, err := Run(context.Background(), Options{Policies: policy.NewSet(policyfile.Default()), Output: OutputJSON,
 				Fix: mode == "fix", Diff: mode == "diff", Stdout: &out, Stderr: &errb}, []string{dir})
-			readUnjudgedLazily = true
+			readUnjudgedLazily, readPlainTrees = true, true
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +73,8 @@ func TestUnjudgedDocumentsReadLazilyReportTheSame(t *testing.T) {
 	if diff := cmp.Diff(runs[false], runs[true]); diff != "" {
 		t.Errorf("reading unjudged documents lazily changes the run (-parsed +lazy):\n%s", diff)
 	}
-	for _, want := range []string{"mapping values are not allowed", `"line":14`, "tab", "obsolete", "no-api-version", "unknown escape"} {
+	for _, want := range []string{"mapping values are not allowed", `"line":14`, "tab", "obsolete", "no-api-version", "unknown escape",
+		"typed", "twice", "claim", "bogus"} {
 		if !strings.Contains(runs[true], want) {
 			t.Errorf("the run does not report %q", want)
 		}

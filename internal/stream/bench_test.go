@@ -52,3 +52,19 @@ func BenchmarkKubectlYAMLToJSONCorpus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadToJudgeCorpus parses every document as `stowage check` parses those it judges.
+func BenchmarkReadToJudgeCorpus(b *testing.B) {
+	files := corpusFiles(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, data := range files {
+			index := 0
+			for _, c := range Split(data) {
+				if errs, _ := ReadChunkToJudge("corpus", c, &index, func(*Document) error { return nil }); len(errs) > 0 {
+					b.Fatal(errs)
+				}
+			}
+		}
+	}
+}

@@ -2,7 +2,10 @@ package stream
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Plain reports whether one document's text (a chunk of Split) is certainly a well-formed
@@ -21,24 +24,54 @@ import (
 // content, scalars over several lines, control characters) is left to the parser.
 // FuzzPlain holds Plain to both parsers.
 func Plain(text []byte) bool {
-	if len(text) > MaxDocumentBytes || !plainBytes(text) {
-		return false
-	}
-	p := plainScan{pending: -1}
-	for len(text) > 0 {
-		line, rest, _ := bytes.Cut(text, []byte{'\n'})
-		text = rest
-		if !p.line(line) {
-			return false
-		}
-	}
-	return p.keys > 0
+	_, ok := scanPlain(text, false, 1)
+	return ok
 }
 
-// plainBlock is an open block collection: the column of its keys or dashes.
+// PlainTree parses a Plain document into the tree go-yaml v3 makes of it, with the same kinds,
+// tags, styles, values, lines and columns, but no comments: nil when the text is not Plain.
+// line is the line of text's first line. It reads the style Plain accepts several times faster
+// than go-yaml, which matters to `stowage check`, whose time goes to parsing the documents it
+// judges. The tree is for reading only: encoding it would drop the comments. FuzzPlain holds it
+// to go-yaml's.
+func PlainTree(text []byte, line int) *yaml.Node {
+	doc, ok := scanPlain(text, true, line)
+	if !ok {
+		return nil
+	}
+	return doc
+}
+
+func scanPlain(text []byte, build bool, line int) (*yaml.Node, bool) {
+	if len(text) > MaxDocumentBytes || !plainBytes(text) {
+		return nil, false
+	}
+	p := plainScan{pending: -1, build: build, lineNo: line - 1}
+	if build {
+		p.all = text
+	}
+	for len(text) > 0 {
+		line, rest, brk := bytes.Cut(text, []byte{'\n'})
+		text = rest
+		p.lineNo++
+		p.cur, p.brk, p.colOff, p.colRunes = line, brk, 0, 0
+		if !p.line(line) {
+			return nil, false
+		}
+	}
+	if p.keys == 0 {
+		return nil, false
+	}
+	p.endScalar()
+	return p.doc, true
+}
+
+// plainBlock is an open block collection: the column of its keys or dashes, and its node when
+// building a tree.
 type plainBlock struct {
 	indent int
 	seq    bool
+	node   *yaml.Node
 }
 
 type plainScan struct {
@@ -53,27 +86,44 @@ type plainScan struct {
 	inScalar                             bool
 	scalarOwner, scalarMin, scalarIndent int
 	keys                                 int
+
+	// Building a tree (PlainTree): the current line, its number and whether a line break ends
+	// it; the document node; the null value of a pending key or dash, which a nested collection
+	// replaces; and the open block scalar with its lines and header.
+	build       bool
+	all         []byte // the whole text, and one string copy of it (str)
+	text        string
+	nodes       []yaml.Node
+	cur         []byte
+	colOff      int // column's last offset in cur, and the characters before it
+	colRunes    int
+	lineNo      int
+	brk         bool
+	doc         *yaml.Node
+	slot        *yaml.Node
+	scalar      *yaml.Node
+	scalarLines []scalarLine
+	folded      bool
+	chomp       byte // '-' strip, '+' keep, 0 clip
+}
+
+type scalarLine struct {
+	text []byte
+	brk  bool
 }
 
 func (p *plainScan) line(line []byte) bool {
 	t := bytes.TrimLeft(line, " ")
 	ind := len(line) - len(t)
 	if p.inScalar {
-		switch {
-		case len(t) == 0:
-			// An empty line belongs to the scalar; one of spaces only before its first line
-			// might hold more spaces than that line, which YAML refuses.
-			return ind == 0 || p.scalarIndent > 0
-		case p.scalarIndent == 0 && ind >= p.scalarMin:
-			// A tab is content only once the indentation is known.
-			p.scalarIndent = ind
-			return t[0] != '\t'
-		case p.scalarIndent > 0 && ind >= p.scalarIndent:
-			return true
-		case ind > p.scalarOwner:
-			return false // less indented than the scalar, more than its key
+		if in, ok := p.scalarLine(t, ind); in {
+			if p.build {
+				p.scalarLines = append(p.scalarLines, scalarLine{line, p.brk})
+			}
+			return ok
 		}
 		p.inScalar = false
+		p.endScalar()
 	}
 	if len(t) == 0 || t[0] == '#' {
 		return bytes.IndexByte(t, '\t') < 0
@@ -91,6 +141,11 @@ func (p *plainScan) line(line []byte) bool {
 		sp := len(after) - len(bytes.TrimLeft(after, " "))
 		if sp == len(after) || after[sp] == '#' {
 			p.pending, p.pendingKey = col, false
+			if p.build {
+				// Null unless a collection follows; go-yaml places it just after the dash.
+				p.slot = p.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: p.lineNo, Column: ind + 2})
+				p.add(p.slot)
+			}
 			return true
 		}
 		col, body = col+1+sp, after[sp:]
@@ -100,19 +155,167 @@ func (p *plainScan) line(line []byte) bool {
 		if _, _, isKey := plainKey(body); !isKey {
 			return p.value(body, ind, col)
 		}
-		p.stack = append(p.stack, plainBlock{indent: col}) // a mapping in the entry
+		b := plainBlock{indent: col} // a mapping in the entry
+		if p.build {
+			b.node = p.node(yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: p.lineNo, Column: col + 1})
+			p.add(b.node)
+		}
+		p.stack = append(p.stack, b)
 	}
-	_, v, isKey := plainKey(body)
+	k, v, isKey := plainKey(body)
 	if !isKey {
 		return false
 	}
 	p.keys++
+	if p.build {
+		key := p.node(yaml.Node{Kind: yaml.ScalarNode, Line: p.lineNo, Column: col + 1})
+		switch k[0] {
+		case '"':
+			key.Tag, key.Style, key.Value = "!!str", yaml.DoubleQuotedStyle, p.str(k[1:len(k)-1])
+		case '\'':
+			key.Tag, key.Style, key.Value = "!!str", yaml.SingleQuotedStyle, p.str(k[1:len(k)-1])
+		default:
+			key.Value = p.str(k)
+			key.Tag = plainTag(key.Value)
+		}
+		key.Column = p.column(len(p.cur) - len(body))
+		p.add(key)
+	}
+	colon := len(p.cur) - len(v) // just after the ":"
 	v = bytes.TrimLeft(v, " ")
 	if len(v) == 0 || v[0] == '#' {
 		p.pending, p.pendingKey = col, true
+		if p.build {
+			p.slot = p.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: p.lineNo, Column: p.column(colon)})
+			p.add(p.slot)
+		}
 		return true
 	}
 	return p.value(v, col, col+1)
+}
+
+// scalarLine tells whether a line (t, indented ind) belongs to the open block scalar, and if it
+// does whether the scalar may hold it.
+func (p *plainScan) scalarLine(t []byte, ind int) (in, ok bool) {
+	switch {
+	case len(t) == 0:
+		// An empty line belongs to the scalar; one of spaces only before its first line
+		// might hold more spaces than that line, which YAML refuses.
+		return true, ind == 0 || p.scalarIndent > 0
+	case p.scalarIndent == 0 && ind >= p.scalarMin:
+		// A tab is content only once the indentation is known.
+		p.scalarIndent = ind
+		return true, t[0] != '\t'
+	case p.scalarIndent > 0 && ind >= p.scalarIndent:
+		return true, true
+	case ind > p.scalarOwner:
+		return true, false // less indented than the scalar, more than its key
+	}
+	return false, true
+}
+
+// column is go-yaml's 1-based column of the current line's byte off: it counts characters. Calls
+// on a line come with growing offsets (a flow sequence's items), so it counts on from the last.
+func (p *plainScan) column(off int) int {
+	if off < p.colOff {
+		p.colOff, p.colRunes = 0, 0
+	}
+	p.colRunes += utf8.RuneCount(p.cur[p.colOff:off])
+	p.colOff = off
+	return p.colRunes + 1
+}
+
+// node returns a new node holding n. Nodes come from blocks, each twice the last (up to 1,024),
+// so that building a tree takes few allocations.
+func (p *plainScan) node(n yaml.Node) *yaml.Node {
+	if len(p.nodes) == cap(p.nodes) {
+		p.nodes = make([]yaml.Node, 0, min(max(16, 2*cap(p.nodes)), 1024))
+	}
+	p.nodes = append(p.nodes, n)
+	return &p.nodes[len(p.nodes)-1]
+}
+
+// str returns a part of the text as a string: a substring of one copy of the whole text, made
+// once, so that the tree's values take no allocation of their own.
+func (p *plainScan) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if p.text == "" {
+		p.text = string(p.all)
+	}
+	// b is all[off:off+len(b)]: every slice of the text keeps its capacity to the text's end.
+	off := cap(p.all) - cap(b)
+	if off < 0 || off+len(b) > len(p.text) || p.text[off] != b[0] {
+		return string(b) // not a slice of the text after all
+	}
+	return p.text[off : off+len(b)]
+}
+
+// add appends a node to the collection on top of the stack.
+func (p *plainScan) add(n *yaml.Node) {
+	top := p.stack[len(p.stack)-1].node
+	top.Content = append(top.Content, n)
+}
+
+// plainTag is the tag go-yaml v3 resolves a plain scalar to.
+func plainTag(value string) string {
+	if value == "<<" {
+		return "!!merge"
+	}
+	if value != "" && !strings.ContainsRune("+-0123456789yYnNtTfFoO~<.", rune(value[0])) {
+		return "!!str" // go-yaml resolves nothing else that starts so (its resolveTable)
+	}
+	return (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag()
+}
+
+// endScalar sets the value of the block scalar just ended, as go-yaml's scanner does
+// (yaml_parser_scan_block_scalar): lines lose the scalar's indentation; a folded scalar joins
+// two lines of text with a space, keeps the breaks around lines that start with a blank, and
+// of a run of empty lines keeps all but the first break; the final break and the empty lines
+// after the text go by the chomping indicator.
+func (p *plainScan) endScalar() {
+	n := p.scalar
+	if n == nil {
+		return
+	}
+	p.scalar = nil
+	var b []byte
+	leadingBreak, leadingBlank, trailing := false, false, 0
+	for _, l := range p.scalarLines {
+		t := bytes.TrimLeft(l.text, " ")
+		if p.scalarIndent == 0 || len(t) == 0 && len(l.text) <= p.scalarIndent {
+			if l.brk {
+				trailing++
+			}
+			continue
+		}
+		body := l.text[p.scalarIndent:]
+		trailingBlank := body[0] == ' ' || body[0] == '\t'
+		if p.folded && leadingBreak && !leadingBlank && !trailingBlank {
+			if trailing == 0 {
+				b = append(b, ' ')
+			}
+		} else if leadingBreak {
+			b = append(b, '\n')
+		}
+		for ; trailing > 0; trailing-- {
+			b = append(b, '\n')
+		}
+		leadingBlank = trailingBlank
+		b = append(b, body...)
+		leadingBreak = l.brk
+	}
+	if p.chomp != '-' && leadingBreak {
+		b = append(b, '\n')
+	}
+	if p.chomp == '+' {
+		for ; trailing > 0; trailing-- {
+			b = append(b, '\n')
+		}
+	}
+	n.Value = string(b)
+	p.scalarLines = p.scalarLines[:0]
 }
 
 // place checks that a line at column ind continues the open collections (or starts one under a
@@ -121,8 +324,19 @@ func (p *plainScan) place(ind int, isSeq bool) bool {
 	if p.pending >= 0 {
 		at, key := p.pending, p.pendingKey
 		p.pending = -1
+		slot := p.slot
+		p.slot = nil
 		if ind > at || key && isSeq && ind == at {
-			p.stack = append(p.stack, plainBlock{indent: ind, seq: isSeq})
+			b := plainBlock{indent: ind, seq: isSeq}
+			if p.build {
+				// The pending key's or dash's value is this collection, not null.
+				*slot = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: p.lineNo, Column: ind + 1}
+				if isSeq {
+					slot.Kind, slot.Tag = yaml.SequenceNode, "!!seq"
+				}
+				b.node = slot
+			}
+			p.stack = append(p.stack, b)
 			return true
 		}
 	}
@@ -130,7 +344,12 @@ func (p *plainScan) place(ind int, isSeq bool) bool {
 		if ind != 0 || isSeq {
 			return false // the document is a mapping at column 0
 		}
-		p.stack = append(p.stack, plainBlock{})
+		b := plainBlock{}
+		if p.build {
+			b.node = p.node(yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: p.lineNo, Column: 1})
+			p.doc = p.node(yaml.Node{Kind: yaml.DocumentNode, Line: p.lineNo, Column: 1, Content: []*yaml.Node{b.node}})
+		}
+		p.stack = append(p.stack, b)
 		return true
 	}
 	for len(p.stack) > 1 && p.stack[len(p.stack)-1].indent > ind {
@@ -154,35 +373,127 @@ func (p *plainScan) place(ind int, isSeq bool) bool {
 // value checks a value that starts on its key's or dash's line: owner is the column of the key
 // or dash, min the least column of a block scalar's lines.
 func (p *plainScan) value(v []byte, owner, min int) bool {
+	var n *yaml.Node
+	if p.build {
+		n = p.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Line: p.lineNo, Column: p.column(len(p.cur) - len(v))})
+	}
+	ok := false
 	switch v[0] {
 	case '|', '>':
 		h := v[1:]
+		chomp := byte(0)
 		if len(h) > 0 && (h[0] == '-' || h[0] == '+') {
-			h = h[1:]
+			chomp, h = h[0], h[1:]
 		}
 		if !blankOrComment(h) {
 			return false // an indentation indicator, or text after the header
 		}
 		p.inScalar, p.scalarOwner, p.scalarMin, p.scalarIndent = true, owner, min, 0
-		return true
+		if p.build {
+			n.Style = yaml.LiteralStyle
+			if v[0] == '>' {
+				n.Style = yaml.FoldedStyle
+			}
+			p.scalar, p.folded, p.chomp = n, v[0] == '>', chomp
+		}
+		ok = true
 	case '"':
-		end, ok := doubleQuoted(v)
-		return ok && blankOrComment(v[end:])
+		end, q := doubleQuoted(v)
+		ok = q && blankOrComment(v[end:])
+		if ok && p.build {
+			n.Style, n.Value = yaml.DoubleQuotedStyle, p.unescape(v[1:end-1])
+		}
 	case '\'':
-		end, ok := singleQuoted(v)
-		return ok && blankOrComment(v[end:])
+		end, q := singleQuoted(v)
+		ok = q && blankOrComment(v[end:])
+		if ok && p.build {
+			n.Style, n.Value = yaml.SingleQuotedStyle, p.singleQuotedValue(v[1:end-1])
+		}
 	case '{':
-		return len(v) > 1 && v[1] == '}' && blankOrComment(v[2:])
+		ok = len(v) > 1 && v[1] == '}' && blankOrComment(v[2:])
+		if p.build {
+			n.Kind, n.Tag, n.Style = yaml.MappingNode, "!!map", yaml.FlowStyle
+		}
 	case '[':
-		end, ok := flowSequence(v)
-		return ok && blankOrComment(v[end:])
+		if p.build {
+			n.Kind, n.Tag, n.Style = yaml.SequenceNode, "!!seq", yaml.FlowStyle
+		}
+		end, q := p.flowSequence(v, n)
+		ok = q && blankOrComment(v[end:])
+	default:
+		ok = plainScalar(v)
+		if ok && p.build {
+			n.Value = p.str(plainValue(v))
+			n.Tag = plainTag(n.Value)
+		}
 	}
-	return plainScalar(v)
+	if ok && p.build {
+		p.add(n)
+	}
+	return ok
 }
 
+// singleQuotedValue reads the inside of a single-quoted scalar: ” is a quote.
+func (p *plainScan) singleQuotedValue(s []byte) string {
+	if bytes.Contains(s, []byte("''")) {
+		return strings.ReplaceAll(string(s), "''", "'")
+	}
+	return p.str(s)
+}
+
+// plainValue is a one-line plain scalar's value: without a comment and trailing spaces.
+func plainValue(v []byte) []byte {
+	if i := bytes.Index(v, []byte(" #")); i >= 0 {
+		v = v[:i]
+	}
+	return bytes.TrimRight(v, " ")
+}
+
+// unescape reads the inside of a double-quoted scalar that doubleQuoted accepted.
+func (p *plainScan) unescape(s []byte) string {
+	if bytes.IndexByte(s, '\\') < 0 {
+		return p.str(s)
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b = append(b, s[i])
+			continue
+		}
+		i++
+		switch c := s[i]; c {
+		case 'x', 'u':
+			n := 2
+			if c == 'u' {
+				n = 4
+			}
+			b = utf8.AppendRune(b, hexValue(s[i+1:i+1+n]))
+			i += n
+		default:
+			b = utf8.AppendRune(b, escapes[c])
+		}
+	}
+	return string(b)
+}
+
+// escapes are the one-character escapes doubleQuoted accepts, as YAML reads them.
+var escapes = [256]rune{'0': 0, 'a': '\a', 'b': '\b', 't': '\t', 'n': '\n', 'v': '\v', 'f': '\f', 'r': '\r',
+	'e': 0x1b, ' ': ' ', '"': '"', '\\': '\\', 'N': 0x85, '_': 0xa0, 'L': 0x2028, 'P': 0x2029}
+
 // flowSequence returns the end of a one-line flow sequence of quoted scalars and plain words,
-// such as [] or ["get", "list"].
-func flowSequence(v []byte) (int, bool) {
+// such as [] or ["get", "list"]; when building, seq gets its items.
+func (p *plainScan) flowSequence(v []byte, seq *yaml.Node) (int, bool) {
+	item := func(start int, style yaml.Style, value string) {
+		if seq == nil {
+			return
+		}
+		n := p.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: style, Value: value, Line: p.lineNo,
+			Column: p.column(len(p.cur) - len(v) + start)})
+		if style == 0 {
+			n.Tag = plainTag(value)
+		}
+		seq.Content = append(seq.Content, n)
+	}
 	i := 1
 	for first := true; ; first = false {
 		for i < len(v) && v[i] == ' ' {
@@ -194,26 +505,34 @@ func flowSequence(v []byte) (int, bool) {
 		if i >= len(v) {
 			return 0, false
 		}
-		switch v[i] {
+		switch start := i; v[i] {
 		case '"':
 			end, ok := doubleQuoted(v[i:])
 			if !ok {
 				return 0, false
 			}
 			i += end
+			if seq != nil {
+				item(start, yaml.DoubleQuotedStyle, p.unescape(v[start+1:i-1]))
+			}
 		case '\'':
 			end, ok := singleQuoted(v[i:])
 			if !ok {
 				return 0, false
 			}
 			i += end
+			if seq != nil {
+				item(start, yaml.SingleQuotedStyle, p.singleQuotedValue(v[start+1:i-1]))
+			}
 		default:
-			start := i
 			for i < len(v) && (wordByte(v[i]) || i > start && (v[i] == '.' || v[i] == '/' || v[i] == '-')) {
 				i++
 			}
 			if i == start {
 				return 0, false
+			}
+			if seq != nil {
+				item(start, 0, p.str(v[start:i]))
 			}
 		}
 		for i < len(v) && v[i] == ' ' {

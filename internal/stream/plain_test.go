@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -71,6 +72,16 @@ var plainCases = []struct {
 	{"a byte order mark", "\ufeffa: 1\n", false},
 	{"invalid UTF-8", "a: \xff\n", false},
 	{"a sequence in a sequence entry", "a:\n- - b\n", false},
+	{"block scalars kept, stripped and clipped", "a: |+\n  x\n\n\nb: |-\n  y\n\n  \nc: |\n  z\n\n", true},
+	{"folded scalars", "a: >\n  one\n  two\n\n  three\n    more\n  indented\n\n\n  end\nb: >-\n  x\n   y\n  z\n", true},
+	{"spaces beyond a block scalar's indentation", "a: |\n  x\n     \n  y\n   \nb: >+\n  p\n     \n", true},
+	{"an empty block scalar", "a: |\nb: >+\n\n\nc: 1\n", true},
+	{"a block scalar at the end without a line break", "a: >-\n  x\n  y", true},
+	{"a block scalar in a sequence", "a:\n- |\n  x\n- >\n   y\n   z\n", true},
+	{"null values", "a:\nb: # c\nc:\n  -\n  - # c\n  - x\nd:   \n", true},
+	{"escapes", "a: \"\\0\\a\\b\\t\\n\\v\\f\\r\\e\\ \\\"\\\\\\N\\_\\L\\P\\x41\\u00e9\"\nb: 'it''s'\n", true},
+	{"tags of plain scalars", "a: 1\nb: 0x1F\nc: 1.5\nd: true\ne: yes\nf: ~\ng: 2001-12-14\nh: <<\ni: [1, true, x, \"2\", 'y']\n", true},
+	{"keys and values after wide characters", "\"é\": ü\n'ñ': [\"ö\", x]\nk: \"日本\" # c\n", true},
 }
 
 func TestPlain(t *testing.T) {
@@ -131,6 +142,44 @@ func checkPlain(t *testing.T, text []byte) {
 	if _, err := syaml.YAMLToJSON(text); err != nil {
 		t.Fatalf("Plain, but kubectl's conversion says %v:\n%q", err, text)
 	}
+	tree := PlainTree(text, 1)
+	if tree == nil {
+		t.Fatalf("Plain, but PlainTree gives nothing:\n%q", text)
+	}
+	if d := treeDiff(tree, &root, "$"); d != "" {
+		t.Fatalf("PlainTree and go-yaml v3 differ at %s:\n%q", d, text)
+	}
+}
+
+// treeDiff names the first difference between two trees, comments aside, or returns "".
+func treeDiff(got, want *yaml.Node, at string) string {
+	if got.Kind != want.Kind || got.Tag != want.Tag || got.Style != want.Style || got.Value != want.Value ||
+		got.Line != want.Line || got.Column != want.Column || got.Anchor != want.Anchor || len(got.Content) != len(want.Content) {
+		return fmt.Sprintf("%s: got kind %d tag %q style %d value %q at %d:%d with %d children; go-yaml has kind %d tag %q style %d value %q at %d:%d with %d children",
+			at, got.Kind, got.Tag, got.Style, got.Value, got.Line, got.Column, len(got.Content),
+			want.Kind, want.Tag, want.Style, want.Value, want.Line, want.Column, len(want.Content))
+	}
+	for i := range got.Content {
+		if d := treeDiff(got.Content[i], want.Content[i], fmt.Sprintf("%s[%d]", at, i)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// PlainTree numbers lines from the line it is given, as Read does for a chunk.
+func TestPlainTreeLines(t *testing.T) {
+	text := []byte("# c\na:\n  - b: 1\n")
+	tree := PlainTree(text, 40)
+	if tree == nil {
+		t.Fatal("not plain")
+	}
+	if b := tree.Content[0].Content[1].Content[0]; b.Line != 42 || b.Column != 5 {
+		t.Errorf("b's mapping at %d:%d, want 42:5", b.Line, b.Column)
+	}
+	if PlainTree([]byte("a: &x 1\n"), 1) != nil {
+		t.Error("PlainTree of a document with an anchor: want nil")
+	}
 }
 
 // FuzzPlain: whatever Plain accepts, both YAML readers read without error as one mapping.
@@ -149,4 +198,53 @@ func FuzzPlain(f *testing.F) {
 		}
 		checkPlain(t, data)
 	})
+}
+
+// ReadChunkToJudge gives what ReadChunk gives, comments aside: the same documents, trees, JSON
+// and errors, for the corpus and for the plain cases wrapped as objects.
+func TestReadChunkToJudgeReadsAsReadChunk(t *testing.T) {
+	inputs := map[string][]byte{}
+	for _, name := range testcorpus.Files(t) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[name] = data
+	}
+	for _, tc := range plainCases {
+		inputs[tc.name] = []byte("# a comment\n\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n" + tc.text)
+	}
+	fast := 0
+	for name, data := range inputs {
+		for _, c := range Split(data) {
+			read := func(r func(string, Chunk, *int, func(*Document) error) ([]error, bool)) (docs []*Document, out string) {
+				index := 3
+				errs, _ := r(name, c, &index, func(d *Document) error {
+					docs = append(docs, d)
+					data, warns, err := d.JSON()
+					out += fmt.Sprintf("%s %d %d %d %s %s %s %s\n%s\n%v %v\n", d.Source, d.Line, d.Index, d.Item,
+						d.APIVersion, d.Kind, d.Namespace, d.Name, data, warns, err)
+					return nil
+				})
+				return docs, out + fmt.Sprintf("index %d, errors %v\n", index, errs)
+			}
+			slow, slowOut := read(ReadChunk)
+			quick, quickOut := read(ReadChunkToJudge)
+			if slowOut != quickOut {
+				t.Errorf("%s:%d: ReadChunkToJudge reads\n%s\nReadChunk reads\n%s", name, c.Line, quickOut, slowOut)
+				continue
+			}
+			for i := range slow {
+				if d := treeDiff(quick[i].Root, slow[i].Root, "$"); d != "" {
+					t.Errorf("%s:%d: trees differ at %s", name, c.Line, d)
+				}
+			}
+			if PlainTree(c.Text, c.Line) != nil {
+				fast++
+			}
+		}
+	}
+	if fast < 200 {
+		t.Errorf("only %d documents took PlainTree", fast)
+	}
 }
