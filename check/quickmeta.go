@@ -28,10 +28,11 @@ func quickMetaFields(text []byte) (apiVersion, kind, namespace, name string, fir
 	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\t') >= 0 {
 		return "", "", "", "", 0, false
 	}
-	lines := bytes.Split(text, []byte("\n"))
 	metaSeen, inMeta, childIndent := false, false, 0
 	var haveAPI, haveKind, haveNS, haveName bool
-	for i, l := range lines {
+	for i, rest := 0, text; len(rest) > 0 || i == 0; i++ {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, []byte("\n"))
 		t := bytes.TrimLeft(l, " ")
 		if len(t) == 0 || t[0] == '#' {
 			continue
@@ -88,7 +89,7 @@ func quickMetaFields(text []byte) (apiVersion, kind, namespace, name string, fir
 			return "", "", "", "", 0, false // repeated
 		}
 		v, single := scalar(value)
-		if !single || continues(lines[i+1:], indent) {
+		if !single || continues(rest, indent) {
 			return "", "", "", "", 0, false
 		}
 		*target, *seen = v, true
@@ -189,9 +190,11 @@ func scalar(value []byte) (string, bool) {
 }
 
 // continues reports whether the value of a key indented by keyIndent may go on after its line:
-// the next line that is not blank is indented deeper (comments count, to stay simple).
-func continues(rest [][]byte, keyIndent int) bool {
-	for _, l := range rest {
+// the next line of rest that is not blank is indented deeper (comments count, to stay simple).
+func continues(rest []byte, keyIndent int) bool {
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, []byte("\n"))
 		t := bytes.TrimLeft(l, " ")
 		if len(t) == 0 {
 			continue
