@@ -89,8 +89,8 @@ func selectsSomePods(sel *metav1.LabelSelector, template map[string]string) bool
 	if selectsPods(sel, template) {
 		return true
 	}
-	if sel == nil {
-		return false
+	if sel == nil || !anyKey(sel, PerPodLabel) {
+		return false // most selectors: no label of the pods' own to narrow
 	}
 	narrowed := &metav1.LabelSelector{MatchLabels: map[string]string{}}
 	perPod := false
