@@ -225,14 +225,27 @@ func (p *plainScan) column(off int) int {
 	return p.colRunes + 1
 }
 
-// node returns a new node holding n. Nodes come from blocks, each twice the last (up to 1,024),
-// so that building a tree takes few allocations.
+// node returns a new node holding n. Nodes come from blocks, the first sized by nodesFor and any
+// next a quarter of the last, so that building a tree takes few allocations.
 func (p *plainScan) node(n yaml.Node) *yaml.Node {
 	if len(p.nodes) == cap(p.nodes) {
-		p.nodes = make([]yaml.Node, 0, min(max(16, 2*cap(p.nodes)), 1024))
+		size := min(max(16, cap(p.nodes)/4), 1024)
+		if p.nodes == nil {
+			size = nodesFor(p.all)
+		}
+		p.nodes = make([]yaml.Node, 0, size)
 	}
 	p.nodes = append(p.nodes, n)
 	return &p.nodes[len(p.nodes)-1]
+}
+
+// nodesFor guesses how many nodes the tree of a Plain text has, rarely fewer: a key and its
+// value for each colon, an entry for each dash, an item for each comma or [ of a flow
+// sequence, but at most three to a line (- key: value).
+func nodesFor(text []byte) int {
+	guess := 2*bytes.Count(text, []byte{':'}) + bytes.Count(text, []byte{'-'}) + bytes.Count(text, []byte{','}) +
+		bytes.Count(text, []byte{'['})
+	return min(guess, 3*bytes.Count(text, []byte{'\n'})+3) + 2
 }
 
 // str returns a part of the text as a string: a substring of one copy of the whole text, made
