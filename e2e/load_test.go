@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,6 +236,7 @@ type loadSample struct {
 	generator gostats.Snapshot // this process's
 	threads   schedStat        // the webhook's threads, from the kernel
 	psi       time.Duration    // the machine's CPU pressure ("some" total)
+	procs     procCPU          // every process's CPU time
 	own       time.Duration    // this process's CPU time
 }
 
@@ -248,7 +250,7 @@ func sampleLoad(t *testing.T) loadSample {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return loadSample{
 		webhook: hook, generator: gostats.Read(), threads: readSchedStat(env.webhook.cmd.Process.Pid),
-		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), procs: readProcCPU(),
 	}
 }
 
@@ -274,11 +276,82 @@ func (after loadSample) since(before loadSample, wall time.Duration, n int) load
 		100*gcCPU/max(cpu.Seconds(), 1e-9), 100*assist/max(cpu.Seconds(), 1e-9),
 		sec(sched.Quantile(0.50)), sec(sched.Quantile(0.99)), sec(sched.Max()),
 		wait.Round(time.Millisecond), perReq(wait))
-	s.machine = fmt.Sprintf("some task waited for a CPU %.0f%% of the time (/proc/pressure/cpu), %d CPUs", 100*float64(after.psi-before.psi)/float64(wall), runtime.NumCPU())
+	s.machine = fmt.Sprintf("some task waited for a CPU %.0f%% of the time (/proc/pressure/cpu), %d CPUs; the busiest other processes: %s",
+		100*float64(after.psi-before.psi)/float64(wall), runtime.NumCPU(),
+		busiest(before.procs, after.procs, wall, 5, env.webhook.cmd.Process.Pid, os.Getpid()))
 	gsched := gen.Histograms[gostats.SchedLatencies]
 	s.generator = fmt.Sprintf("CPU %s ms/req, scheduler latency p99 %s, max %s, %d GCs",
 		perReq(after.own-before.own), sec(gsched.Quantile(0.99)), sec(gsched.Max()), int(gen.Values[gostats.GCCycles]))
 	return s
+}
+
+// procCPU is every process's CPU time so far (user and system, from /proc/<pid>/stat), by pid,
+// with its name, so that a tail can be laid at the door of whatever ran beside the load.
+type procCPU map[int]procTime
+
+type procTime struct {
+	name string
+	cpu  time.Duration
+}
+
+// clockTick is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on every Linux this runs on.
+const clockTick = 10 * time.Millisecond
+
+func readProcCPU() procCPU {
+	out := procCPU{}
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited
+		}
+		// pid (comm) state ppid … utime stime: the name may hold spaces and parentheses.
+		open, end := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data[:open])))
+		fields := strings.Fields(string(data[end+1:]))
+		if err != nil || len(fields) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[pid] = procTime{name: string(data[open+1 : end]), cpu: time.Duration(utime+stime) * clockTick}
+	}
+	return out
+}
+
+// busiest names the top processes by CPU used between two readings, but the excluded ones, each
+// as a share of one CPU over wall; processes that started during it count from zero.
+func busiest(before, after procCPU, wall time.Duration, top int, exclude ...int) string {
+	type use struct {
+		pid  int
+		name string
+		cpu  time.Duration
+	}
+	var uses []use
+	for pid, a := range after {
+		if slices.Contains(exclude, pid) {
+			continue
+		}
+		b := before[pid]
+		if b.name != a.name {
+			b.cpu = 0 // started during it (or a pid used again)
+		}
+		if d := a.cpu - b.cpu; d > 0 {
+			uses = append(uses, use{pid, a.name, d})
+		}
+	}
+	sort.Slice(uses, func(i, j int) bool { return uses[i].cpu > uses[j].cpu })
+	var parts []string
+	for _, u := range uses[:min(top, len(uses))] {
+		parts = append(parts, fmt.Sprintf("%s (pid %d) %.0f%%", u.name, u.pid, 100*u.cpu.Seconds()/wall.Seconds()))
+	}
+	if len(parts) == 0 {
+		return "none measurable"
+	}
+	return strings.Join(parts, ", ") + " of a CPU"
 }
 
 // r3 prints a small number with three significant digits.
