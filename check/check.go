@@ -286,7 +286,7 @@ func processInput(ctx context.Context, in *input, opts *Options, facts *clusterF
 				each(d)
 			}
 			errs, index = rec.errs, index+rec.documents
-		} else if d := unjudged(in.name, c, index); d != nil {
+		} else if d := unjudged(in.name, c, index, in.metas[i]); d != nil {
 			each(d)
 			index++
 		} else {
@@ -390,12 +390,16 @@ type object interface {
 // unjudged returns the identity of a document that is certainly well-formed (stream.Plain) and
 // of a kind Stowage does not judge, read without parsing it, or nil when the document must be
 // parsed. About half of a chart's bytes are such documents (ConfigMaps, Services, RBAC), and
-// parsing them was a quarter of a check's time. index numbers the document in its source.
-func unjudged(source string, c stream.Chunk, index int) *stream.Document {
+// parsing them was a quarter of a check's time. index numbers the document in its source; read
+// is what the first pass read of it with quickMeta, if anything (its Kind is then set).
+func unjudged(source string, c stream.Chunk, index int, read meta) *stream.Document {
 	if !readUnjudgedLazily {
 		return nil
 	}
-	m, ok := quickMeta(c.Text)
+	m, ok := read, read.Kind != ""
+	if !ok {
+		m, ok = quickMeta(c.Text)
+	}
 	if !ok || evaluated(m.APIVersion, m.Kind) || !stream.Plain(c.Text) {
 		return nil
 	}

@@ -163,6 +163,10 @@ func readFacts(in *input) *inputFacts {
 		if !bytes.Contains(c.Text, kindBudget) && !bytes.Contains(c.Text, kindNamespace) {
 			// Only the namespace is wanted: read it without parsing, when the document allows.
 			if m, ok := quickMeta(c.Text); ok {
+				if in.metas == nil {
+					in.metas = map[int]meta{}
+				}
+				in.metas[i] = m
 				if m.Namespace != "" && !clusterScoped[m.Kind] {
 					f.name(m.Namespace, InputError{Source: in.name, Line: c.Line + m.Line, Message: m.Kind + " " + m.Namespace + "/" + m.Name})
 				}

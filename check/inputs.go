@@ -29,6 +29,9 @@ type input struct {
 	// parsed holds, by their number in stream.Split's order, the documents the first pass
 	// parsed in full and the second pass need not parse again (see gatherFacts).
 	parsed map[int]*parsedChunk
+	// metas holds, by the same numbers, what the first pass read with quickMeta, so that the
+	// second pass need not read it again.
+	metas map[int]meta
 }
 
 // load reads the input. It returns early, with ctx's error, when ctx is cancelled while the read
