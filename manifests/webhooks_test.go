@@ -16,9 +16,11 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -74,6 +76,18 @@ func keepClassWebhook(t *testing.T, r *rendered) webhook {
 		t.Errorf("%s: reinvocationPolicy %v, want IfNeeded", w.Name, w.ReinvocationPolicy)
 	}
 	return webhook{"keep-class", m.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
+		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
+}
+
+// budgetWebhook returns the second validating webhook: the budgets'.
+func budgetWebhook(t *testing.T, r *rendered) webhook {
+	t.Helper()
+	v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
+	if len(v.Webhooks) != 3 {
+		t.Fatalf("%d validating webhooks, want 3", len(v.Webhooks))
+	}
+	w := v.Webhooks[1]
+	return webhook{"budgets", v.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
 		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
 }
 
@@ -405,7 +419,8 @@ func TestWebhookMatchConditions(t *testing.T) {
 		return progs
 	}
 	k := keepClassWebhook(t, r)
-	progs := map[string][]cel.Program{m.config: compile(m), v.config: compile(v), k.config: compile(k)}
+	b := budgetWebhook(t, r)
+	progs := map[string][]cel.Program{m.config: compile(m), v.config: compile(v), k.config: compile(k), b.config: compile(b)}
 	withClaim := func(s *appsv1.StatefulSet, class string) *appsv1.StatefulSet {
 		c := corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}}
 		if class != "" {
@@ -467,6 +482,22 @@ func TestWebhookMatchConditions(t *testing.T) {
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
 	otherController := authenticationv1.UserInfo{Username: "system:serviceaccount:kube-system:ephemeral-volume-controller",
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
+	// Stowage itself, as the chart runs it (its budget controller writes the budgets), and a
+	// namesake in another namespace.
+	stowage := authenticationv1.UserInfo{Username: "system:serviceaccount:" + Namespace + ":" + fullname,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + Namespace, "system:authenticated"}}
+	namesake := authenticationv1.UserInfo{Username: "system:serviceaccount:databases:" + fullname,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:databases", "system:authenticated"}}
+	budget := func(minAvailable int) *policyv1.PodDisruptionBudget {
+		return &policyv1.PodDisruptionBudget{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+			ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "databases"},
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(int32(minAvailable))),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
+		}
+	}
+	pdbGVK := metav1.GroupVersionKind{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}
+	pdbGVR := metav1.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}
 	stsGVK := metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
 	stsGVR := metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	scaleGVK := metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
@@ -553,6 +584,18 @@ func TestWebhookMatchConditions(t *testing.T) {
 			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Update, UserInfo: kubelet}, claim(""), claim("openebs-hostpath"), false},
 		{"claim created by another service account in kube-system → validated", v.config,
 			admissionv1.AdmissionRequest{Kind: pvcGVK, Resource: pvcGVR, Operation: admissionv1.Create, UserInfo: otherController}, pvc, nil, true},
+		{"budget created by a user → judged", b.config,
+			admissionv1.AdmissionRequest{Kind: pdbGVK, Resource: pdbGVR, Operation: admissionv1.Create, UserInfo: user}, budget(1), nil, true},
+		{"budget update that changes the spec → judged", b.config,
+			admissionv1.AdmissionRequest{Kind: pdbGVK, Resource: pdbGVR, Operation: admissionv1.Update, UserInfo: user}, budget(1), budget(2), true},
+		{"budget update that leaves the spec alone → skipped", b.config,
+			admissionv1.AdmissionRequest{Kind: pdbGVK, Resource: pdbGVR, Operation: admissionv1.Update, UserInfo: user}, budget(2), budget(2), false},
+		{"budget created by Stowage's own controller → skipped", b.config,
+			admissionv1.AdmissionRequest{Kind: pdbGVK, Resource: pdbGVR, Operation: admissionv1.Create, UserInfo: stowage}, budget(2), nil, false},
+		{"budget updated by Stowage's own controller → skipped", b.config,
+			admissionv1.AdmissionRequest{Kind: pdbGVK, Resource: pdbGVR, Operation: admissionv1.Update, UserInfo: stowage}, budget(1), budget(2), false},
+		{"budget created by a service account of Stowage's name in another namespace → judged", b.config,
+			admissionv1.AdmissionRequest{Kind: pdbGVK, Resource: pdbGVR, Operation: admissionv1.Create, UserInfo: namesake}, budget(1), nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vars := map[string]any{
