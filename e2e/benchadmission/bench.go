@@ -35,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,6 +109,7 @@ type phase struct {
 	hookCPU     time.Duration // the webhook process serving the configuration (Stowage or floor), if any
 	mutated     int           // StatefulSets stored with the hostname anti-affinity term
 	pdbs        int           // PodDisruptionBudgets seen within the phase
+	budgetCalls int           // the API server's calls to the budget webhook over the phase
 }
 
 func (p *phase) pct(q float64) time.Duration { return p.lat[int(float64(len(p.lat)-1)*q)] }
@@ -409,6 +411,48 @@ func (b *bench) startProc(name string, args, env []string) (*proc, error) {
 	return p, nil
 }
 
+// budgetWebhook is the name of the chart's budget webhook (both configurations have one).
+const budgetWebhook = "validate-budgets.stowage.dev"
+
+// budgetWebhookCalls is how many times the API server has called the budget webhook, from its
+// own metrics (apiserver_admission_webhook_request_total). It is read outside the measurement:
+// the API server's /metrics is large.
+func (b *bench) budgetWebhookCalls(ctx context.Context) (int, error) {
+	data, err := b.cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	total := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "apiserver_admission_webhook_request_total{") || !strings.Contains(line, `name="`+budgetWebhook+`"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("API server metric %q: %w", line, err)
+		}
+		total += int(v)
+	}
+	return total, nil
+}
+
+// asChartServiceAccount writes a copy of a kubeconfig whose user impersonates the service
+// account the chart runs Stowage as (with the admin's group, so that no RBAC is needed), and
+// returns its path: the API server then sees Stowage's requests as in a real installation, and
+// the chart's matchConditions that name that account (its own budgets skip the budget webhook)
+// act as they do there.
+func asChartServiceAccount(kubeconfig, out string) (string, error) {
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	for _, user := range cfg.AuthInfos {
+		user.Impersonate = "system:serviceaccount:" + manifests.Namespace + ":" + manifests.ReleaseName // the chart's fullname
+		user.ImpersonateGroups = []string{"system:masters", "system:serviceaccounts", "system:authenticated"}
+	}
+	return out, clientcmd.WriteToFile(*cfg, out)
+}
+
 // startStowage runs `stowage webhook` as the e2e suites do, with a self-signed certificate.
 func (b *bench) startStowage(ctx context.Context, bin string) error {
 	ports := map[string]int{}
@@ -421,7 +465,11 @@ func (b *bench) startStowage(ctx context.Context, bin string) error {
 	}
 	certs := filepath.Join(b.tmp, "certs")
 	bundleFile := filepath.Join(b.tmp, "ca-bundle")
-	args := []string{bin, "webhook", "--kubeconfig", b.c.Kubeconfig, "--host", "127.0.0.1", "--port", strconv.Itoa(ports["webhook"]),
+	kubeconfig, err := asChartServiceAccount(b.c.Kubeconfig, filepath.Join(b.tmp, "stowage.kubeconfig"))
+	if err != nil {
+		return err
+	}
+	args := []string{bin, "webhook", "--kubeconfig", kubeconfig, "--host", "127.0.0.1", "--port", strconv.Itoa(ports["webhook"]),
 		"--cert-dir", certs, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile,
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["metrics"]),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["probe"]),
@@ -684,9 +732,9 @@ func (b *bench) measure(ctx context.Context) (*Result, error) {
 				if err != nil {
 					return nil, fmt.Errorf("round %d, %s, c=%d: %w", r+1, cfg, conc, err)
 				}
-				b.opts.Logf("round %d c=%d %-11s p50 %6s p99 %7s %6.0f/s apiserver %5.2f ms/req, webhook %5.2f ms/req, mutated %d/%d, PDBs %d",
+				b.opts.Logf("round %d c=%d %-11s p50 %6s p99 %7s %6.0f/s apiserver %5.2f ms/req, webhook %5.2f ms/req, mutated %d/%d, PDBs %d (budget webhook called %d times)",
 					r+1, conc, cfg, p.pct(0.5).Round(10*time.Microsecond), p.pct(0.99).Round(10*time.Microsecond), float64(p.n)/p.elapsed.Seconds(),
-					ms(p.apiCPU)/float64(p.n), ms(p.hookCPU)/float64(p.n), p.mutated, p.n, p.pdbs)
+					ms(p.apiCPU)/float64(p.n), ms(p.hookCPU)/float64(p.n), p.mutated, p.n, p.pdbs, p.budgetCalls)
 				res.Phases = append(res.Phases, p)
 			}
 		}
@@ -724,6 +772,10 @@ func (b *bench) runPhase(ctx context.Context, cfg string, conc, n, round int) (*
 		hookPid = b.floor.cmd.Process.Pid
 	}
 	p := &phase{config: cfg, concurrency: conc, round: round, n: n, lat: make([]time.Duration, n)}
+	calls0, err := b.budgetWebhookCalls(ctx)
+	if err != nil {
+		return nil, err
+	}
 	api0, etcd0, hook0 := cpuTime(b.pids[cluster.APIServer]), cpuTime(b.pids[cluster.Etcd]), cpuTime(hookPid)
 	start := time.Now()
 	var (
@@ -795,6 +847,11 @@ func (b *bench) runPhase(ctx context.Context, cfg string, conc, n, round int) (*
 		p.hookCPU = 0
 	}
 	sort.Slice(p.lat, func(i, j int) bool { return p.lat[i] < p.lat[j] })
+	calls, err := b.budgetWebhookCalls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.budgetCalls = calls - calls0
 
 	// Outside the measurement: check what was stored, then clear the namespace.
 	list, err := b.cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
