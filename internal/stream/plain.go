@@ -102,14 +102,13 @@ type plainScan struct {
 	doc         *yaml.Node
 	slot        *yaml.Node
 	scalar      *yaml.Node
-	scalarLines []scalarLine
-	folded      bool
-	chomp       byte // '-' strip, '+' keep, 0 clip
-}
-
-type scalarLine struct {
-	text []byte
-	brk  bool
+	scalarValue []byte // the open block scalar's value so far, without its final break
+	scalarBreak bool   // its last line of text ended with a break
+	scalarBlank bool   // its last line of text started with a blank (folded: kept as is)
+	// scalarTrailing counts the empty lines since its last line of text.
+	scalarTrailing int
+	folded         bool
+	chomp          byte // '-' strip, '+' keep, 0 clip
 }
 
 func (p *plainScan) line(line []byte) bool {
@@ -117,8 +116,8 @@ func (p *plainScan) line(line []byte) bool {
 	ind := len(line) - len(t)
 	if p.inScalar {
 		if in, ok := p.scalarLine(t, ind); in {
-			if p.build {
-				p.scalarLines = append(p.scalarLines, scalarLine{line, p.brk})
+			if ok && p.build {
+				p.scalarAdd(line, p.brk)
 			}
 			return ok
 		}
@@ -282,53 +281,54 @@ func plainTag(value string) string {
 	return (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag()
 }
 
-// endScalar sets the value of the block scalar just ended, as go-yaml's scanner does
+// scalarAdd takes a line of the open block scalar into its value as go-yaml's scanner does
 // (yaml_parser_scan_block_scalar): lines lose the scalar's indentation; a folded scalar joins
 // two lines of text with a space, keeps the breaks around lines that start with a blank, and
-// of a run of empty lines keeps all but the first break; the final break and the empty lines
-// after the text go by the chomping indicator.
+// of a run of empty lines keeps all but the first break. The final break and the empty lines
+// after the text are held back (scalarBreak, scalarTrailing) for endScalar's chomping. Empty
+// lines are only counted, so that a scalar of many costs no more than its value.
+func (p *plainScan) scalarAdd(line []byte, brk bool) {
+	if p.scalarIndent == 0 || len(line) <= p.scalarIndent && len(bytes.TrimLeft(line, " ")) == 0 {
+		if brk {
+			p.scalarTrailing++ // a break: the line holds no more than the indentation
+		}
+		return
+	}
+	body := line[p.scalarIndent:]
+	blank := body[0] == ' ' || body[0] == '\t'
+	if p.folded && p.scalarBreak && !p.scalarBlank && !blank {
+		if p.scalarTrailing == 0 {
+			p.scalarValue = append(p.scalarValue, ' ')
+		}
+	} else if p.scalarBreak {
+		p.scalarValue = append(p.scalarValue, '\n')
+	}
+	for ; p.scalarTrailing > 0; p.scalarTrailing-- {
+		p.scalarValue = append(p.scalarValue, '\n')
+	}
+	p.scalarBlank = blank
+	p.scalarValue = append(p.scalarValue, body...)
+	p.scalarBreak = brk
+}
+
+// endScalar sets the value of the block scalar just ended: its lines, then the final break and
+// the empty lines after the text as the chomping indicator says.
 func (p *plainScan) endScalar() {
 	n := p.scalar
 	if n == nil {
 		return
 	}
 	p.scalar = nil
-	var b []byte
-	leadingBreak, leadingBlank, trailing := false, false, 0
-	for _, l := range p.scalarLines {
-		t := bytes.TrimLeft(l.text, " ")
-		if p.scalarIndent == 0 || len(t) == 0 && len(l.text) <= p.scalarIndent {
-			if l.brk {
-				trailing++
-			}
-			continue
-		}
-		body := l.text[p.scalarIndent:]
-		trailingBlank := body[0] == ' ' || body[0] == '\t'
-		if p.folded && leadingBreak && !leadingBlank && !trailingBlank {
-			if trailing == 0 {
-				b = append(b, ' ')
-			}
-		} else if leadingBreak {
-			b = append(b, '\n')
-		}
-		for ; trailing > 0; trailing-- {
-			b = append(b, '\n')
-		}
-		leadingBlank = trailingBlank
-		b = append(b, body...)
-		leadingBreak = l.brk
-	}
-	if p.chomp != '-' && leadingBreak {
-		b = append(b, '\n')
+	if p.chomp != '-' && p.scalarBreak {
+		p.scalarValue = append(p.scalarValue, '\n')
 	}
 	if p.chomp == '+' {
-		for ; trailing > 0; trailing-- {
-			b = append(b, '\n')
+		for ; p.scalarTrailing > 0; p.scalarTrailing-- {
+			p.scalarValue = append(p.scalarValue, '\n')
 		}
 	}
-	n.Value = string(b)
-	p.scalarLines = p.scalarLines[:0]
+	n.Value = string(p.scalarValue)
+	p.scalarValue, p.scalarBreak, p.scalarBlank, p.scalarTrailing = p.scalarValue[:0], false, false, 0
 }
 
 // place checks that a line at column ind continues the open collections (or starts one under a

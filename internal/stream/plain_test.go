@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -246,5 +248,94 @@ func TestReadChunkToJudgeReadsAsReadChunk(t *testing.T) {
 	}
 	if fast < 200 {
 		t.Errorf("only %d documents took PlainTree", fast)
+	}
+}
+
+// Random documents in the style Plain accepts, built from the parts where PlainTree must agree
+// with go-yaml to the character (block scalars of every header with empty, deeper and
+// space-only lines, escapes, nulls, indentless sequences, wide characters, comments), since
+// FuzzPlain's byte mutations rarely keep a document well-formed. Each one Plain accepts must
+// read as go-yaml reads it.
+func TestPlainTreeGenerated(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	keys := []string{"a", "b1", "true", "yes", "on", "x.y/z-w", "'q k'", `"d k"`, "é", "_n", "1st", "Null-ish"}
+	scalars := []string{"x", "a b", "x # c", "1", "0x1F", "1.5", "-2", "~", "yes", "2001-12-14", "http://x:80/#y", "é ü", "a#b", "<<",
+		`"q\"\\\t\u00e9\x41\N\_\L\P\e\0\ "`, `'it''s'`, `""`, "''", "[]", "[a, \"b\", 'c', 1]", "{}", "[ x ]", "a   "}
+	var block func(b *strings.Builder, indent int)
+	value := func(b *strings.Builder, indent, depth int, owner int) {
+		switch n := r.IntN(10); {
+		case n < 4 || depth > 3:
+			b.WriteString(" " + pick(scalars...) + pick("", "", " # c") + "\n")
+		case n < 5:
+			b.WriteString(pick("", " # c", "   ") + "\n") // null, or a nested collection below
+			if r.IntN(2) == 0 {
+				block(b, indent+2)
+			}
+		case n < 7: // a block scalar
+			b.WriteString(" " + pick("|", ">") + pick("", "-", "+") + pick("", " # c") + "\n")
+			in := strings.Repeat(" ", owner+1+r.IntN(3))
+			for range 1 + r.IntN(5) {
+				switch r.IntN(6) {
+				case 0:
+					b.WriteString("\n")
+				case 1:
+					b.WriteString(in + "  more\n")
+				case 2:
+					b.WriteString(in + strings.Repeat(" ", r.IntN(4)) + "\n")
+				case 3:
+					b.WriteString(in + "x\ty # not a comment\n")
+				default:
+					b.WriteString(in + pick("text", "é ü", "a: b", "- c", "#x") + "\n")
+				}
+			}
+			if r.IntN(3) == 0 {
+				b.WriteString(strings.Repeat("\n", r.IntN(3)))
+			}
+		default: // a sequence, at the key's column or deeper
+			b.WriteString(pick("", " # c") + "\n")
+			at := indent + 2*r.IntN(2)
+			for range 1 + r.IntN(3) {
+				b.WriteString(strings.Repeat(" ", at) + "-")
+				switch r.IntN(4) {
+				case 0:
+					b.WriteString(pick("", " # c") + "\n")
+				case 1:
+					b.WriteString(" " + pick(scalars...) + "\n")
+				case 2:
+					b.WriteString(" " + pick("|", ">-", "|+") + "\n" + strings.Repeat(" ", at+2) + "line\n\n" + strings.Repeat(" ", at+3) + "deeper\n")
+				default:
+					b.WriteString(" " + pick(keys...) + ":" + pick(" v", "", " 'w'") + "\n")
+					b.WriteString(strings.Repeat(" ", at+2) + pick(keys...) + ": " + pick(scalars...) + "\n")
+				}
+			}
+		}
+	}
+	block = func(b *strings.Builder, indent int) {
+		for range 1 + r.IntN(3) {
+			if r.IntN(5) == 0 {
+				b.WriteString(pick("", strings.Repeat(" ", indent)+"# comment", "  # deeper") + "\n")
+			}
+			b.WriteString(strings.Repeat(" ", indent) + pick(keys...) + ":")
+			value(b, indent, indent/2, indent)
+		}
+	}
+	plain := 0
+	const docs = 20000
+	for range docs {
+		var b strings.Builder
+		block(&b, 0)
+		text := b.String()
+		if r.IntN(4) == 0 {
+			text = strings.TrimRight(text, "\n")
+		}
+		if Plain([]byte(text)) {
+			plain++
+			checkPlain(t, []byte(text))
+		}
+	}
+	t.Logf("%d of %d generated documents are plain", plain, docs)
+	if plain < docs/4 {
+		t.Errorf("only %d of %d generated documents are plain: the generator no longer tests PlainTree", plain, docs)
 	}
 }
