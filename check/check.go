@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -188,21 +189,36 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 // is collected, for large inputs.
 const heapHeadroom = 32 << 20
 
-// boundHeap lowers the garbage collector's target for a large input, whose bytes are live for
-// the whole run: the default lets the heap grow to two (GOGC=100), or with the CLI's setting
-// three (GOGC=200) times the input before collecting. The input's bytes hold no pointers, so
-// collecting more often costs little. Memory then peaks at the input plus heapHeadroom plus the
-// program itself. It never raises the target, and returns a function that restores it.
+// boundHeap bounds the Go heap for a run over inputBytes of input, whose bytes are live for the
+// whole run. Two limits, the lower of which acts:
+//   - for a large input, a lower garbage collector's target: the default lets the heap grow to
+//     two (GOGC=100), or with the CLI's setting five (GOGC=400) times the input before
+//     collecting; the input's bytes hold no pointers, so collecting more often costs little, and
+//     memory then peaks at the input plus heapHeadroom plus the program itself;
+//   - unless GOMEMLIMIT says otherwise, a soft memory limit of twice the input plus 16 MiB, so
+//     that the CLI's GOGC, which spares a check of a few charts any collection at all, cannot
+//     let a check of some megabytes grow its heap to five times what it holds.
+//
+// It never raises a setting, and returns a function that restores both.
 func boundHeap(inputBytes int) func() {
-	if inputBytes <= heapHeadroom/2 {
-		return func() {}
+	restore := []func(){}
+	if limit := int64(2*inputBytes) + 16<<20; debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(limit)
+		restore = append(restore, func() { debug.SetMemoryLimit(math.MaxInt64) })
 	}
-	pct := max(10, int(100*int64(heapHeadroom)/int64(inputBytes)))
-	prev := debug.SetGCPercent(pct)
-	if prev >= 0 && prev <= pct {
-		debug.SetGCPercent(prev)
+	if inputBytes > heapHeadroom/2 {
+		pct := max(10, int(100*int64(heapHeadroom)/int64(inputBytes)))
+		prev := debug.SetGCPercent(pct)
+		if prev >= 0 && prev <= pct {
+			debug.SetGCPercent(prev)
+		}
+		restore = append(restore, func() { debug.SetGCPercent(prev) })
 	}
-	return func() { debug.SetGCPercent(prev) }
+	return func() {
+		for _, f := range restore {
+			f()
+		}
+	}
 }
 
 // piece is what one document of an input produced, or a problem with the whole input.
