@@ -113,13 +113,14 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	facts := gatherFacts(inputs, opts.Namespace, opts.Workers)
 
 	// Pass 2: evaluate the inputs, several at once, and report them in input order as their
-	// documents are done. Each input streams through a short queue, so at most Workers inputs
-	// are in flight, each with a few documents waiting. A worker blocked on a full queue waits
-	// for this loop, which reads the inputs in order: the input it waits on is the earliest in
-	// flight, so the loop reaches it.
+	// documents are done. Each input streams through a queue, so at most Workers inputs are in
+	// flight, each with at most maxQueued documents waiting. A worker blocked on a full queue
+	// waits for this loop, which reads the inputs in order: the input it waits on is the earliest
+	// in flight, so the loop reaches it. A queue holds a whole chart's documents, so that a
+	// worker does not stall on the next chart while the loop still waits for this one.
 	queues := make([]chan *piece, len(inputs))
-	for i := range queues {
-		queues[i] = make(chan *piece, 8)
+	for i, in := range inputs {
+		queues[i] = make(chan *piece, min(maxQueued, bytes.Count(in.data, []byte("\n---"))+2))
 	}
 	// The workers live for the whole pass, so that each grows its stack once.
 	var next atomic.Int64
@@ -184,6 +185,10 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	}
 	return sum.ExitCode, nil
 }
+
+// maxQueued bounds the documents of an input done but not yet reported: what they hold (their
+// results, and with --fix their text) is at most a few times their input's bytes.
+const maxQueued = 256
 
 // heapHeadroom is how much the Go heap may grow past what it holds (mostly the input) before it
 // is collected, for large inputs.
