@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -118,6 +117,9 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 	// waits for this loop, which reads the inputs in order: the input it waits on is the earliest
 	// in flight, so the loop reaches it. A queue holds a whole chart's documents, so that a
 	// worker does not stall on the next chart while the loop still waits for this one.
+	// Returning early (a write error) stops the workers too.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	queues := make([]chan *piece, len(inputs))
 	for i, in := range inputs {
 		queues[i] = make(chan *piece, min(maxQueued, bytes.Count(in.data, []byte("\n---"))+2))
@@ -134,7 +136,7 @@ func Run(ctx context.Context, opts Options, paths []string) (int, error) {
 				if ctx.Err() == nil {
 					in := inputs[i]
 					processInput(ctx, in, &opts, facts, queues[i])
-					in.data, in.parsed = nil, nil // done with them
+					in.data, in.parsed, in.metas = nil, nil, nil // done with them
 				}
 				close(queues[i])
 			}
@@ -194,36 +196,26 @@ const maxQueued = 256
 // is collected, for large inputs.
 const heapHeadroom = 32 << 20
 
-// boundHeap bounds the Go heap for a run over inputBytes of input, whose bytes are live for the
-// whole run. Two limits, the lower of which acts:
-//   - for a large input, a lower garbage collector's target: the default lets the heap grow to
-//     two (GOGC=100), or with the CLI's setting five (GOGC=400) times the input before
-//     collecting; the input's bytes hold no pointers, so collecting more often costs little, and
-//     memory then peaks at the input plus heapHeadroom plus the program itself;
-//   - unless GOMEMLIMIT says otherwise, a soft memory limit of twice the input plus 16 MiB, so
-//     that the CLI's GOGC, which spares a check of a few charts any collection at all, cannot
-//     let a check of some megabytes grow its heap to five times what it holds.
-//
-// It never raises a setting, and returns a function that restores both.
+// smallInput is the most input a check may read with the CLI's garbage collector setting
+// (GOGC=400): a few charts, whose check allocates a few MiB and so needs no collection at all.
+const smallInput = 1 << 20
+
+// boundHeap lowers the garbage collector's target for larger inputs, whose bytes are live for
+// the whole run: GOGC=400 would let the heap grow to five times what it holds. Past smallInput
+// the target is at most Go's default (GOGC=100), and past heapHeadroom lower still, so that
+// memory peaks at the input plus heapHeadroom plus the program itself (the input's bytes hold no
+// pointers, so collecting more often costs little). It never raises the target, and returns a
+// function that restores it.
 func boundHeap(inputBytes int) func() {
-	restore := []func(){}
-	if limit := int64(2*inputBytes) + 16<<20; debug.SetMemoryLimit(-1) == math.MaxInt64 {
-		debug.SetMemoryLimit(limit)
-		restore = append(restore, func() { debug.SetMemoryLimit(math.MaxInt64) })
+	if inputBytes <= smallInput {
+		return func() {}
 	}
-	if inputBytes > heapHeadroom/2 {
-		pct := max(10, int(100*int64(heapHeadroom)/int64(inputBytes)))
-		prev := debug.SetGCPercent(pct)
-		if prev >= 0 && prev <= pct {
-			debug.SetGCPercent(prev)
-		}
-		restore = append(restore, func() { debug.SetGCPercent(prev) })
+	pct := min(100, max(10, int(100*int64(heapHeadroom)/int64(inputBytes))))
+	prev := debug.SetGCPercent(pct)
+	if prev >= 0 && prev <= pct {
+		debug.SetGCPercent(prev)
 	}
-	return func() {
-		for _, f := range restore {
-			f()
-		}
-	}
+	return func() { debug.SetGCPercent(prev) }
 }
 
 // piece is what one document of an input produced, or a problem with the whole input.
