@@ -246,11 +246,12 @@ func sampleLoad(t *testing.T) loadSample {
 	if err != nil {
 		t.Fatal(err)
 	}
+	procs := readProcCPU() // before this process's own figures, which should not count the scan
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return loadSample{
 		webhook: hook, generator: gostats.Read(), threads: readSchedStat(env.webhook.cmd.Process.Pid),
-		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), procs: readProcCPU(),
+		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), procs: procs,
 	}
 }
 
