@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,14 +25,17 @@ import (
 	"syscall"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -56,6 +60,7 @@ const (
 	cfgStowage    = "stowage"
 	cfgMAP        = "map"
 	cfgFloor      = "floor"
+	cfgPatchFloor = "floor-patch"
 	cfgStowagePDB = "stowage-pdb"
 )
 
@@ -64,6 +69,7 @@ var configTitles = map[string]string{
 	cfgStowage:    "W: Stowage webhooks (default policy)",
 	cfgMAP:        "B: MutatingAdmissionPolicy (JSONPatch)",
 	cfgFloor:      "F: floor (no-op webhooks, same TLS and configuration)",
+	cfgPatchFloor: "P: mutating floor (F answering Stowage's patch, recorded once)",
 	cfgStowagePDB: "W + PDB: Stowage, budget controller writing a PDB per StatefulSet",
 }
 
@@ -106,7 +112,7 @@ type phase struct {
 	elapsed     time.Duration
 	apiCPU      time.Duration // kube-apiserver user+system CPU over the phase
 	etcdCPU     time.Duration
-	hookCPU     time.Duration // the webhook process serving the configuration (Stowage or floor), if any
+	hookCPU     time.Duration // the webhook process serving the configuration (Stowage or a floor), if any
 	mutated     int           // StatefulSets stored with the hostname anti-affinity term
 	pdbs        int           // PodDisruptionBudgets seen within the phase
 	budgetCalls int           // the API server's calls to the budget webhook over the phase
@@ -133,8 +139,10 @@ type bench struct {
 	floor     *proc
 	floorURL  string
 	floorHTTP *http.Client
-	pids      map[cluster.Component]int
-	nsSeq     int
+	pfloor    *proc // the mutating floor
+
+	pids  map[cluster.Component]int
+	nsSeq int
 }
 
 type proc struct {
@@ -205,6 +213,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 func (b *bench) stopProcs() {
 	b.floor.stop()
+	b.pfloor.stop()
 	b.stowage.stop()
 	if b.c != nil {
 		b.c.Stop()
@@ -283,6 +292,17 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	if err := b.installChartWebhooks(ctx, helm, "floor", []string{cfgFloor}, b.floor.ports["webhook"]); err != nil {
+		return err
+	}
+	// The mutating floor answers with the patch Stowage gives the benchmark's StatefulSet.
+	patch, err := b.stowagePatch(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.startPatchFloor(ctx, patch); err != nil {
+		return err
+	}
+	if err := b.installChartWebhooks(ctx, helm, "floor-patch", []string{cfgPatchFloor}, b.pfloor.ports["webhook"]); err != nil {
 		return err
 	}
 	// The budget controller acts where this configuration's namespaceSelector says: only in
@@ -536,6 +556,84 @@ func (b *bench) startFloor(ctx context.Context) error {
 	})
 }
 
+// stowagePatch asks Stowage's /mutate, as the API server would, for the patch of the benchmark's
+// StatefulSet in a W namespace, and returns it as a response carries it (base64).
+func (b *bench) stowagePatch(ctx context.Context) (string, error) {
+	ns, err := b.newNamespace(ctx, cfgStowage)
+	if err != nil {
+		return "", err
+	}
+	sts := statefulSet("probe")
+	sts.Namespace = ns
+	sts.APIVersion, sts.Kind = "apps/v1", "StatefulSet"
+	raw, err := json.Marshal(sts)
+	if err != nil {
+		return "", err
+	}
+	review := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: "bench", Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+			Resource: metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"},
+			Name:     sts.Name, Namespace: ns, Operation: admissionv1.Create,
+			UserInfo: authenticationv1.UserInfo{Username: "bench"},
+			Object:   runtime.RawExtension{Raw: raw},
+		},
+	}
+	body, err := json.Marshal(review)
+	if err != nil {
+		return "", err
+	}
+	url := fmt.Sprintf("https://127.0.0.1:%d/mutate", b.stowage.ports["webhook"])
+	var patch []byte
+	// Stowage's cache may not hold the namespace yet: ask until the patch comes.
+	err = cluster.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		resp, err := b.floorHTTP.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		var out admissionv1.AdmissionReview
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Response == nil {
+			return false, nil
+		}
+		patch = out.Response.Patch
+		return len(patch) > 0, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("Stowage gave no patch for the benchmark's StatefulSet: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(patch), nil
+}
+
+// startPatchFloor runs the mutating floor: the floor program answering every /mutate with patch.
+func (b *bench) startPatchFloor(ctx context.Context, patch string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	p, err := b.startProc("floor-patch", []string{b.opts.Self}, []string{
+		envFloorAddr + "=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), envFloorCerts + "=" + b.stowage.certs,
+		envFloorPatch + "=" + patch})
+	if err != nil {
+		return err
+	}
+	p.ports = map[string]int{"webhook": port}
+	b.pfloor = p
+	url := fmt.Sprintf("https://127.0.0.1:%d/count", port)
+	return cluster.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("mutating floor webhook exited:\n%s", tail(p.log, 30))
+		}
+		resp, err := b.floorHTTP.Get(url)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return true, nil
+	})
+}
+
 func (b *bench) floorCount() (int, error) {
 	resp, err := b.floorHTTP.Get(b.floorURL + "/count")
 	if err != nil {
@@ -634,7 +732,7 @@ func hasHostnameTerm(s *appsv1.StatefulSet) bool {
 // and checks that the MutatingAdmissionPolicy stores what Stowage stores.
 func (b *bench) checkConfigurations(ctx context.Context) error {
 	got := map[string]*appsv1.StatefulSet{}
-	for _, cfg := range []string{cfgNone, cfgStowage, cfgMAP, cfgFloor} {
+	for _, cfg := range []string{cfgNone, cfgStowage, cfgMAP, cfgFloor, cfgPatchFloor} {
 		ns, err := b.newNamespace(ctx, cfg)
 		if err != nil {
 			return err
@@ -652,7 +750,7 @@ func (b *bench) checkConfigurations(ctx context.Context) error {
 			last = fmt.Sprintf("mutated=%t floor requests=%d", mutated, after-before)
 			got[cfg] = s
 			switch cfg {
-			case cfgStowage, cfgMAP:
+			case cfgStowage, cfgMAP, cfgPatchFloor:
 				return mutated, nil
 			case cfgFloor:
 				return !mutated && after-before == 2, nil
@@ -712,7 +810,7 @@ func rssBytes(pid int) int64 {
 // measure runs the rounds: every round, for every concurrency, every configuration in an order
 // that rotates from round to round.
 func (b *bench) measure(ctx context.Context) (*Result, error) {
-	configs := []string{cfgNone, cfgStowage, cfgMAP, cfgFloor, cfgStowagePDB}
+	configs := []string{cfgNone, cfgStowage, cfgMAP, cfgFloor, cfgPatchFloor, cfgStowagePDB}
 	if b.opts.Warmup > 0 {
 		for _, cfg := range configs {
 			if _, err := b.runPhase(ctx, cfg, 4, b.opts.Warmup, -1); err != nil {
@@ -770,6 +868,8 @@ func (b *bench) runPhase(ctx context.Context, cfg string, conc, n, round int) (*
 		hookPid = b.stowage.cmd.Process.Pid
 	case cfgFloor:
 		hookPid = b.floor.cmd.Process.Pid
+	case cfgPatchFloor:
+		hookPid = b.pfloor.cmd.Process.Pid
 	}
 	p := &phase{config: cfg, concurrency: conc, round: round, n: n, lat: make([]time.Duration, n)}
 	calls0, err := b.budgetWebhookCalls(ctx)

@@ -21,6 +21,8 @@ import (
 const (
 	envFloorAddr  = "STOWAGE_BENCH_FLOOR_ADDR"
 	envFloorCerts = "STOWAGE_BENCH_FLOOR_CERTS"
+	// envFloorPatch, when set, is a JSON patch (base64) the floor answers every /mutate with.
+	envFloorPatch = "STOWAGE_BENCH_FLOOR_PATCH"
 )
 
 // serveFloorFromEnv serves the floor webhook when envFloorAddr is set and reports whether it did
@@ -30,7 +32,7 @@ func serveFloorFromEnv() bool {
 	if addr == "" {
 		return false
 	}
-	if err := serveFloor(addr, os.Getenv(envFloorCerts)); err != nil {
+	if err := serveFloor(addr, os.Getenv(envFloorCerts), os.Getenv(envFloorPatch)); err != nil {
 		fmt.Fprintln(os.Stderr, "floor webhook:", err)
 		os.Exit(1)
 	}
@@ -41,7 +43,11 @@ func serveFloorFromEnv() bool {
 // "allowed" without a patch, over TLS set up as Stowage's server sets it up (the same serving
 // certificate, TLS 1.2 or later, HTTP/1.1 only). What it costs is what any webhook costs; the
 // difference to Stowage is what Stowage adds. GET /count returns how many reviews it answered.
-func serveFloor(addr, certDir string) error {
+//
+// With a patch (base64, as a response carries it), it answers every /mutate with that patch,
+// computing nothing: the mutating floor, which costs what any webhook that sets these fields
+// costs, the API server's applying the patch included.
+func serveFloor(addr, certDir, patch string) error {
 	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
 	if err != nil {
 		return err
@@ -51,6 +57,10 @@ func serveFloor(addr, certDir string) error {
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, strconv.FormatInt(count.Load(), 10))
 	})
+	patchField := ""
+	if patch != "" {
+		patchField = fmt.Sprintf(`,"patchType":"JSONPatch","patch":%q`, patch)
+	}
 	answer := func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 7<<20))
 		if err != nil {
@@ -68,7 +78,11 @@ func serveFloor(addr, certDir string) error {
 		}
 		uid, _ := json.Marshal(review.Request.UID)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":%s,"allowed":true}}`, uid)
+		extra := ""
+		if r.URL.Path == "/mutate" {
+			extra = patchField
+		}
+		_, _ = fmt.Fprintf(w, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":%s,"allowed":true%s}}`, uid, extra)
 		count.Add(1)
 	}
 	mux.HandleFunc("POST /mutate", answer)

@@ -43,7 +43,7 @@ func TestBenchAdmissionSmoke(t *testing.T) {
 	}
 	table := string(data)
 	t.Log("\n" + table)
-	for _, cfg := range []string{cfgNone, cfgStowage, cfgMAP, cfgFloor} {
+	for _, cfg := range []string{cfgNone, cfgStowage, cfgMAP, cfgFloor, cfgPatchFloor} {
 		if got := strings.Count(table, "| "+configTitles[cfg]+" |"); got != len(opts.Concurrency) {
 			t.Errorf("the table has %d rows for %q, want %d", got, configTitles[cfg], len(opts.Concurrency))
 		}
@@ -56,7 +56,7 @@ func TestBenchAdmissionSmoke(t *testing.T) {
 	}
 	for _, p := range res.Phases {
 		want := 0
-		if p.config == cfgStowage || p.config == cfgMAP || p.config == cfgStowagePDB {
+		if p.config == cfgStowage || p.config == cfgMAP || p.config == cfgStowagePDB || p.config == cfgPatchFloor {
 			want = p.n
 		}
 		if p.mutated != want {
