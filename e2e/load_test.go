@@ -295,30 +295,17 @@ type procTime struct {
 	cpu  time.Duration
 }
 
-// clockTick is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on every Linux this runs on.
-const clockTick = 10 * time.Millisecond
-
 func readProcCPU() procCPU {
 	out := procCPU{}
-	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	paths, _ := filepath.Glob("/proc/[0-9]*")
 	for _, path := range paths {
-		data, err := os.ReadFile(path)
+		pid, err := strconv.Atoi(filepath.Base(path))
 		if err != nil {
-			continue // exited
-		}
-		// pid (comm) state ppid … utime stime: the name may hold spaces and parentheses.
-		open, end := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
-		if open < 0 || end < open {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data[:open])))
-		fields := strings.Fields(string(data[end+1:]))
-		if err != nil || len(fields) < 13 {
-			continue
+		if name, cpu, ok := cluster.ProcessCPU(pid); ok {
+			out[pid] = procTime{name: name, cpu: cpu}
 		}
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		out[pid] = procTime{name: string(data[open+1 : end]), cpu: time.Duration(utime+stime) * clockTick}
 	}
 	return out
 }

@@ -772,25 +772,11 @@ func (b *bench) checkConfigurations(ctx context.Context) error {
 	return nil
 }
 
-// cpuTime returns a process's user plus system CPU time from /proc/<pid>/stat.
+// cpuTime returns a process's user plus system CPU time, or 0 when it is gone.
 func cpuTime(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces; fields count from after its closing parenthesis.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks
+	_, cpu, _ := cluster.ProcessCPU(pid)
+	return cpu
 }
-
-// clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
-const clockTicks = 100
 
 func rssBytes(pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
