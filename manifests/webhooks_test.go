@@ -55,12 +55,22 @@ func webhooks(t *testing.T, r *rendered) (mutating, validating webhook, reinvoca
 	if len(m.Webhooks) != 2 || len(v.Webhooks) != 3 {
 		t.Fatalf("%d mutating and %d validating webhooks, want 2 and 3", len(m.Webhooks), len(v.Webhooks))
 	}
-	mw, vw := m.Webhooks[0], v.Webhooks[0]
-	return webhook{"MutatingWebhookConfiguration", m.Annotations, mw.Name, mw.ClientConfig, mw.Rules, mw.FailurePolicy, mw.SideEffects,
-			mw.TimeoutSeconds, mw.AdmissionReviewVersions, mw.NamespaceSelector, mw.ObjectSelector, mw.MatchConditions},
-		webhook{"ValidatingWebhookConfiguration", v.Annotations, vw.Name, vw.ClientConfig, vw.Rules, vw.FailurePolicy, vw.SideEffects,
-			vw.TimeoutSeconds, vw.AdmissionReviewVersions, vw.NamespaceSelector, vw.ObjectSelector, vw.MatchConditions},
-		mw.ReinvocationPolicy
+	return mutatingWebhook("MutatingWebhookConfiguration", m, 0), validatingWebhook("ValidatingWebhookConfiguration", v, 0),
+		m.Webhooks[0].ReinvocationPolicy
+}
+
+// mutatingWebhook and validatingWebhook return the i-th webhook of a configuration as a webhook,
+// under the name config.
+func mutatingWebhook(config string, m *admissionregistrationv1.MutatingWebhookConfiguration, i int) webhook {
+	w := m.Webhooks[i]
+	return webhook{config, m.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
+		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
+}
+
+func validatingWebhook(config string, v *admissionregistrationv1.ValidatingWebhookConfiguration, i int) webhook {
+	w := v.Webhooks[i]
+	return webhook{config, v.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
+		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
 }
 
 // keepClassWebhook returns the second mutating webhook: the one for updates that drop a stored
@@ -71,12 +81,10 @@ func keepClassWebhook(t *testing.T, r *rendered) webhook {
 	if len(m.Webhooks) != 2 {
 		t.Fatalf("%d mutating webhooks, want 2", len(m.Webhooks))
 	}
-	w := m.Webhooks[1]
-	if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
+	if w := m.Webhooks[1]; w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
 		t.Errorf("%s: reinvocationPolicy %v, want IfNeeded", w.Name, w.ReinvocationPolicy)
 	}
-	return webhook{"keep-class", m.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
-		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
+	return mutatingWebhook("keep-class", m, 1)
 }
 
 // budgetWebhook returns the second validating webhook: the budgets'.
@@ -86,31 +94,24 @@ func budgetWebhook(t *testing.T, r *rendered) webhook {
 	if len(v.Webhooks) != 3 {
 		t.Fatalf("%d validating webhooks, want 3", len(v.Webhooks))
 	}
-	w := v.Webhooks[1]
-	return webhook{"budgets", v.Annotations, w.Name, w.ClientConfig, w.Rules, w.FailurePolicy, w.SideEffects,
-		w.TimeoutSeconds, w.AdmissionReviewVersions, w.NamespaceSelector, w.ObjectSelector, w.MatchConditions}
+	return validatingWebhook("budgets", v, 1)
 }
 
 // The budget webhook sends PodDisruptionBudget writes to /validate and fails open whatever the
 // values say: Stowage being down must never make a budget unwritable.
 func TestBudgetWebhook(t *testing.T) {
 	for _, values := range []string{"", "webhook: {validating: {failurePolicy: Fail}}"} {
-		r := render(t, values)
-		v := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, r, "ValidatingWebhookConfiguration", fullname)
-		if len(v.Webhooks) != 3 {
-			t.Fatalf("%d validating webhooks, want 3", len(v.Webhooks))
+		w := budgetWebhook(t, render(t, values))
+		if w.name != "validate-budgets.stowage.dev" || ptr.Deref(w.failurePolicy, "") != admissionregistrationv1.Ignore {
+			t.Errorf("%s: failurePolicy %v, want Ignore", w.name, ptr.Deref(w.failurePolicy, ""))
 		}
-		w := v.Webhooks[1]
-		if w.Name != "validate-budgets.stowage.dev" || ptr.Deref(w.FailurePolicy, "") != admissionregistrationv1.Ignore {
-			t.Errorf("%s: failurePolicy %v, want Ignore", w.Name, ptr.Deref(w.FailurePolicy, ""))
-		}
-		if w.ClientConfig.Service == nil || ptr.Deref(w.ClientConfig.Service.Path, "") != "/validate" {
-			t.Errorf("%s: clientConfig %+v, want the /validate endpoint", w.Name, w.ClientConfig)
+		if w.clientConfig.Service == nil || ptr.Deref(w.clientConfig.Service.Path, "") != "/validate" {
+			t.Errorf("%s: clientConfig %+v, want the /validate endpoint", w.name, w.clientConfig)
 		}
 		want := []admissionregistrationv1.RuleWithOperations{
 			admissionRule("policy", "poddisruptionbudgets", admissionregistrationv1.Create, admissionregistrationv1.Update),
 		}
-		if diff := cmp.Diff(want, w.Rules); diff != "" {
+		if diff := cmp.Diff(want, w.rules); diff != "" {
 			t.Errorf("rules (-want +got):\n%s", diff)
 		}
 	}
