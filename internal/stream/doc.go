@@ -19,7 +19,10 @@
 //     expansion ("billion laughs") before kubectl's decoder expands it, and names both lines
 //     of a key given twice;
 //   - comment-preserving patches: ApplyPatch applies a JSON patch to the tree, so that a fixed
-//     manifest keeps its comments, key order and anchors, which a round trip through JSON loses.
+//     manifest keeps its comments, key order and anchors, which a round trip through JSON loses;
+//   - a faster reader: PlainTree builds go-yaml's tree itself, without comments, for the block
+//     style Plain accepts (what helm and kubectl write), and ReadChunkToJudge uses it where
+//     nothing is patched; FuzzPlain holds both to go-yaml.
 //
 // The merge key (<<) is read in one place (merges), for both the conversion and the lookups.
 //
