@@ -237,7 +237,8 @@ type loadSample struct {
 	threads   schedStat        // the webhook's threads, from the kernel
 	psi       time.Duration    // the machine's CPU pressure ("some" total)
 	procs     procCPU          // every process's CPU time
-	own       time.Duration    // this process's CPU time
+	machine   cluster.MachineCPU
+	own       time.Duration // this process's CPU time
 }
 
 func sampleLoad(t *testing.T) loadSample {
@@ -246,12 +247,13 @@ func sampleLoad(t *testing.T) loadSample {
 	if err != nil {
 		t.Fatal(err)
 	}
+	machine, _ := cluster.ReadMachineCPU()
 	procs := readProcCPU() // before this process's own figures, which should not count the scan
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return loadSample{
 		webhook: hook, generator: gostats.Read(), threads: readSchedStat(env.webhook.cmd.Process.Pid),
-		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), procs: procs,
+		psi: cpuPressure(), own: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), procs: procs, machine: machine,
 	}
 }
 
@@ -277,9 +279,15 @@ func (after loadSample) since(before loadSample, wall time.Duration, n int) load
 		100*gcCPU/max(cpu.Seconds(), 1e-9), 100*assist/max(cpu.Seconds(), 1e-9),
 		sec(sched.Quantile(0.50)), sec(sched.Quantile(0.99)), sec(sched.Max()),
 		wait.Round(time.Millisecond), perReq(wait))
-	s.machine = fmt.Sprintf("some task waited for a CPU %.0f%% of the time (/proc/pressure/cpu), %d CPUs; the busiest other processes: %s",
+	others := cpuDeltas(before.procs, after.procs, env.webhook.cmd.Process.Pid, os.Getpid())
+	var othersCPU time.Duration
+	for _, u := range others {
+		othersCPU += u.cpu
+	}
+	s.machine = fmt.Sprintf("some task waited for a CPU %.0f%% of the time (/proc/pressure/cpu), %d CPUs; %s; the busiest other processes: %s",
 		100*float64(after.psi-before.psi)/float64(wall), runtime.NumCPU(),
-		busiest(before.procs, after.procs, wall, 5, env.webhook.cmd.Process.Pid, os.Getpid()))
+		machineShare(before.machine, after.machine, wall, runtime.NumCPU(), cpu, after.own-before.own, othersCPU),
+		busiest(others, wall, 5))
 	gsched := gen.Histograms[gostats.SchedLatencies]
 	s.generator = fmt.Sprintf("CPU %s ms/req, scheduler latency p99 %s, max %s, %d GCs",
 		perReq(after.own-before.own), sec(gsched.Quantile(0.99)), sec(gsched.Max()), int(gen.Values[gostats.GCCycles]))
@@ -291,8 +299,9 @@ func (after loadSample) since(before loadSample, wall time.Duration, n int) load
 type procCPU map[int]procTime
 
 type procTime struct {
-	name string
-	cpu  time.Duration
+	name   string
+	kernel bool
+	cpu    time.Duration
 }
 
 func readProcCPU() procCPU {
@@ -303,24 +312,28 @@ func readProcCPU() procCPU {
 		if err != nil {
 			continue
 		}
-		if name, cpu, ok := cluster.ProcessCPU(pid); ok {
-			out[pid] = procTime{name: name, cpu: cpu}
+		if p, ok := cluster.ReadProcess(pid); ok {
+			out[pid] = procTime{name: p.Name, kernel: p.Kernel, cpu: p.CPU}
 		}
 	}
 	return out
 }
 
-// busiest names the top processes by CPU used between two readings, but the excluded ones, each
-// as a share of one CPU over wall; processes that started during it count from zero.
-func busiest(before, after procCPU, wall time.Duration, top int, exclude ...int) string {
-	type use struct {
-		pid  int
-		name string
-		cpu  time.Duration
-	}
-	var uses []use
+// procUse is one process's CPU between two readings.
+type procUse struct {
+	pid  int
+	name string
+	cpu  time.Duration
+}
+
+// cpuDeltas is every user process's CPU used between two readings, but the excluded ones,
+// busiest first; processes that started during it count from zero. Kernel threads are left
+// out: on the CI virtual machine their per-CPU workers report a fifth of a CPU each while
+// /proc/stat shows the machine idle, which named them wrongly as the cause of a tail.
+func cpuDeltas(before, after procCPU, exclude ...int) []procUse {
+	var uses []procUse
 	for pid, a := range after {
-		if slices.Contains(exclude, pid) {
+		if a.kernel || slices.Contains(exclude, pid) {
 			continue
 		}
 		b := before[pid]
@@ -328,10 +341,15 @@ func busiest(before, after procCPU, wall time.Duration, top int, exclude ...int)
 			b.cpu = 0 // started during it (or a pid used again)
 		}
 		if d := a.cpu - b.cpu; d > 0 {
-			uses = append(uses, use{pid, a.name, d})
+			uses = append(uses, procUse{pid, a.name, d})
 		}
 	}
 	sort.Slice(uses, func(i, j int) bool { return uses[i].cpu > uses[j].cpu })
+	return uses
+}
+
+// busiest names the top processes of uses, each as a share of one CPU over wall.
+func busiest(uses []procUse, wall time.Duration, top int) string {
 	var parts []string
 	for _, u := range uses[:min(top, len(uses))] {
 		parts = append(parts, fmt.Sprintf("%s (pid %d) %.0f%%", u.name, u.pid, 100*u.cpu.Seconds()/wall.Seconds()))
@@ -340,6 +358,24 @@ func busiest(before, after procCPU, wall time.Duration, top int, exclude ...int)
 		return "none measurable"
 	}
 	return strings.Join(parts, ", ") + " of a CPU"
+}
+
+// machineShare accounts for the machine's CPU time over a window, each figure a share of the
+// CPUs' whole time (CPUs × wall): how busy /proc/stat says they were, what the hypervisor took
+// from them (steal), and who was charged: the webhook's threads, the generator, the other user
+// processes. What remains of busy plus steal was charged to none of them: the kernel's own
+// threads and interrupts, and processes that exited during the window (the Go toolchain's
+// compilers and linkers, say). Steal counts on both sides because a process's own figures on
+// a virtual machine may include time stolen while it ran.
+func machineShare(before, after cluster.MachineCPU, wall time.Duration, cpus int, webhook, generator, others time.Duration) string {
+	whole := wall.Seconds() * float64(cpus)
+	pc := func(d time.Duration) float64 { return 100 * d.Seconds() / whole }
+	busy, steal := after.Busy-before.Busy, after.Steal-before.Steal
+	rest := busy + steal - webhook - generator - others
+	return fmt.Sprintf("the CPUs were busy %.0f%% of their time and the hypervisor took %.0f%% (steal); the webhook ran %.0f%%, "+
+		"the generator %.0f%%, other user processes %.0f%%, and %.0f%% of busy plus steal was charged to none of them "+
+		"(the kernel's threads and interrupts, processes that exited during it)",
+		pc(busy), pc(steal), pc(webhook), pc(generator), pc(others), pc(max(rest, 0)))
 }
 
 // r3 prints a small number with three significant digits.
@@ -447,4 +483,30 @@ func processMemory(pid int) (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// TestLoadAccounting checks the arithmetic of TestWebhookLoad's machine line: who used the CPU
+// between two readings, and what no live process was charged for.
+func TestLoadAccounting(t *testing.T) {
+	before := procCPU{1: {"init", false, time.Second}, 7: {"etcd", false, 2 * time.Second}, 9: {"old", false, time.Second},
+		11: {"self", false, 0}, 40: {"kworker/0:2", true, 0}}
+	after := procCPU{1: {"init", false, time.Second}, 7: {"etcd", false, 3 * time.Second}, 9: {"new", false, 500 * time.Millisecond},
+		11: {"self", false, 9 * time.Second}, 40: {"kworker/0:2", true, 5 * time.Second}}
+	uses := cpuDeltas(before, after, 11)
+	want := []procUse{{7, "etcd", time.Second}, {9, "new", 500 * time.Millisecond}} // pid 9 used again: counts from zero
+	if !slices.Equal(uses, want) {
+		t.Errorf("cpuDeltas = %+v, want %+v", uses, want)
+	}
+	if got := busiest(uses, 2*time.Second, 1); got != "etcd (pid 7) 50% of a CPU" {
+		t.Errorf("busiest = %q", got)
+	}
+	// 2 CPUs for 10 s: 20 s of CPU time. Busy 15 s and steal 1 s: webhook 6, generator 3,
+	// others 1.5, so 5.5 s (27.5%, printed 28%) charged to none of them.
+	got := machineShare(cluster.MachineCPU{Busy: 100 * time.Second, Steal: time.Second}, cluster.MachineCPU{Busy: 115 * time.Second, Steal: 2 * time.Second},
+		10*time.Second, 2, 6*time.Second, 3*time.Second, 1500*time.Millisecond)
+	for _, part := range []string{"busy 75%", "took 5% (steal)", "the webhook ran 30%", "the generator 15%", "other user processes 8%", "and 28% of busy plus steal"} {
+		if !strings.Contains(got, part) {
+			t.Errorf("machineShare = %q, missing %q", got, part)
+		}
+	}
 }
