@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"bytes"
+	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -15,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/stowage-dev/stowage/internal/testcorpus"
+	"github.com/stowage-dev/stowage/policy"
 )
 
 // decodeReview's one-pass decode must give what decoding the review and then its object from
@@ -33,22 +37,33 @@ func TestDecodeReviewAgreesWithTheTwoPassDecode(t *testing.T) {
 	podsGVR := metav1.GroupVersionResource{Version: "v1", Resource: "pods"}
 
 	create := review(t, admissionv1.Create, statefulSetsGVR, "", sts, nil)
+	managed := sts.DeepCopy()
+	managed.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "apps/v1",
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}}}
+	managed.Spec.Template.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
 	tests := []struct {
 		name      string
 		body      []byte
 		wantTyped bool // decoded in one pass
+		narrow    bool // without what createdStatefulSet skips
 	}{
-		{"StatefulSet CREATE", create, true},
-		{"StatefulSet UPDATE", review(t, admissionv1.Update, statefulSetsGVR, "", sts, older), true},
-		{"StatefulSet DELETE (old object only)", review(t, admissionv1.Delete, statefulSetsGVR, "", nil, older), true},
-		{"claim CREATE", review(t, admissionv1.Create, claimsGVR, "", claim, nil), true},
-		{"budget UPDATE", review(t, admissionv1.Update, budgetsGVR, "", budget, budget), true},
-		{"scale subresource → two passes (the object is a Scale)", review(t, admissionv1.Update, statefulSetsGVR, "scale", scale, oldScale), false},
-		{"another resource → two passes", review(t, admissionv1.Create, podsGVR, "", claim, nil), false},
-		{"resource after the object → two passes", resourceLast(t, create), false},
+		{"StatefulSet CREATE", create, true, true},
+		{"StatefulSet CREATE with managed fields and an ephemeral container", review(t, admissionv1.Create, statefulSetsGVR, "", managed, nil), true, true},
+		{"StatefulSet UPDATE with managed fields → whole", review(t, admissionv1.Update, statefulSetsGVR, "", managed, managed), true, false},
+		{"operation named twice, the last UPDATE → whole",
+			bytes.Replace(create, []byte(`"operation":"CREATE"`), []byte(`"operation":"CREATE","operation":"UPDATE"`), 1), true, false},
+		{"operation named twice, the last CREATE → whole",
+			bytes.Replace(create, []byte(`"operation":"CREATE"`), []byte(`"operation":"UPDATE","operation":"CREATE"`), 1), true, false},
+		{"StatefulSet UPDATE", review(t, admissionv1.Update, statefulSetsGVR, "", sts, older), true, false},
+		{"StatefulSet DELETE (old object only)", review(t, admissionv1.Delete, statefulSetsGVR, "", nil, older), true, false},
+		{"claim CREATE", review(t, admissionv1.Create, claimsGVR, "", claim, nil), true, false},
+		{"budget UPDATE", review(t, admissionv1.Update, budgetsGVR, "", budget, budget), true, false},
+		{"scale subresource → two passes (the object is a Scale)", review(t, admissionv1.Update, statefulSetsGVR, "scale", scale, oldScale), false, false},
+		{"another resource → two passes", review(t, admissionv1.Create, podsGVR, "", claim, nil), false, false},
+		{"resource after the object → two passes", resourceLast(t, create), false, false},
 		{"resource named twice, the last a claim's → two passes",
-			bytes.Replace(create, []byte(`"operation"`), []byte(`"resource":{"version":"v1","resource":"persistentvolumeclaims"},"operation"`), 1), false},
-		{"no request", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), false},
+			bytes.Replace(create, []byte(`"operation"`), []byte(`"resource":{"version":"v1","resource":"persistentvolumeclaims"},"operation"`), 1), false, false},
+		{"no request", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), false, false},
 	}
 	for _, f := range testcorpus.Files(t)[:3] {
 		for _, s := range statefulSetsIn(t, f) {
@@ -56,7 +71,8 @@ func TestDecodeReviewAgreesWithTheTwoPassDecode(t *testing.T) {
 				name      string
 				body      []byte
 				wantTyped bool
-			}{"corpus " + s.Name, review(t, admissionv1.Create, statefulSetsGVR, "", s, nil), true})
+				narrow    bool
+			}{"corpus " + s.Name, review(t, admissionv1.Create, statefulSetsGVR, "", s, nil), true, true})
 		}
 	}
 	for _, tc := range tests {
@@ -86,6 +102,11 @@ func TestDecodeReviewAgreesWithTheTwoPassDecode(t *testing.T) {
 			}
 			wantObj, wantOld := objects(want.Request)
 			gotObj, gotOld := objects(got.Request)
+			if tc.narrow {
+				wantObj = withoutSkipped(t, wantObj)
+			} else if s, ok := gotObj.(*appsv1.StatefulSet); ok && tc.wantTyped && len(s.Spec.Template.Spec.Containers) == 0 {
+				t.Errorf("decoded without its containers, want whole")
+			}
 			if diff := cmp.Diff(wantObj, gotObj); diff != "" {
 				t.Errorf("object (-two passes +one):\n%s", diff)
 			}
@@ -103,6 +124,39 @@ func TestDecodeReviewAgreesWithTheTwoPassDecode(t *testing.T) {
 	}
 }
 
+// withoutSkipped is a StatefulSet without what createdStatefulSet skips.
+func withoutSkipped(t *testing.T, obj runtime.Object) runtime.Object {
+	sts, ok := obj.(*appsv1.StatefulSet)
+	if !ok {
+		t.Fatalf("%T is not a StatefulSet", obj)
+	}
+	sts = sts.DeepCopy()
+	sts.ManagedFields = nil
+	spec := &sts.Spec.Template.Spec
+	spec.Containers, spec.InitContainers, spec.EphemeralContainers = nil, nil, nil
+	return sts
+}
+
+// A create whose skipped parts are not arrays is not taken for a StatefulSet without them: it
+// is decoded the generic way, whose object then does not decode, as before the skipping.
+func TestDecodeReviewDoesNotSkipWhatIsNotAnArray(t *testing.T) {
+	create := review(t, admissionv1.Create, statefulSetsGVR, "", galera(t), nil)
+	for _, member := range []string{`"containers":`, `"initContainers":`} {
+		i := bytes.Index(create, []byte(member))
+		if i < 0 {
+			t.Fatalf("no %s in the review", member)
+		}
+		body := slices.Concat(create[:i], []byte(member+`"x",`+member), create[i+len(member):])
+		r, err := decodeReview(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj, _, ok := decodeObject(r.Request.Resource, r.Request.Object); !ok || obj != nil {
+			t.Errorf("%s a string: object %v (ok %t), want one that does not decode", member, obj, ok)
+		}
+	}
+}
+
 // resourceLast moves request.resource to the end of the request, after the object.
 func resourceLast(t *testing.T, body []byte) []byte {
 	const res = `"resource":{"group":"apps","version":"v1","resource":"statefulsets"}`
@@ -111,4 +165,60 @@ func resourceLast(t *testing.T, body []byte) []byte {
 		t.Fatalf("unexpected review layout: ...%s", body[len(body)-80:])
 	}
 	return append(out[:len(out)-2:len(out)-2], []byte(","+res+"}}")...)
+}
+
+// Every corpus StatefulSet's CREATE is decided the same whether decodeReview skips what
+// createdStatefulSet skips or decodes the whole object: the same patch from the mutating
+// endpoint, the same verdict, warnings and causes from the validating one, with and without
+// nodes and a budget to judge against. A rule that came to read the containers or the managed
+// fields would fail here.
+func TestCreateDecodedWithoutContainersIsDecidedTheSame(t *testing.T) {
+	var nodes []*corev1.Node
+	for i, zone := range []string{"a", "b", "b"} {
+		name := "node-" + string(rune('0'+i))
+		nodes = append(nodes, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels: map[string]string{corev1.LabelHostname: name, corev1.LabelTopologyZone: zone}}})
+	}
+	n := 0
+	for _, f := range testcorpus.Files(t) {
+		for _, sts := range statefulSetsIn(t, f) {
+			n++
+			body := review(t, admissionv1.Create, statefulSetsGVR, "", sts, nil)
+			narrow, err := decodeReview(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := narrow.Request.Object.Object.(*appsv1.StatefulSet); len(s.Spec.Template.Spec.Containers) > 0 {
+				t.Fatalf("%s: decoded with its containers", sts.Name)
+			}
+			whole := &admissionv1.AdmissionReview{}
+			if err := decodeJSON(body, whole); err != nil {
+				t.Fatal(err)
+			}
+			budget := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "pdb", Namespace: "data"},
+				Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(3)), Selector: sts.Spec.Selector}}
+			for _, facts := range []policy.Facts{{}, {NodesKnown: true, Nodes: nodes, PDBs: []*policyv1.PodDisruptionBudget{budget}, DefaultStorageClass: "standard"}} {
+				c := withPolicy()
+				c.facts = facts
+				a := &Admitter{Cluster: c}
+				for _, mode := range []Mode{Mutating, Validating} {
+					answer := func(r *admissionv1.AdmissionReview) *admissionv1.AdmissionResponse {
+						if mode == Mutating {
+							resp, _ := a.Mutate(context.Background(), r.Request)
+							return resp
+						}
+						resp, _ := a.Validate(context.Background(), r.Request)
+						return resp
+					}
+					want, got := answer(whole), answer(narrow)
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("%s, %s, nodes known %t (-whole +without containers):\n%s", sts.Name, mode, facts.NodesKnown, diff)
+					}
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d corpus StatefulSets", n)
+	}
 }
