@@ -80,6 +80,7 @@ FUZZ_TARGETS := \
 	./check:FuzzQuickMeta \
 	./internal/policyfile:FuzzLoad \
 	./webhook:FuzzServeHTTP \
+	./webhook:FuzzPeekRequest \
 	./internal/operatorcr:FuzzProject
 
 # Environment for the e2e suites: where the pinned binaries are. cert-manager's CRDs are read

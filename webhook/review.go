@@ -1,12 +1,10 @@
 package webhook
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"slices"
+	"strings"
 	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -157,72 +155,158 @@ func decodeTyped[W any](body []byte, gvr metav1.GroupVersionResource, obj func(*
 
 // peekRequest reads request.resource and request.operation from the start of a review,
 // stopping at the object: the API server writes them near the top, before it. ok is false when
-// the resource is not found before the request's object, or the JSON is not what a review looks
-// like; op is empty when the operation is not found before it.
+// the resource is not found before the request's object, or the bytes are not what a review
+// looks like; op is empty when the operation is not found before it.
+//
+// It is a hint, read without validating the JSON: decodeReview's decode checks the resource and
+// the operation it reads, so a wrong hint (a member named twice, an escaped key, bytes that are
+// not JSON) costs only the slower path, never a wrong decision. It replaced encoding/json's
+// token reader, which cost about 40 µs a review, a fifth of the decode.
 func peekRequest(body []byte) (gvr metav1.GroupVersionResource, op admissionv1.Operation, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if !enterObject(dec) || !findKey(dec, "request") || !enterObject(dec) {
+	p := peeker{b: body}
+	if !p.enterObject() || !p.findKey("request") || !p.enterObject() {
 		return gvr, op, false
 	}
-	// A member named twice would make the peek and the decoder disagree; the callers check.
-	for found := false; ; {
-		k, ok := nextKey(dec, "resource", "operation")
-		switch {
-		case !ok:
+	found := false
+	for {
+		key, ok := p.nextKey()
+		if !ok || key == "object" || key == "oldObject" {
 			return gvr, op, found
-		case k == "resource":
-			if dec.Decode(&gvr) != nil {
+		}
+		start := p.i
+		if !p.skipValue() {
+			return gvr, op, false
+		}
+		switch key {
+		case "resource":
+			if decodeJSON(body[start:p.i], &gvr) != nil {
 				return gvr, op, false
 			}
 			found = true
-		default:
-			if dec.Decode(&op) != nil {
+		case "operation":
+			if decodeJSON(body[start:p.i], &op) != nil {
 				return gvr, op, false
 			}
 		}
 		if found && op != "" {
 			return gvr, op, true
 		}
+		if !p.comma() {
+			return gvr, op, found
+		}
 	}
 }
 
-func enterObject(dec *json.Decoder) bool {
-	t, err := dec.Token()
-	return err == nil && t == json.Delim('{')
+// peeker walks the top of a JSON document without validating it (see peekRequest).
+type peeker struct {
+	b []byte
+	i int
 }
 
-// findKey advances to the value of key in the current object, skipping small members before it;
-// it gives up at the object or oldObject, whose size is what the peek is meant to avoid.
-func findKey(dec *json.Decoder, key string) bool {
-	_, ok := nextKey(dec, key)
-	return ok
+func (p *peeker) space() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
+		p.i++
+	}
 }
 
-// nextKey advances to the value of the first of keys in the current object, skipping the
-// members before it, and says which it is; ok is false at the end of the object, at the object
-// or the oldObject, or on anything that is not JSON.
-func nextKey(dec *json.Decoder, keys ...string) (string, bool) {
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		k, ok := t.(string)
+// consume skips space and then c, and says whether c was there.
+func (p *peeker) consume(c byte) bool {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *peeker) enterObject() bool { return p.consume('{') }
+
+// comma consumes the comma between two members; false at the end of the object, or on
+// anything else.
+func (p *peeker) comma() bool { return p.consume(',') }
+
+// nextKey reads a member's name, as written (escapes are not decoded, so an escaped name does
+// not match), and the colon after it.
+func (p *peeker) nextKey() (string, bool) {
+	p.space()
+	start := p.i
+	if !p.skipString() {
+		return "", false
+	}
+	key := string(p.b[start+1 : p.i-1])
+	return key, p.consume(':')
+}
+
+// findKey advances to the value of key in the current object, skipping the members before it.
+func (p *peeker) findKey(key string) bool {
+	for {
+		k, ok := p.nextKey()
 		if !ok {
-			return "", false
+			return false
 		}
-		if slices.Contains(keys, k) {
-			return k, true
+		if k == key {
+			return true
 		}
-		if k == "object" || k == "oldObject" {
-			return "", false
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return "", false
+		if !p.skipValue() || !p.comma() {
+			return false
 		}
 	}
-	return "", false
+}
+
+// skipString skips a string, its escapes included.
+func (p *peeker) skipString() bool {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return false
+	}
+	for p.i++; p.i < len(p.b); p.i++ {
+		switch p.b[p.i] {
+		case '\\':
+			p.i++
+		case '"':
+			p.i++
+			return true
+		}
+	}
+	return false
+}
+
+// skipValue skips one value: a string, an object or array with everything in it, or a literal.
+func (p *peeker) skipValue() bool {
+	p.space()
+	if p.i >= len(p.b) {
+		return false
+	}
+	switch p.b[p.i] {
+	case '"':
+		return p.skipString()
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case '"':
+				if !p.skipString() {
+					return false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					p.i++
+					return true
+				}
+			}
+			p.i++
+		}
+		return false
+	default:
+		start := p.i
+		for p.i < len(p.b) && !strings.ContainsRune(",}] \t\n\r", rune(p.b[p.i])) {
+			p.i++
+		}
+		return p.i > start
+	}
 }
 
 // bodies recycles the buffers of small reviews: a decoded review keeps no reference to its body

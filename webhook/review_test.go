@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -221,4 +222,64 @@ func TestCreateDecodedWithoutContainersIsDecidedTheSame(t *testing.T) {
 	if n < 20 {
 		t.Fatalf("only %d corpus StatefulSets", n)
 	}
+}
+
+func TestPeekRequest(t *testing.T) {
+	sts := metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	const res = `"resource":{"group":"apps","version":"v1","resource":"statefulsets"}`
+	tests := []struct {
+		name   string
+		body   string
+		want   metav1.GroupVersionResource
+		wantOp admissionv1.Operation
+		wantOK bool
+	}{
+		{"as the API server writes it", `{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"StatefulSet"},` + res + `,"name":"x","operation":"CREATE","object":{}}}`, sts, admissionv1.Create, true},
+		{"space everywhere", " {\n \"request\" :\t{ \"uid\" : \"u\" ,\r\n " + res + " , \"operation\" : \"UPDATE\" } } ", sts, admissionv1.Update, true},
+		{"strings holding quotes, braces and escapes before it", `{"x":"a\"}{[\\","request":{"uid":"\"}]\\\"","userInfo":{"extra":{"k":["{","]"]}},` + res + `,"operation":"DELETE"}}`, sts, admissionv1.Delete, true},
+		{"numbers, literals and arrays before it", `{"n":-1.5e3,"t":true,"z":null,"a":[1,[2,{"b":"]"}]],"request":{` + res + `,"dryRun":false,"operation":"CONNECT"}}`, sts, admissionv1.Connect, true},
+		{"operation after the object: resource only", `{"request":{` + res + `,"object":{"operation":"CREATE"},"operation":"CREATE"}}`, sts, "", true},
+		{"resource after the object", `{"request":{"operation":"CREATE","object":{},` + res + `}}`, metav1.GroupVersionResource{}, admissionv1.Create, false},
+		{"no request", `{"kind":"AdmissionReview"}`, metav1.GroupVersionResource{}, "", false},
+		{"an escaped key is not matched", `{"requ\u0065st":{` + res + `}}`, metav1.GroupVersionResource{}, "", false},
+		{"truncated", `{"request":{"uid":"u",` + res[:30], metav1.GroupVersionResource{}, "", false},
+		{"unterminated string", `{"request":{"uid":"u`, metav1.GroupVersionResource{}, "", false},
+		{"resource of the wrong type", `{"request":{"resource":"statefulsets","operation":"CREATE"}}`, metav1.GroupVersionResource{}, "", false},
+		{"not an object", `["request"]`, metav1.GroupVersionResource{}, "", false},
+		{"empty", ``, metav1.GroupVersionResource{}, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			gvr, op, ok := peekRequest([]byte(tc.body))
+			if ok != tc.wantOK || ok && (gvr != tc.want || op != tc.wantOp) {
+				t.Errorf("peekRequest = %v, %q, %t; want %v, %q, %t", gvr, op, ok, tc.want, tc.wantOp, tc.wantOK)
+			}
+		})
+	}
+}
+
+// FuzzPeekRequest: on any bytes the peek returns; on a review as encoding/json writes it (as the
+// API server does, request members in their declared order) it reads the resource and the
+// operation the decoder reads.
+func FuzzPeekRequest(f *testing.F) {
+	f.Add(review(f, admissionv1.Create, statefulSetsGVR, "", galera(f), nil))
+	f.Add(review(f, admissionv1.Update, claimsGVR, "scale", galera(f), galera(f)))
+	f.Add([]byte(`{"request":{"uid":"\"}]","resource":{"group":"apps","version":"v1","resource":"statefulsets"},"operation":"CREATE"}}`))
+	f.Add([]byte(`{"request":{"resource":{"resource":"x","resource":"y"},"operation":"","operation":"DELETE"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		peekRequest(body)
+		var r admissionv1.AdmissionReview
+		if decodeJSON(body, &r) != nil || r.Request == nil {
+			return
+		}
+		r.Request.Object, r.Request.OldObject = runtime.RawExtension{}, runtime.RawExtension{}
+		canonical, err := json.Marshal(r)
+		if err != nil {
+			return
+		}
+		gvr, op, ok := peekRequest(canonical)
+		if !ok || gvr != r.Request.Resource || op != r.Request.Operation {
+			t.Fatalf("peekRequest(%s) = %v, %q, %t; want %v, %q", canonical, gvr, op, ok, r.Request.Resource, r.Request.Operation)
+		}
+	})
 }
