@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -173,18 +174,20 @@ func peekRequest(body []byte) (gvr metav1.GroupVersionResource, op admissionv1.O
 		if !ok || key == "object" || key == "oldObject" {
 			return gvr, op, found
 		}
-		start := p.i
-		if !p.skipValue() {
-			return gvr, op, false
-		}
 		switch key {
 		case "resource":
-			if decodeJSON(body[start:p.i], &gvr) != nil {
+			if gvr, ok = p.resource(); !ok {
 				return gvr, op, false
 			}
 			found = true
 		case "operation":
-			if decodeJSON(body[start:p.i], &op) != nil {
+			s, ok := p.plainString()
+			if !ok {
+				return gvr, op, false
+			}
+			op = admissionv1.Operation(s)
+		default:
+			if !p.skipValue() {
 				return gvr, op, false
 			}
 		}
@@ -195,6 +198,62 @@ func peekRequest(body []byte) (gvr metav1.GroupVersionResource, op admissionv1.O
 			return gvr, op, found
 		}
 	}
+}
+
+// resource reads {"group":…,"version":…,"resource":…}, members in any order, each at most once.
+func (p *peeker) resource() (gvr metav1.GroupVersionResource, ok bool) {
+	if !p.enterObject() {
+		return gvr, false
+	}
+	if p.consume('}') {
+		return gvr, true
+	}
+	var seen [3]bool
+	for {
+		key, ok := p.nextKey()
+		if !ok {
+			return gvr, false
+		}
+		v, ok := p.plainString()
+		if !ok {
+			return gvr, false
+		}
+		var i int
+		switch key {
+		case "group":
+			i, gvr.Group = 0, v
+		case "version":
+			i, gvr.Version = 1, v
+		case "resource":
+			i, gvr.Resource = 2, v
+		default:
+			return gvr, false
+		}
+		if seen[i] {
+			return gvr, false
+		}
+		seen[i] = true
+		if p.consume('}') {
+			return gvr, true
+		}
+		if !p.comma() {
+			return gvr, false
+		}
+	}
+}
+
+// plainString reads a string without escapes; one with escapes is not read.
+func (p *peeker) plainString() (string, bool) {
+	p.space()
+	start := p.i
+	if !p.skipString() {
+		return "", false
+	}
+	v := p.b[start+1 : p.i-1]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return "", false
+	}
+	return string(v), true
 }
 
 // peeker walks the top of a JSON document without validating it (see peekRequest).
