@@ -274,7 +274,8 @@ func (e *environment) startWebhook(certDir string, selfSigned bool, extra ...str
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", w.probe), "--namespace", "stowage-system",
 		"--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", w.pprof),
 		"--leader-elect=true", "--log-format", "console", "--v", "4", "--audit-interval=5s", "--not-ready-threshold=30s", "--recovery",
-		"--metrics-secure=false"} // metricsText scrapes plain HTTP; the chart serves them secure
+		"--metrics-secure=false", // metricsText scrapes plain HTTP; the chart serves them secure
+		"--memory-limit=512Mi"}   // the chart's default limits.memory, which it passes the same way
 	bundleFile := filepath.Join(e.tmp, "ca-bundle")
 	if selfSigned {
 		args = append(args, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile)

@@ -493,7 +493,8 @@ func (b *bench) startStowage(ctx context.Context, bin string) error {
 		"--cert-dir", certs, "--self-signed", "--self-signed-hosts", "127.0.0.1,localhost", "--ca-bundle-out", bundleFile,
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["metrics"]),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["probe"]),
-		"--namespace", "stowage-system", "--leader-elect=false", "--webhook-configuration", "stowage-bench-budget-scope"}
+		"--namespace", "stowage-system", "--leader-elect=false", "--webhook-configuration", "stowage-bench-budget-scope",
+		"--memory-limit=512Mi"} // the chart's default limits.memory, which it passes the same way
 	if b.opts.ProfileDir != "" {
 		args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports["pprof"]))
 	}
