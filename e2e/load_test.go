@@ -153,6 +153,7 @@ func TestWebhookLoad(t *testing.T) {
 	dials0 := dials.Load()
 	before := sampleLoad(t)
 	start := time.Now()
+	machine := sampleEachSecond(seconds)
 	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(i) * interval)
 		if d := time.Until(due); d > 0 {
@@ -175,6 +176,7 @@ func TestWebhookLoad(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	during := sampleLoad(t).since(before, elapsed, n)
+	perSecond := bySecond(lat, rps, <-machine)
 	newConns := dials.Load() - dials0
 	rss, hwm := processMemory(env.webhook.cmd.Process.Pid)
 	if f := failures.Load(); f > 0 {
@@ -217,6 +219,7 @@ func TestWebhookLoad(t *testing.T) {
 		r("- machine: %s\n", during.machine) +
 		r("- generator (this test process): %s; sends late p99 %s, max %s; %d new connections\n",
 			during.generator, us(pct(late, 0.99)), us(late[len(late)-1]), newConns) +
+		r("- by second of the open loop (the p99 of the requests sent in it; the machine's CPU pressure, busy and steal): %s\n", perSecond) +
 		r("- closed loop, 16 clients, 5 s: %.0f req/s\n", ceiling)
 	t.Log("\n" + report)
 	os.WriteFile(filepath.Join(env.root, "bin", "webhook-load.md"), []byte(report), 0o644)
@@ -378,6 +381,58 @@ func machineShare(before, after cluster.MachineCPU, wall time.Duration, cpus int
 		pc(busy), pc(steal), pc(webhook), pc(generator), pc(others), pc(max(rest, 0)))
 }
 
+// secondSample is the machine over one second of the open loop.
+type secondSample struct{ pressure, busy, steal float64 } // shares of the second, and of its CPUs' time
+
+// sampleEachSecond reads the machine's CPU pressure and CPU time at every second for n seconds,
+// in the background, and sends the seconds' figures once done.
+func sampleEachSecond(n int) <-chan []secondSample {
+	out := make(chan []secondSample, 1)
+	go func() {
+		var samples []secondSample
+		psi0, cpu0, t0 := cpuPressure(), readMachine(), time.Now()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for range n {
+			<-tick.C
+			psi, cpu, now := cpuPressure(), readMachine(), time.Now()
+			wall := now.Sub(t0)
+			whole := wall.Seconds() * float64(runtime.NumCPU())
+			samples = append(samples, secondSample{
+				pressure: float64(psi-psi0) / float64(wall),
+				busy:     (cpu.Busy - cpu0.Busy).Seconds() / whole,
+				steal:    (cpu.Steal - cpu0.Steal).Seconds() / whole,
+			})
+			psi0, cpu0, t0 = psi, cpu, now
+		}
+		out <- samples
+	}()
+	return out
+}
+
+func readMachine() cluster.MachineCPU {
+	m, _ := cluster.ReadMachineCPU()
+	return m
+}
+
+// bySecond lays the open loop's latencies (in send order, rps a second) beside the machine's
+// figures for the same second, so that a tail can be placed in time: a second whose p99 is high
+// while the machine was starved (pressure, steal) points away from the webhook.
+func bySecond(lat []time.Duration, rps int, machine []secondSample) string {
+	var parts []string
+	for i := 0; i*rps < len(lat); i++ {
+		sec := slices.Clone(lat[i*rps : min((i+1)*rps, len(lat))])
+		slices.Sort(sec)
+		part := fmt.Sprintf("%d: %s", i+1, us(sec[int(float64(len(sec)-1)*0.99)]))
+		if i < len(machine) {
+			m := machine[i]
+			part += fmt.Sprintf(" %.0f%%/%.0f%%/%.0f%%", 100*m.pressure, 100*m.busy, 100*m.steal)
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; ")
+}
+
 // r3 prints a small number with three significant digits.
 func r3(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
 
@@ -499,6 +554,12 @@ func TestLoadAccounting(t *testing.T) {
 	}
 	if got := busiest(uses, 2*time.Second, 1); got != "etcd (pid 7) 50% of a CPU" {
 		t.Errorf("busiest = %q", got)
+	}
+	// Two seconds at 4 requests a second; the second second is slow and starved.
+	ms := time.Millisecond
+	lat := []time.Duration{1 * ms, 2 * ms, 3 * ms, 4 * ms, 9 * ms, 300 * ms, 8 * ms, 7 * ms}
+	if got, want := bySecond(lat, 4, []secondSample{{0.1, 0.5, 0}, {0.9, 0.6, 0.25}}), "1: 3ms 10%/50%/0%; 2: 9ms 90%/60%/25%"; got != want {
+		t.Errorf("bySecond = %q, want %q", got, want)
 	}
 	// 2 CPUs for 10 s: 20 s of CPU time. Busy 15 s and steal 1 s: webhook 6, generator 3,
 	// others 1.5, so 5.5 s (27.5%, printed 28%) charged to none of them.
