@@ -24,6 +24,7 @@ type limitFlags struct {
 	maxLargeInFlight int
 	memoryLimit      string
 	memoryLimitRatio float64
+	gcPercent        int
 	metricsSecure    bool
 }
 
@@ -33,9 +34,11 @@ func (l *limitFlags) add(f *pflag.FlagSet) {
 	f.IntVar(&l.maxLargeInFlight, "max-large-in-flight", webhook.DefaultMaxLargeInFlight,
 		"admission reviews over 256 KiB (or of unknown length) read and decided at once, apart from the small ones")
 	f.StringVar(&l.memoryLimit, "memory-limit", "",
-		"the container's memory limit (a quantity such as 512Mi, or bytes); sets the Go runtime's soft limit to --memory-limit-ratio of it, unless $GOMEMLIMIT is set, and, unless $GOGC is set, lets the heap grow to five times what is live between collections (GOGC=400), which that limit bounds")
+		"the container's memory limit (a quantity such as 512Mi, or bytes); sets the Go runtime's soft limit to --memory-limit-ratio of it, unless $GOMEMLIMIT is set, and its GC target to --gc-percent")
 	f.Float64Var(&l.memoryLimitRatio, "memory-limit-ratio", 0.75,
 		"share of --memory-limit the Go heap aims to stay under; the rest is headroom for stacks, buffers and the runtime")
+	f.IntVar(&l.gcPercent, "gc-percent", gcPercentUnderLimit,
+		"under a memory limit, the Go GC target (GOGC): the heap grows by this share of what is live before a collection, at most up to the soft limit; 100 is Go's default, and $GOGC wins")
 	f.BoolVar(&l.metricsSecure, "metrics-secure", true,
 		"serve /metrics over HTTPS (the --cert-dir certificate) to callers the API server authenticates and authorizes for GET /metrics (TokenReview, SubjectAccessReview)")
 }
@@ -44,7 +47,7 @@ func (l *limitFlags) add(f *pflag.FlagSet) {
 // the garbage collector works harder before the kernel's OOM killer steps in. GOMEMLIMIT set to
 // the whole limit leaves no room for what the runtime does not count as heap.
 //
-// Under a limit it also collects less often (gcPercentUnderLimit), the pairing the Go runtime's
+// Under a limit it also collects less often (--gc-percent, 400 by default), the pairing the Go runtime's
 // GC guide recommends: the webhook's live heap is a few MiB, so at Go's default GOGC=100 it
 // collected every 300 or so reviews at 1,000 a second, 11% of its CPU, each collection a
 // stop-the-world pause that a starved machine can stretch into the tail; the soft limit still
@@ -53,9 +56,12 @@ func (l *limitFlags) applyMemoryLimit(log logr.Logger) error {
 	if l.memoryLimit == "" {
 		return nil
 	}
+	if l.gcPercent <= 0 {
+		return fmt.Errorf("--gc-percent %d: must be above 0", l.gcPercent)
+	}
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		log.Info("GOMEMLIMIT is set; --memory-limit ignored", "GOMEMLIMIT", v)
-		collectLessOften(log)
+		l.collectLessOften(log)
 		return nil
 	}
 	q, err := resource.ParseQuantity(l.memoryLimit)
@@ -72,21 +78,21 @@ func (l *limitFlags) applyMemoryLimit(log logr.Logger) error {
 	soft := int64(float64(limit) * l.memoryLimitRatio)
 	debug.SetMemoryLimit(soft)
 	log.Info("Go memory limit set", "containerLimitBytes", limit, "goMemLimitBytes", soft)
-	collectLessOften(log)
+	l.collectLessOften(log)
 	return nil
 }
 
-// gcPercentUnderLimit is GOGC once a memory limit bounds the heap.
+// gcPercentUnderLimit is --gc-percent's default: GOGC once a memory limit bounds the heap.
 const gcPercentUnderLimit = 400
 
-// collectLessOften sets GOGC to gcPercentUnderLimit unless $GOGC chose it, or the runtime has no
-// limit after all (GOMEMLIMIT=off).
-func collectLessOften(log logr.Logger) {
+// collectLessOften sets GOGC to --gc-percent unless $GOGC chose it, or the runtime has no limit
+// after all (GOMEMLIMIT=off).
+func (l *limitFlags) collectLessOften(log logr.Logger) {
 	if os.Getenv("GOGC") != "" || debug.SetMemoryLimit(-1) == math.MaxInt64 {
 		return
 	}
-	debug.SetGCPercent(gcPercentUnderLimit)
-	log.Info("Go garbage collection target set", "GOGC", gcPercentUnderLimit)
+	debug.SetGCPercent(l.gcPercent)
+	log.Info("Go garbage collection target set", "GOGC", l.gcPercent)
 }
 
 // serverOptions are the admission server's options.

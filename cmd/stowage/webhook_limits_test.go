@@ -19,18 +19,21 @@ func TestApplyMemoryLimit(t *testing.T) {
 	for _, tc := range []struct {
 		name, limit, env, gogc string
 		ratio                  float64
+		gcPercent              int   // 0: the flag's default
 		want                   int64 // -1: unchanged
 		wantGC                 int
 		wantErr                bool
 	}{
-		{"512Mi in bytes, as the downward API gives it", "536870912", "", "", 0.75, 402653184, 400, false},
-		{"a quantity", "1Gi", "", "", 0.5, 1 << 29, 400, false},
-		{"GOGC set: left to the runtime", "1Gi", "", "150", 0.5, 1 << 29, 100, false},
-		{"GOMEMLIMIT set: left to the runtime", "536870912", "400MiB", "", 0.75, 400 << 20, 400, false},
-		{"GOMEMLIMIT=off: no limit, GOGC left alone", "536870912", "off", "", 0.75, -1, 100, false},
-		{"no limit given", "", "", "", 0.75, -1, 100, false},
-		{"not a quantity", "lots", "", "", 0.75, -1, 100, true},
-		{"ratio over 1", "1Gi", "", "", 1.5, -1, 100, true},
+		{"512Mi in bytes, as the downward API gives it", "536870912", "", "", 0.75, 0, 402653184, 400, false},
+		{"a quantity", "1Gi", "", "", 0.5, 0, 1 << 29, 400, false},
+		{"GOGC set: left to the runtime", "1Gi", "", "150", 0.5, 0, 1 << 29, 100, false},
+		{"GOMEMLIMIT set: left to the runtime", "536870912", "400MiB", "", 0.75, 0, 400 << 20, 400, false},
+		{"GOMEMLIMIT=off: no limit, GOGC left alone", "536870912", "off", "", 0.75, 0, -1, 100, false},
+		{"no limit given", "", "", "", 0.75, 0, -1, 100, false},
+		{"not a quantity", "lots", "", "", 0.75, 0, -1, 100, true},
+		{"ratio over 1", "1Gi", "", "", 1.5, 0, -1, 100, true},
+		{"--gc-percent 150", "1Gi", "", "", 0.5, 150, 1 << 29, 150, false},
+		{"--gc-percent below 1", "1Gi", "", "", 0.5, -5, -1, 100, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GOMEMLIMIT", tc.env)
@@ -40,7 +43,10 @@ func TestApplyMemoryLimit(t *testing.T) {
 				debug.SetMemoryLimit(400 << 20) // as the runtime does at its start
 			}
 			debug.SetGCPercent(100) // what the test reads back when the runtime is left alone
-			l := &limitFlags{memoryLimit: tc.limit, memoryLimitRatio: tc.ratio}
+			if tc.gcPercent == 0 {
+				tc.gcPercent = gcPercentUnderLimit
+			}
+			l := &limitFlags{memoryLimit: tc.limit, memoryLimitRatio: tc.ratio, gcPercent: tc.gcPercent}
 			err := l.applyMemoryLimit(logr.Discard())
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("error %v, want error %t", err, tc.wantErr)
