@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -91,7 +92,7 @@ func TestWebhookLoad(t *testing.T) {
 		},
 	}}
 	base := fmt.Sprintf("https://127.0.0.1:%d", env.webhook.port)
-	post := func(i int) (time.Duration, error) {
+	post := func(base string, i int) (time.Duration, error) {
 		path := "/mutate"
 		if i%2 == 1 {
 			path = "/validate"
@@ -113,11 +114,19 @@ func TestWebhookLoad(t *testing.T) {
 		}
 		return took, nil
 	}
-	for i := 0; i < 50; i++ { // warm the connections and the caches
-		if _, err := post(i); err != nil {
-			t.Fatal(err)
+	warm := func(base string) { // the connections and the caches
+		for i := 0; i < 50; i++ {
+			if _, err := post(base, i); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	warm(base)
+	// The floor: a no-op webhook in a process of its own (this test binary, started again), with
+	// Stowage's certificate and TLS settings, under the same load just before Stowage's: what the
+	// machine, the generator and TLS give any webhook in the same minute.
+	floorBase := startFloor(t, env.webhook.certDir)
+	warm(floorBase)
 
 	// Keep the other test binaries' control planes off the machine while measuring.
 	waitQuiet := time.Now()
@@ -128,6 +137,14 @@ func TestWebhookLoad(t *testing.T) {
 	defer release()
 	t.Logf("waited %s for a quiet window (quiet: %t)", time.Since(waitQuiet).Round(time.Second), quiet)
 
+	loop := func(base string) loopResult {
+		res := openLoop(func(i int) (time.Duration, error) { return post(base, i) }, rps, seconds, maxInFlight, &dials)
+		if res.failures > 0 {
+			t.Fatalf("%s: %d of %d requests failed; first: %v", base, res.failures, len(res.lat), res.firstErr)
+		}
+		return res
+	}
+	floor := loop(floorBase)
 	if os.Getenv("STOWAGE_LOAD_PROFILE") == "1" {
 		go func() {
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=8", env.webhook.pprof))
@@ -139,52 +156,14 @@ func TestWebhookLoad(t *testing.T) {
 			os.WriteFile(filepath.Join(env.root, "bin", "webhook-load.pprof"), data, 0o644)
 		}()
 	}
-	// Open loop: requests start on schedule whatever the previous ones did, so latency includes
-	// the webhook's queueing, as the API server would see it. Latency is counted from the send;
-	// how late the generator sent (its own starvation) is reported apart.
 	n := rps * seconds
-	lat := make([]time.Duration, n)
-	late := make([]time.Duration, n)
-	var failures atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	interval := time.Second / time.Duration(rps)
-	sem := make(chan struct{}, maxInFlight)
-	dials0 := dials.Load()
 	before := sampleLoad(t)
-	start := time.Now()
-	machine := sampleEachSecond(seconds)
-	for i := 0; i < n; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			late[i] = time.Since(due)
-			took, err := post(i)
-			lat[i] = took
-			if err != nil {
-				failures.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-			}
-		}(i)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	during := sampleLoad(t).since(before, elapsed, n)
-	perSecond := bySecond(lat, rps, <-machine)
-	newConns := dials.Load() - dials0
+	stowage := loop(base)
+	during := sampleLoad(t).since(before, stowage.elapsed, n)
 	rss, hwm := processMemory(env.webhook.cmd.Process.Pid)
-	if f := failures.Load(); f > 0 {
-		t.Fatalf("%d of %d requests failed; first: %v", f, n, firstErr.Load())
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
+	lat, late, elapsed, newConns := stowage.sorted(), slices.Sorted(slices.Values(stowage.late)), stowage.elapsed, stowage.newConns
 	pct := func(d []time.Duration, p float64) time.Duration { return d[int(float64(len(d)-1)*p)] }
+	fl := floor.sorted()
 
 	// Closed loop: as fast as 16 clients go, for the ceiling.
 	var done atomic.Int64
@@ -196,7 +175,7 @@ func TestWebhookLoad(t *testing.T) {
 		go func(w int) {
 			defer cwg.Done()
 			for i := w; time.Now().Before(deadline); i += 16 {
-				if _, err := post(i); err == nil {
+				if _, err := post(base, i); err == nil {
 					done.Add(1)
 				}
 			}
@@ -219,10 +198,105 @@ func TestWebhookLoad(t *testing.T) {
 		r("- machine: %s\n", during.machine) +
 		r("- generator (this test process): %s; sends late p99 %s, max %s; %d new connections\n",
 			during.generator, us(pct(late, 0.99)), us(late[len(late)-1]), newConns) +
-		r("- by second of the open loop (the p99 of the requests sent in it; the machine's CPU pressure, busy and steal): %s\n", perSecond) +
+		r("- by second of the open loop (the p99 of the requests sent in it; the machine's CPU pressure, busy and steal): %s\n", bySecond(stowage.lat, rps, stowage.seconds)) +
+		r("- the floor just before (a no-op webhook in a process of its own, the same certificate, TLS and load): p50 %s, p99 %s, max %s; %d new connections; by second: %s\n",
+			us(pct(fl, 0.50)), us(pct(fl, 0.99)), us(fl[len(fl)-1]), floor.newConns, bySecond(floor.lat, rps, floor.seconds)) +
 		r("- closed loop, 16 clients, 5 s: %.0f req/s\n", ceiling)
 	t.Log("\n" + report)
 	os.WriteFile(filepath.Join(env.root, "bin", "webhook-load.md"), []byte(report), 0o644)
+}
+
+// loopResult is one open-loop run: latencies and lateness in send order, the connections it
+// dialled, and the machine each second.
+type loopResult struct {
+	lat, late []time.Duration
+	elapsed   time.Duration
+	newConns  int64
+	seconds   []secondSample
+	failures  int64
+	firstErr  any
+}
+
+// sorted is the run's latencies, sorted.
+func (r loopResult) sorted() []time.Duration { return slices.Sorted(slices.Values(r.lat)) }
+
+// openLoop sends rps requests a second for seconds: requests start on schedule whatever the
+// previous ones did, so latency includes the webhook's queueing, as the API server would see
+// it. Latency is counted from the send; how late the generator sent (its own starvation, or
+// maxInFlight reached) is kept apart.
+func openLoop(post func(i int) (time.Duration, error), rps, seconds, maxInFlight int, dials *atomic.Int64) loopResult {
+	n := rps * seconds
+	res := loopResult{lat: make([]time.Duration, n), late: make([]time.Duration, n)}
+	var failures atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	interval := time.Second / time.Duration(rps)
+	sem := make(chan struct{}, maxInFlight)
+	dials0 := dials.Load()
+	start := time.Now()
+	machine := sampleEachSecond(seconds)
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res.late[i] = time.Since(due)
+			took, err := post(i)
+			res.lat[i] = took
+			if err != nil {
+				failures.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}(i)
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.newConns = dials.Load() - dials0
+	res.seconds = <-machine
+	res.failures, res.firstErr = failures.Load(), firstErr.Load()
+	return res
+}
+
+// startFloor starts the floor webhook (cluster.ServeFloorFromEnv, from TestMain) with the serving
+// certificate in certDir, waits until it serves, and returns its URL; it stops with the test.
+func startFloor(t *testing.T, certDir string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "floor.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), cluster.FloorEnv(addr, certDir, "")...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logFile.Close() })
+	eventually(t, 30*time.Second, "the floor webhook listens", func() (bool, error) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false, nil
+		}
+		c.Close()
+		return true, nil
+	})
+	return "https://" + addr
 }
 
 // us rounds a latency for the report.

@@ -86,7 +86,7 @@ type Options struct {
 	Warmup int
 	// Out is the Markdown file the table is written to.
 	Out string
-	// Self is the executable that serves the floor webhook when started with envFloorAddr.
+	// Self is the executable that serves the floor webhook when started with cluster.FloorAddrEnv.
 	Self string
 	// Logf receives progress.
 	Logf func(format string, args ...any)
@@ -537,8 +537,7 @@ func (b *bench) startFloor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := b.startProc("floor", []string{b.opts.Self}, []string{
-		envFloorAddr + "=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), envFloorCerts + "=" + b.stowage.certs})
+	p, err := b.startProc("floor", []string{b.opts.Self}, cluster.FloorEnv(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), b.stowage.certs, ""))
 	if err != nil {
 		return err
 	}
@@ -613,9 +612,7 @@ func (b *bench) startPatchFloor(ctx context.Context, patch string) error {
 	if err != nil {
 		return err
 	}
-	p, err := b.startProc("floor-patch", []string{b.opts.Self}, []string{
-		envFloorAddr + "=" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), envFloorCerts + "=" + b.stowage.certs,
-		envFloorPatch + "=" + patch})
+	p, err := b.startProc("floor-patch", []string{b.opts.Self}, cluster.FloorEnv(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), b.stowage.certs, patch))
 	if err != nil {
 		return err
 	}

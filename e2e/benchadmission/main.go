@@ -21,10 +21,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/stowage-dev/stowage/e2e/cluster"
 )
 
 func main() {
-	if serveFloorFromEnv() {
+	if cluster.ServeFloorFromEnv() {
 		return
 	}
 	var (

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stowage-dev/stowage/e2e/cluster"
 )
 
 func TestMain(m *testing.M) {
 	// The benchmark starts this binary again to serve the floor webhook.
-	if serveFloorFromEnv() {
+	if cluster.ServeFloorFromEnv() {
 		return
 	}
 	os.Exit(m.Run())

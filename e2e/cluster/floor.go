@@ -1,6 +1,4 @@
-//go:build linux
-
-package main
+package cluster
 
 import (
 	"crypto/tls"
@@ -15,24 +13,35 @@ import (
 	"time"
 )
 
-// Environment variables that make the program serve the floor webhook instead of benchmarking.
-// The benchmark starts itself again with them (the test binary too, from TestMain), so that the
-// floor runs in a process of its own, as Stowage does.
+// Environment variables that make a program serve the floor webhook instead of what it does.
+// `make bench-admission` and the e2e test binary start themselves again with them (FloorEnv),
+// from main or TestMain (ServeFloorFromEnv), so that the floor runs in a process of its own, as
+// Stowage does.
 const (
-	envFloorAddr  = "STOWAGE_BENCH_FLOOR_ADDR"
-	envFloorCerts = "STOWAGE_BENCH_FLOOR_CERTS"
-	// envFloorPatch, when set, is a JSON patch (base64) the floor answers every /mutate with.
-	envFloorPatch = "STOWAGE_BENCH_FLOOR_PATCH"
+	FloorAddrEnv  = "STOWAGE_BENCH_FLOOR_ADDR"
+	FloorCertsEnv = "STOWAGE_BENCH_FLOOR_CERTS"
+	// FloorPatchEnv, when set, is a JSON patch (base64) the floor answers every /mutate with.
+	FloorPatchEnv = "STOWAGE_BENCH_FLOOR_PATCH"
 )
 
-// serveFloorFromEnv serves the floor webhook when envFloorAddr is set and reports whether it did
+// FloorEnv is the environment that makes ServeFloorFromEnv serve the floor on addr, with the
+// serving certificate in certDir (tls.crt, tls.key) and, when patch is not empty, that patch.
+func FloorEnv(addr, certDir, patch string) []string {
+	env := []string{FloorAddrEnv + "=" + addr, FloorCertsEnv + "=" + certDir}
+	if patch != "" {
+		env = append(env, FloorPatchEnv+"="+patch)
+	}
+	return env
+}
+
+// ServeFloorFromEnv serves the floor webhook when FloorAddrEnv is set and reports whether it did
 // (it returns only when the server fails).
-func serveFloorFromEnv() bool {
-	addr := os.Getenv(envFloorAddr)
+func ServeFloorFromEnv() bool {
+	addr := os.Getenv(FloorAddrEnv)
 	if addr == "" {
 		return false
 	}
-	if err := serveFloor(addr, os.Getenv(envFloorCerts), os.Getenv(envFloorPatch)); err != nil {
+	if err := serveFloor(addr, os.Getenv(FloorCertsEnv), os.Getenv(FloorPatchEnv)); err != nil {
 		fmt.Fprintln(os.Stderr, "floor webhook:", err)
 		os.Exit(1)
 	}
