@@ -11,7 +11,7 @@ import (
 )
 
 // The chart passes the container's limit in bytes; the Go soft limit lands at the ratio of it,
-// and an explicit GOMEMLIMIT wins. Under a limit, from the flag or GOMEMLIMIT, GOGC is 400
+// and an explicit GOMEMLIMIT wins. Under a limit, from the flag or GOMEMLIMIT, GOGC is 200
 // unless $GOGC is set.
 func TestApplyMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
@@ -24,10 +24,10 @@ func TestApplyMemoryLimit(t *testing.T) {
 		wantGC                 int
 		wantErr                bool
 	}{
-		{"512Mi in bytes, as the downward API gives it", "536870912", "", "", 0.75, 0, 402653184, 400, false},
-		{"a quantity", "1Gi", "", "", 0.5, 0, 1 << 29, 400, false},
+		{"512Mi in bytes, as the downward API gives it", "536870912", "", "", 0.75, 0, 402653184, 200, false},
+		{"a quantity", "1Gi", "", "", 0.5, 0, 1 << 29, 200, false},
 		{"GOGC set: left to the runtime", "1Gi", "", "150", 0.5, 0, 1 << 29, 100, false},
-		{"GOMEMLIMIT set: left to the runtime", "536870912", "400MiB", "", 0.75, 0, 400 << 20, 400, false},
+		{"GOMEMLIMIT set: left to the runtime", "536870912", "400MiB", "", 0.75, 0, 400 << 20, 200, false},
 		{"GOMEMLIMIT=off: no limit, GOGC left alone", "536870912", "off", "", 0.75, 0, -1, 100, false},
 		{"no limit given", "", "", "", 0.75, 0, -1, 100, false},
 		{"not a quantity", "lots", "", "", 0.75, 0, -1, 100, true},
