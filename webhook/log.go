@@ -13,6 +13,11 @@ func withRequestValues(log logr.Logger, values ...any) logr.Logger {
 	if log.GetSink() == nil {
 		return log // logr.Discard
 	}
+	if _, ok := log.GetSink().(logr.CallDepthLogSink); !ok {
+		// Without call depth the wrapper's frame would be reported as the caller (as with
+		// controller-runtime's delegating logger before SetLogger): add them now instead.
+		return log.WithValues(values...)
+	}
 	return logr.New(&lazyValues{parent: log.GetSink(), values: values}).V(log.GetV())
 }
 

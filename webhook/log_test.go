@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,3 +41,32 @@ func TestRequestValuesAreLoggedLazily(t *testing.T) {
 		t.Errorf("error or derived values missing:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// A sink that cannot skip frames gets the values at once, so that it never reports the
+// wrapper as the caller.
+func TestRequestValuesWithoutCallDepth(t *testing.T) {
+	log := withRequestValues(logr.New(&plainSink{}), "uid", "u-1")
+	if _, lazy := log.GetSink().(*lazyValues); lazy {
+		t.Fatal("a sink without call depth was wrapped")
+	}
+	log.Info("x")
+	got, ok := log.GetSink().(*plainSink)
+	if !ok || len(got.values) != 2 || got.values[0] != "uid" || got.lines != 1 {
+		t.Errorf("sink %+v; want values [uid u-1] and 1 line", log.GetSink())
+	}
+}
+
+// plainSink is a LogSink without CallDepthLogSink that counts lines and keeps its values.
+type plainSink struct {
+	values []any
+	lines  int
+}
+
+func (s *plainSink) Init(logr.RuntimeInfo)       {}
+func (s *plainSink) Enabled(int) bool            { return true }
+func (s *plainSink) Info(int, string, ...any)    { s.lines++ }
+func (s *plainSink) Error(error, string, ...any) { s.lines++ }
+func (s *plainSink) WithValues(kv ...any) logr.LogSink {
+	return &plainSink{values: append(slices.Clone(s.values), kv...), lines: s.lines}
+}
+func (s *plainSink) WithName(string) logr.LogSink { return s }

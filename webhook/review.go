@@ -67,6 +67,12 @@ func decodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
 // StatefulSet, and its copies in the policy get cheaper too. An UPDATE is decoded whole: the
 // mutating phase compares the whole object with the stored one (keepStoredManagedFields).
 //
+// What is inside a skipped array is not looked at: an array of the wrong elements (say
+// "containers":[1]), which the whole decode refuses (400 from the validating endpoint), is
+// decided here like any other. The API server cannot send one: it decodes the object into its
+// type before admission and sends that re-encoded, so only a caller other than the API server
+// can, and the answer then concerns nothing stored.
+//
 // The outer fields shadow the embedded ones of the same JSON name (encoding/json takes the
 // shallower field).
 type createdStatefulSet struct {
@@ -102,7 +108,7 @@ func (c *createdStatefulSet) statefulSet() runtime.Object {
 }
 
 // skippedArray is a JSON array (or null) that is not decoded. Anything else is an error, so that
-// a review the API server would not send is decoded the generic way, which reports it.
+// such a review is decoded the generic way, which reports it.
 type skippedArray struct{}
 
 func (*skippedArray) UnmarshalJSON(data []byte) error {
