@@ -324,7 +324,7 @@ func sampleLoad(t *testing.T) loadSample {
 	if err != nil {
 		t.Fatal(err)
 	}
-	machine, _ := cluster.ReadMachineCPU()
+	machine := readMachine()
 	procs := readProcCPU() // before this process's own figures, which should not count the scan
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -484,6 +484,7 @@ func sampleEachSecond(n int) <-chan []secondSample {
 	return out
 }
 
+// readMachine is the machine's CPU time so far, or zero where /proc/stat cannot be read.
 func readMachine() cluster.MachineCPU {
 	m, _ := cluster.ReadMachineCPU()
 	return m

@@ -34,13 +34,7 @@ var _ logr.CallDepthLogSink = (*lazyValues)(nil)
 // sink is the parent with the values, and one more frame of call depth for this wrapper, so
 // that the caller a line reports is the one that logged.
 func (l *lazyValues) sink() logr.LogSink {
-	l.once.Do(func() {
-		s := l.parent
-		if cd, ok := s.(logr.CallDepthLogSink); ok {
-			s = cd.WithCallDepth(1)
-		}
-		l.built = s.WithValues(l.values...)
-	})
+	l.once.Do(func() { l.built = withCallDepth(l.parent, 1).WithValues(l.values...) })
 	return l.built
 }
 
